@@ -1,0 +1,404 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is privgate.yaml: the private zones, the oauth2-proxy endpoints, the certificate issuer
+// and where group names come from. Every key is documented in the README's config reference.
+type Config struct {
+	PrivateDomains []string `json:"privateDomains"`
+	ExemptHosts    []string `json:"exemptHosts,omitempty"`
+	Auth           Auth     `json:"auth"`
+	TLS            TLS      `json:"tls"`
+	IngressClasses []string `json:"ingressClasses"`
+	Groups         Groups   `json:"groups"`
+
+	// HostlessRules says how a rule without a host (or a defaultBackend) is judged: such a rule
+	// answers every hostname the controller serves, private ones included, so "private" (the
+	// default) protects it; "public" leaves it alone for clusters whose catch-all is public.
+	HostlessRules string `json:"hostlessRules,omitempty"`
+	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
+	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// ACMESolverUsers are the identities allowed to create cert-manager HTTP-01 solver Ingresses
+	// (default: cert-manager's own service account in namespace cert-manager).
+	ACMESolverUsers []string `json:"acmeSolverUsers,omitempty"`
+	// TLSSecretSuffix names the tls entry privgate adds: <ingress name><suffix>.
+	TLSSecretSuffix string `json:"tlsSecretSuffix,omitempty"`
+
+	// Dir is the directory of the config file; relative paths in the file resolve against it.
+	Dir string `json:"-"`
+	// File is the config file's path, for messages.
+	File string `json:"-"`
+
+	zoneSet Zones
+}
+
+// zones is the private-zone matcher, built once when the config is parsed.
+func (c *Config) zones() Zones {
+	if c.zoneSet.zones == nil {
+		return NewZones(c.PrivateDomains)
+	}
+	return c.zoneSet
+}
+
+// Auth names the oauth2-proxy endpoints ingress-nginx calls for external authentication.
+type Auth struct {
+	URL    string `json:"url"`
+	Signin string `json:"signin"`
+}
+
+// TLS names the cert-manager ClusterIssuer that issues certificates for private hosts.
+type TLS struct {
+	ClusterIssuer string `json:"clusterIssuer"`
+}
+
+// Groups says how an Ingress names the groups it allows and where the known groups come from.
+type Groups struct {
+	Annotation  string    `json:"annotation,omitempty"`
+	ClaimFormat string    `json:"claimFormat,omitempty"`
+	Source      string    `json:"source,omitempty"`
+	File        string    `json:"file,omitempty"`
+	Keycloak    *Keycloak `json:"keycloak,omitempty"`
+}
+
+// Keycloak configures groups.source: keycloak.
+type Keycloak struct {
+	URL                string   `json:"url"`
+	Realm              string   `json:"realm"`
+	ClientID           string   `json:"clientID"`
+	ClientSecretFile   string   `json:"clientSecretFile"`
+	RefreshInterval    Duration `json:"refreshInterval,omitempty"`
+	MaxStaleness       Duration `json:"maxStaleness,omitempty"`
+	CAFile             string   `json:"caFile,omitempty"`
+	InsecureSkipVerify bool     `json:"insecureSkipVerify,omitempty"`
+}
+
+// Duration reads "60s", "15m" from YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON accepts a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 60s or 15m", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+const (
+	ClaimFormatPath = "path"
+	ClaimFormatName = "name"
+	SourceFile      = "file"
+	SourceKeycloak  = "keycloak"
+
+	defaultAnnotationPrefix = "nginx.ingress.kubernetes.io"
+	defaultGroupsAnnotation = "privgate.io/allowed-groups"
+	defaultACMESolverUser   = "system:serviceaccount:cert-manager:cert-manager"
+	defaultTLSSecretSuffix  = "-privgate-tls"
+)
+
+// ConfigError names the file and the key a config problem is about.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	where := e.File
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", where, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", where, e.Key, e.Msg)
+}
+
+// LoadConfig reads, defaults and validates a config file. Every error is a *ConfigError.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: fmt.Sprintf("cannot read: %v", err)}
+	}
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses config bytes; path names the file in errors and anchors relative paths.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	if err := checkKeys(path, data, reflect.TypeFor[Config]()); err != nil {
+		return nil, err
+	}
+	cfg := &Config{}
+	if err := yaml.Unmarshal(data, cfg); err != nil {
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	cfg.File = path
+	cfg.Dir = filepath.Dir(path)
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.zoneSet = NewZones(cfg.PrivateDomains)
+	return cfg, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.AnnotationPrefix == "" {
+		c.AnnotationPrefix = defaultAnnotationPrefix
+	}
+	if c.HostlessRules == "" {
+		c.HostlessRules = "private"
+	}
+	if len(c.ACMESolverUsers) == 0 {
+		c.ACMESolverUsers = []string{defaultACMESolverUser}
+	}
+	if c.TLSSecretSuffix == "" {
+		c.TLSSecretSuffix = defaultTLSSecretSuffix
+	}
+	g := &c.Groups
+	if g.Annotation == "" {
+		g.Annotation = defaultGroupsAnnotation
+	}
+	if g.ClaimFormat == "" {
+		g.ClaimFormat = ClaimFormatPath
+	}
+	if g.Source == "" {
+		g.Source = SourceFile
+	}
+	if k := g.Keycloak; k != nil {
+		if k.RefreshInterval.Duration == 0 {
+			k.RefreshInterval.Duration = 60 * time.Second
+		}
+		if k.MaxStaleness.Duration == 0 {
+			k.MaxStaleness.Duration = 15 * time.Minute
+		}
+	}
+	for i, d := range c.PrivateDomains {
+		c.PrivateDomains[i] = NormalizeHost(d)
+	}
+	for i, h := range c.ExemptHosts {
+		c.ExemptHosts[i] = NormalizeHost(h)
+	}
+}
+
+func (c *Config) validate() error {
+	fail := func(key, format string, args ...any) error {
+		return &ConfigError{File: c.File, Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(c.PrivateDomains) == 0 {
+		return fail("privateDomains", "must name at least one zone, such as private.example.com")
+	}
+	for i, d := range c.PrivateDomains {
+		if errs := validation.IsDNS1123Subdomain(d); len(errs) > 0 {
+			return fail(fmt.Sprintf("privateDomains[%d]", i), "%q is not a DNS name: %s", d, errs[0])
+		}
+	}
+	zones := NewZones(c.PrivateDomains)
+	for i, h := range c.ExemptHosts {
+		if !zones.Private(h) {
+			return fail(fmt.Sprintf("exemptHosts[%d]", i), "%q is not under privateDomains, so it needs no exemption", h)
+		}
+	}
+	if err := checkEndpoint(c.Auth.URL, false); err != nil {
+		return fail("auth.url", "%v", err)
+	}
+	if err := checkEndpoint(c.Auth.Signin, true); err != nil {
+		return fail("auth.signin", "%v", err)
+	}
+	if c.TLS.ClusterIssuer == "" {
+		return fail("tls.clusterIssuer", "must name the cert-manager ClusterIssuer for private hosts")
+	}
+	if errs := validation.IsDNS1123Subdomain(c.TLS.ClusterIssuer); len(errs) > 0 {
+		return fail("tls.clusterIssuer", "%q is not a valid resource name: %s", c.TLS.ClusterIssuer, errs[0])
+	}
+	if len(c.IngressClasses) == 0 {
+		return fail("ingressClasses", "must name at least one ingress class whose controller enforces auth-url (such as nginx)")
+	}
+	switch c.HostlessRules {
+	case "private", "public":
+	default:
+		return fail("hostlessRules", "must be private or public, not %q", c.HostlessRules)
+	}
+	if errs := validation.IsQualifiedName(c.AnnotationPrefix + "/x"); len(errs) > 0 {
+		return fail("annotationPrefix", "%q is not an annotation prefix: %s", c.AnnotationPrefix, errs[0])
+	}
+	if errs := validation.IsDNS1123Subdomain(strings.TrimPrefix(c.TLSSecretSuffix, "-")); len(errs) > 0 {
+		return fail("tlsSecretSuffix", "%q cannot end a Secret name: %s", c.TLSSecretSuffix, errs[0])
+	}
+	return c.validateGroups(fail)
+}
+
+func (c *Config) validateGroups(fail func(key, format string, args ...any) error) error {
+	g := c.Groups
+	if errs := validation.IsQualifiedName(g.Annotation); len(errs) > 0 {
+		return fail("groups.annotation", "%q is not an annotation key: %s", g.Annotation, errs[0])
+	}
+	switch g.ClaimFormat {
+	case ClaimFormatPath, ClaimFormatName:
+	default:
+		return fail("groups.claimFormat", "must be path (\"/developers\") or name (\"SRE\"), not %q", g.ClaimFormat)
+	}
+	switch g.Source {
+	case SourceFile:
+		if g.File == "" {
+			return fail("groups.file", "required when groups.source is file")
+		}
+		if _, err := os.Stat(c.Path(g.File)); err != nil {
+			return fail("groups.file", "cannot read %s: %v", c.Path(g.File), errors.Unwrap(err))
+		}
+	case SourceKeycloak:
+		k := g.Keycloak
+		if k == nil {
+			return fail("groups.keycloak", "required when groups.source is keycloak")
+		}
+		if u, err := url.Parse(k.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fail("groups.keycloak.url", "%q is not an http(s) base URL such as https://keycloak.example.com", k.URL)
+		}
+		if k.Realm == "" {
+			return fail("groups.keycloak.realm", "required")
+		}
+		if k.ClientID == "" {
+			return fail("groups.keycloak.clientID", "required")
+		}
+		if k.ClientSecretFile == "" {
+			return fail("groups.keycloak.clientSecretFile", "required: a file (a mounted Secret) holding the client secret")
+		}
+		if _, err := os.Stat(c.Path(k.ClientSecretFile)); err != nil {
+			return fail("groups.keycloak.clientSecretFile", "cannot read %s: %v", c.Path(k.ClientSecretFile), errors.Unwrap(err))
+		}
+		if k.CAFile != "" {
+			if _, err := os.Stat(c.Path(k.CAFile)); err != nil {
+				return fail("groups.keycloak.caFile", "cannot read %s: %v", c.Path(k.CAFile), errors.Unwrap(err))
+			}
+		}
+		if k.RefreshInterval.Duration < time.Second {
+			return fail("groups.keycloak.refreshInterval", "must be at least 1s")
+		}
+		if k.MaxStaleness.Duration < k.RefreshInterval.Duration {
+			return fail("groups.keycloak.maxStaleness", "must be at least refreshInterval (%s)", k.RefreshInterval.Duration)
+		}
+	default:
+		return fail("groups.source", "must be file or keycloak, not %q", g.Source)
+	}
+	return nil
+}
+
+// Path resolves a path from the config file against the file's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// checkEndpoint accepts an absolute https URL with a host and nothing that could redirect it
+// elsewhere (userinfo, fragment). auth.url also takes no query: privgate adds allowed_groups.
+func checkEndpoint(raw string, queryOK bool) error {
+	if raw == "" {
+		return errors.New("required: the oauth2-proxy endpoint as an https URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", raw, errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme != "https":
+		return fmt.Errorf("%q must be https (session cookies travel on it)", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host", raw)
+	case u.User != nil:
+		return fmt.Errorf("%q carries userinfo (user@host): name the host alone", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%q carries a fragment", raw)
+	case !queryOK && u.RawQuery != "":
+		return fmt.Errorf("%q carries a query: privgate adds allowed_groups itself", raw)
+	}
+	return nil
+}
+
+// checkKeys reports the first key of the YAML document that Config does not define, by its full
+// path and line, so that a typo (auth.ulr) stops the program instead of being ignored.
+func checkKeys(file string, data []byte, t reflect.Type) error {
+	var doc yamlv3.Node
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &ConfigError{File: file, Msg: "is empty"}
+		}
+		return &ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(doc.Content) == 0 {
+		return &ConfigError{File: file, Msg: "is empty"}
+	}
+	return walkKeys(file, "", doc.Content[0], t)
+}
+
+func walkKeys(file, prefix string, n *yamlv3.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t != reflect.TypeFor[Duration]():
+		if n.Kind != yamlv3.MappingNode {
+			if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return &ConfigError{File: file, Line: n.Line, Key: strings.TrimPrefix(prefix, "."), Msg: "must be a mapping"}
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := prefix + "." + k.Value
+			ft, ok := fields[k.Value]
+			if !ok {
+				return &ConfigError{File: file, Line: k.Line, Key: strings.TrimPrefix(key, "."), Msg: "unknown key"}
+			}
+			if err := walkKeys(file, key, v, ft); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice:
+		if n.Kind == yamlv3.SequenceNode {
+			for i, item := range n.Content {
+				if err := walkKeys(file, fmt.Sprintf("%s[%d]", prefix, i), item, t.Elem()); err != nil {
+					return err
+				}
+			}
+		} else if !(n.Kind == yamlv3.ScalarNode && n.Tag == "!!null") {
+			return &ConfigError{File: file, Line: n.Line, Key: strings.TrimPrefix(prefix, "."), Msg: "must be a list"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,340 @@
+package policy
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+
+	"github.com/privgate/privgate/groups"
+)
+
+//go:embed rego/*.rego
+var defaultRego embed.FS
+
+// Modules are Rego source files by file name.
+type Modules map[string]string
+
+// DefaultModules returns the embedded default policy and its tests.
+func DefaultModules() Modules {
+	m := Modules{}
+	entries, _ := fs.ReadDir(defaultRego, "rego")
+	for _, e := range entries {
+		b, _ := defaultRego.ReadFile("rego/" + e.Name())
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+// ReadModules reads the .rego files of a policy directory (not recursive). It follows the
+// symlinks a ConfigMap volume is made of and skips its hidden ..data entries.
+func ReadModules(dir string) (Modules, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read policy directory: %w", err)
+	}
+	m := Modules{}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".rego") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("read policy: %w", err)
+		}
+		m[name] = string(b)
+	}
+	return m, nil
+}
+
+// WithOverrides returns the defaults with the files of dir laid over them: a file of the same
+// name replaces a default file (privgate.rego, privgate_test.rego), any other file extends.
+func WithOverrides(dir string) (Modules, error) {
+	m := DefaultModules()
+	if dir == "" {
+		return m, nil
+	}
+	extra, err := ReadModules(dir)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m, nil
+}
+
+func isTest(name string) bool { return strings.HasSuffix(name, "_test.rego") }
+
+// Capabilities are OPA's built-ins without the ones that reach the network or the clock of
+// another machine: a policy decides from the request alone, and can never hang admission.
+func capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	denied := map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true}
+	caps.Builtins = slices.DeleteFunc(slices.Clone(caps.Builtins), func(b *ast.Builtin) bool { return denied[b.Name] })
+	return caps
+}
+
+// Engine holds the compiled policy and the data it judges with (config and known groups). The
+// prepared query is swapped atomically: a reload that fails leaves the last good one serving.
+type Engine struct {
+	store storage.Store
+	query atomic.Pointer[compiled]
+
+	groupsMu  sync.Mutex
+	groupsSet atomic.Pointer[groups.Set] // the set last written to the store
+}
+
+type compiled struct {
+	query   rego.PreparedEvalQuery
+	modules Modules
+}
+
+// NewEngine prepares the policy over the config. It fails if the modules do not compile or their
+// tests fail.
+func NewEngine(ctx context.Context, cfg *Config, modules Modules) (*Engine, error) {
+	cfgDoc, err := toJSONValue(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store := inmem.NewFromObjectWithOpts(map[string]any{
+		"privgate": map[string]any{"config": cfgDoc, "groups": map[string]any{}},
+	}, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	e := &Engine{store: store}
+	if err := e.Load(ctx, modules); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Load compiles modules, runs their tests, and only if both succeed swaps them in.
+func (e *Engine) Load(ctx context.Context, modules Modules) error {
+	if err := TestModules(ctx, modules, nil); err != nil {
+		return err
+	}
+	parsed, err := parse(modules, false)
+	if err != nil {
+		return err
+	}
+	opts := []func(*rego.Rego){
+		rego.Query("deny := {v | some v in data.privgate.deny}; warn := {v | some v in data.privgate.warn}"),
+		rego.Store(e.store),
+		rego.Capabilities(capabilities()),
+		rego.StrictBuiltinErrors(false),
+	}
+	for _, m := range parsed {
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	r := rego.New(opts...)
+	pq, err := r.PrepareForEval(ctx)
+	if err != nil {
+		return fmt.Errorf("compile policy: %w", err)
+	}
+	if !definesDeny(parsed) {
+		return errors.New("compile policy: no module defines data.privgate.deny; without it nothing would ever be denied")
+	}
+	e.query.Store(&compiled{query: pq, modules: modules})
+	return nil
+}
+
+// Modules returns the modules now serving.
+func (e *Engine) Modules() Modules { return e.query.Load().modules }
+
+func definesDeny(mods map[string]*ast.Module) bool {
+	for _, m := range mods {
+		if m.Package.Path.String() != "data.privgate" {
+			continue
+		}
+		for _, r := range m.Rules {
+			if r.Head.Ref()[0].String() == "deny" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func parse(modules Modules, tests bool) (map[string]*ast.Module, error) {
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range modules {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	out := map[string]*ast.Module{}
+	var errs []error
+	for _, name := range names {
+		if isTest(name) && !tests {
+			continue
+		}
+		m, err := ast.ParseModuleWithOpts(name, modules[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[name] = m
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("parse policy: %w", errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// TestFailure lists the Rego tests that failed.
+type TestFailure struct{ Failed []string }
+
+func (t *TestFailure) Error() string {
+	return fmt.Sprintf("policy tests failed: %s", strings.Join(t.Failed, "; "))
+}
+
+// TestResult is one Rego test's outcome.
+type TestResult struct {
+	Name   string // file:package.rule
+	Passed bool
+	Detail string // error or failure output
+}
+
+// TestModules runs every *_test.rego in modules against the others, with OPA's tester. It
+// returns a *TestFailure when any test fails, and reports each result to report (may be nil).
+func TestModules(ctx context.Context, modules Modules, report func(TestResult)) error {
+	parsed, err := parse(modules, true)
+	if err != nil {
+		return err
+	}
+	ch, err := tester.NewRunner().
+		SetStore(inmem.New()).
+		CapturePrintOutput(true).
+		RaiseBuiltinErrors(true).
+		Run(ctx, parsed)
+	if err != nil {
+		return fmt.Errorf("compile policy: %w", err)
+	}
+	var failed []string
+	for res := range ch {
+		name := fmt.Sprintf("%s:%s.%s", res.Location.File, strings.TrimPrefix(res.Package, "data."), res.Name)
+		tr := TestResult{Name: name, Passed: res.Pass()}
+		if res.Error != nil {
+			tr.Detail = res.Error.Error()
+		} else if res.Fail {
+			tr.Detail = strings.TrimSpace(string(res.Output))
+			if tr.Detail == "" {
+				tr.Detail = "test evaluated to false or undefined"
+			}
+		}
+		if !tr.Passed && !res.Skip {
+			failed = append(failed, name)
+		}
+		if report != nil {
+			report(tr)
+		}
+	}
+	if len(failed) > 0 {
+		return &TestFailure{Failed: failed}
+	}
+	return nil
+}
+
+// setGroups writes a new group set into the store when it differs from the one there. Writes
+// happen only when the source produced a new set, never per request.
+func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
+	if e.groupsSet.Load() == set {
+		return nil
+	}
+	e.groupsMu.Lock()
+	defer e.groupsMu.Unlock()
+	if e.groupsSet.Load() == set {
+		return nil
+	}
+	obj := ast.NewObject()
+	for _, g := range set.Names() {
+		obj.Insert(ast.StringTerm(g), ast.BooleanTerm(true))
+	}
+	if err := storage.WriteOne(ctx, e.store, storage.ReplaceOp, storage.MustParsePath("/privgate/groups"), obj); err != nil {
+		return fmt.Errorf("store groups: %w", err)
+	}
+	e.groupsSet.Store(set)
+	return nil
+}
+
+// Verdict is what the policy says of one input.
+type Verdict struct {
+	Deny []Violation
+	Warn []Violation
+}
+
+// Violation is one problem the policy found.
+type Violation struct {
+	ID      string `json:"id"`
+	Host    string `json:"host,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Eval evaluates the serving policy on an input document.
+func (e *Engine) Eval(ctx context.Context, input ast.Value) (Verdict, error) {
+	c := e.query.Load()
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return Verdict{}, fmt.Errorf("evaluate policy: %w", err)
+	}
+	if len(rs) != 1 {
+		return Verdict{}, errors.New("evaluate policy: no result")
+	}
+	var v Verdict
+	if v.Deny, err = violations(rs[0].Bindings["deny"]); err != nil {
+		return Verdict{}, err
+	}
+	if v.Warn, err = violations(rs[0].Bindings["warn"]); err != nil {
+		return Verdict{}, err
+	}
+	return v, nil
+}
+
+func violations(x any) ([]Violation, error) {
+	items, _ := x.([]any)
+	out := make([]Violation, 0, len(items))
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("evaluate policy: a violation must be an object {id, host, field, message}, got %v", it)
+		}
+		v := Violation{}
+		v.ID, _ = m["id"].(string)
+		v.Host, _ = m["host"].(string)
+		v.Field, _ = m["field"].(string)
+		v.Message, _ = m["message"].(string)
+		if v.Message == "" {
+			v.Message = fmt.Sprint(it)
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b Violation) int {
+		return strings.Compare(a.ID+"\x00"+a.Host+"\x00"+a.Field+"\x00"+a.Message, b.ID+"\x00"+b.Host+"\x00"+b.Field+"\x00"+b.Message)
+	})
+	return out, nil
+}
+
+func toJSONValue(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	return out, json.Unmarshal(b, &out)
+}

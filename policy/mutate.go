@@ -1,0 +1,174 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Annotation keys privgate sets or reads besides the ingress-nginx ones.
+const (
+	AnnotationClusterIssuer = "cert-manager.io/cluster-issuer"
+	AnnotationIssuer        = "cert-manager.io/issuer"
+	AnnotationIngressClass  = "kubernetes.io/ingress.class"
+)
+
+// AuthURLKey is the ingress-nginx auth-url annotation under the configured prefix.
+func (c *Config) AuthURLKey() string { return c.AnnotationPrefix + "/auth-url" }
+
+// AuthSigninKey is the ingress-nginx auth-signin annotation under the configured prefix.
+func (c *Config) AuthSigninKey() string { return c.AnnotationPrefix + "/auth-signin" }
+
+// Mutate injects into ing (a copy the caller owns) what a private Ingress needs: auth-url (with
+// the Ingress's groups), auth-signin, the cluster issuer, an ingress class, and a tls entry for
+// every private host no tls entry covers. It reports whether anything changed.
+//
+// It only fills what is missing: a value the user set is kept, and if it is wrong validation
+// denies it, because silently overwriting would hide the mistake. The one exception is an
+// auth-url that already points at the configured endpoint: its allowed_groups follow the groups
+// annotation, so that editing the annotation is enough. Running Mutate on its own output changes
+// nothing, and the output depends only on the input (Argo CD compares).
+func (c *Config) Mutate(ing *networkingv1.Ingress, f Facts) bool {
+	if !f.Protected() {
+		return false
+	}
+	changed := false
+	set := func(key, value string) {
+		if ing.Annotations == nil {
+			ing.Annotations = map[string]string{}
+		}
+		if old, ok := ing.Annotations[key]; !ok || old != value {
+			ing.Annotations[key] = value
+			changed = true
+		}
+	}
+
+	groupsValue, named := ing.Annotations[c.Groups.Annotation]
+	if cur, ok := ing.Annotations[c.AuthURLKey()]; !ok {
+		set(c.AuthURLKey(), c.AuthURL(SplitGroups(groupsValue)))
+	} else if named && c.ownsAuthURL(cur) {
+		set(c.AuthURLKey(), c.AuthURL(SplitGroups(groupsValue)))
+	}
+	if _, ok := ing.Annotations[c.AuthSigninKey()]; !ok {
+		set(c.AuthSigninKey(), c.Auth.Signin)
+	}
+	_, cluster := ing.Annotations[AnnotationClusterIssuer]
+	_, namespaced := ing.Annotations[AnnotationIssuer]
+	if !cluster && !namespaced {
+		set(AnnotationClusterIssuer, c.TLS.ClusterIssuer)
+	}
+	if _, ok := ing.Annotations[AnnotationIngressClass]; !ok && ing.Spec.IngressClassName == nil {
+		class := c.IngressClasses[0]
+		ing.Spec.IngressClassName = &class
+		changed = true
+	}
+	if c.mutateTLS(ing, f) {
+		changed = true
+	}
+	return changed
+}
+
+// AuthURL is the configured auth endpoint with allowed_groups for the given groups. The groups
+// are written as they are, not percent-encoded: ingress-nginx rejects '%' in auth-url, and
+// validation denies any group that would need encoding.
+func (c *Config) AuthURL(groups []string) string {
+	if len(groups) == 0 {
+		return c.Auth.URL
+	}
+	return c.Auth.URL + "?allowed_groups=" + strings.Join(groups, ",")
+}
+
+// ownsAuthURL reports whether an auth-url is the configured endpoint with at most an
+// allowed_groups query, i.e. one privgate may keep in step with the groups annotation.
+func (c *Config) ownsAuthURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return false
+	}
+	base := *u
+	base.RawQuery = ""
+	if base.String() != c.Auth.URL {
+		return false
+	}
+	for part := range strings.SplitSeq(u.RawQuery, "&") {
+		if part != "" && !strings.HasPrefix(part, "allowed_groups=") {
+			return false
+		}
+	}
+	return true
+}
+
+// SplitGroups splits a comma-separated group list, trimming spaces and dropping empty and
+// repeated entries; order is kept so the result is stable.
+func SplitGroups(v string) []string {
+	var out []string
+	for g := range strings.SplitSeq(v, ",") {
+		g = strings.TrimSpace(g)
+		if g != "" && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// mutateTLS makes spec.tls cover every private named host. Entries the user wrote are never
+// touched; privgate owns one entry, named <ingress><suffix>, holding exactly the private hosts
+// no other entry covers, sorted. spec.tls is an atomic list in server-side apply, so it is
+// rewritten only when that owned entry must change.
+func (c *Config) mutateTLS(ing *networkingv1.Ingress, f Facts) bool {
+	owned := c.tlsSecretName(ing)
+	var others []networkingv1.IngressTLS
+	var current *networkingv1.IngressTLS
+	for i := range ing.Spec.TLS {
+		if ing.Spec.TLS[i].SecretName == owned && current == nil {
+			current = &ing.Spec.TLS[i]
+			continue
+		}
+		others = append(others, ing.Spec.TLS[i])
+	}
+	var uncovered []string
+	for _, h := range f.Hosts {
+		if h.Private && !h.Any && !tlsCovered(others, h.Host) {
+			uncovered = append(uncovered, h.Host)
+		}
+	}
+	slices.Sort(uncovered)
+	uncovered = slices.Compact(uncovered)
+
+	want := others
+	if len(uncovered) > 0 {
+		want = append(slices.Clip(others), networkingv1.IngressTLS{Hosts: uncovered, SecretName: owned})
+	}
+	if current != nil && len(uncovered) > 0 && slices.Equal(current.Hosts, uncovered) &&
+		ing.Spec.TLS[len(ing.Spec.TLS)-1].SecretName == owned {
+		return false
+	}
+	if current == nil && len(uncovered) == 0 {
+		return false
+	}
+	ing.Spec.TLS = want
+	return true
+}
+
+// tlsSecretName is the deterministic Secret name of privgate's tls entry: <name><suffix>, or for
+// an Ingress created with generateName, one derived from its generateName.
+func (c *Config) tlsSecretName(ing *networkingv1.Ingress) string {
+	base := ing.Name
+	if base == "" {
+		base = strings.TrimSuffix(ing.GenerateName, "-")
+	}
+	if base == "" {
+		base = "ingress"
+	}
+	name := base + c.TLSSecretSuffix
+	if len(name) > 253 {
+		// Keep it a valid name and still unique per Ingress name.
+		sum := sha256.Sum256([]byte(name))
+		name = strings.TrimRight(name[:253-11], "-.") + "-" + hex.EncodeToString(sum[:5])
+	}
+	return name
+}

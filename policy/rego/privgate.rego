@@ -1,0 +1,377 @@
+# privgate's default policy: every private host of an Ingress must be behind oauth2-proxy login,
+# with TLS, on an ingress class that enforces it, without annotations that weaken it.
+#
+# Inputs (see the README, "Writing policy"):
+#   input.request   operation, namespace, name, dryRun, userInfo of the admission request
+#   input.object    the Ingress after mutation (metadata.managedFields dropped)
+#   input.hosts     [{host, field, private, exempt, tls, any}] computed by privgate
+#   input.acmeSolver   true for cert-manager's own HTTP-01 solver Ingress
+#   input.groupsStale  true when the group source has been unreachable past maxStaleness
+#   data.privgate.config  the config (privgate.yaml)
+#   data.privgate.groups  {"<group>": true} for every known group
+# Outputs: deny and warn, sets of {id, host, field, message}. privgate prints each as
+#   [id] <namespace>/<name> <host> <field>: <message>
+package privgate
+
+cfg := data.privgate.config
+
+obj := input.object
+
+annotations := object.get(obj, ["metadata", "annotations"], {})
+
+prefix := concat("", [cfg.annotationPrefix, "/"])
+
+nginx(name) := concat("", [prefix, name])
+
+protected_hosts := sort([h.host | some h in input.hosts; h.private; not h.exempt])
+
+# protected: the Ingress answers a private host that must be behind login.
+protected if {
+	count(protected_hosts) > 0
+	not input.acmeSolver
+}
+
+hosts_text := concat(",", protected_hosts)
+
+violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
+
+annotation_field(key) := sprintf("metadata.annotations[%s]", [key])
+
+# ---- auth-url and auth-signin -------------------------------------------------------------
+
+deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
+	protected
+	some key in [nginx("auth-url"), nginx("auth-signin")]
+	not key in object.keys(annotations)
+	msg := sprintf("missing, so requests reach the app without login; remove whatever drops it (privgate sets %q)", [expected(key)])
+}
+
+deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
+	protected
+	some key in [nginx("auth-url"), nginx("auth-signin")]
+	trim_space(annotations[key]) == ""
+	msg := sprintf("is empty, which switches external auth off; remove the annotation (privgate sets %q)", [expected(key)])
+}
+
+expected(key) := cfg.auth.url if key == nginx("auth-url")
+
+expected(key) := cfg.auth.signin if key == nginx("auth-signin")
+
+# url_parts parses an absolute URL by RFC 3986's grammar (appendix B), then splits the authority
+# into userinfo, host and port. Comparing parts, not prefixes, is what stops
+# https://oauth2.private.example.com.evil.io/ and https://oauth2.private.example.com@evil.io/.
+url_parts(u) := parts if {
+	m := regex.find_all_string_submatch_n(`^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$`, u, 1)
+	count(m) == 1
+	authority := m[0][2]
+	hostport := regex.replace(authority, `^.*@`, "")
+	hp := regex.find_all_string_submatch_n(`^(\[[^\]]*\]|[^:\[\]]*)(?::([0-9]*))?$`, hostport, 1)
+	count(hp) == 1
+	scheme := lower(m[0][1])
+	parts := {
+		"scheme": scheme,
+		"userinfo": contains(authority, "@"),
+		"host": lower(hp[0][1]),
+		"port": port_or_default(hp[0][2], scheme),
+		"path": m[0][3],
+		"query": trim_prefix(m[0][4], "?"),
+		"fragment": m[0][5],
+	}
+}
+
+port_or_default(p, _) := p if p != ""
+
+port_or_default("", "https") := "443"
+
+port_or_default("", "http") := "80"
+
+endpoint(p) := sprintf("%s://%s:%s%s", [p.scheme, p.host, p.port, p.path])
+
+# ingress-nginx accepts only these characters in auth-url and auth-signin; with annotation
+# validation off it would drop a value with others, and the location would run without auth.
+nginx_url_chars := `^[-._~a-zA-Z0-9/:, ?&=$]*$`
+
+endpoint_checks := [
+	{"key": nginx("auth-url"), "want": cfg.auth.url, "id": "auth-url"},
+	{"key": nginx("auth-signin"), "want": cfg.auth.signin, "id": "auth-signin"},
+]
+
+deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
+	protected
+	some c in endpoint_checks
+	value := annotations[c.key]
+	trim_space(value) != ""
+	not url_parts(value)
+	msg := sprintf("%q is not an absolute URL; remove it (privgate sets %q)", [value, c.want])
+}
+
+deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
+	protected
+	some c in endpoint_checks
+	value := annotations[c.key]
+	not regex.match(nginx_url_chars, value)
+	bad := regex.find_n(`[^-._~a-zA-Z0-9/:, ?&=$]`, value, 1)[0]
+	msg := sprintf("contains %q, which ingress-nginx rejects in this annotation (and then serves the app without auth); remove it", [bad])
+}
+
+deny contains violation(sprintf("%s-userinfo", [c.id]), hosts_text, annotation_field(c.key), msg) if {
+	protected
+	some c in endpoint_checks
+	p := url_parts(annotations[c.key])
+	p.userinfo
+	msg := sprintf("%q carries userinfo (user@host), a way to make a URL look like another; use %q", [annotations[c.key], c.want])
+}
+
+deny contains violation(sprintf("%s-endpoint", [c.id]), hosts_text, annotation_field(c.key), msg) if {
+	protected
+	some c in endpoint_checks
+	p := url_parts(annotations[c.key])
+	want := url_parts(c.want)
+	endpoint(p) != endpoint(want)
+	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [endpoint(p), endpoint(want)])
+}
+
+deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_field(c.key), msg) if {
+	protected
+	some c in endpoint_checks
+	p := url_parts(annotations[c.key])
+	p.fragment != ""
+	msg := sprintf("%q carries a fragment; use %q", [annotations[c.key], c.want])
+}
+
+# oauth2-proxy's auth endpoint takes allowed_groups (and allowed_emails) to narrow who passes;
+# anything else in the query is not ours to judge.
+auth_url_params := {"allowed_groups", "allowed_emails"}
+
+deny contains violation("auth-url-query", hosts_text, annotation_field(nginx("auth-url")), msg) if {
+	protected
+	p := url_parts(annotations[nginx("auth-url")])
+	some param in split(p.query, "&")
+	param != ""
+	name := split(param, "=")[0]
+	not name in auth_url_params
+	msg := sprintf("query parameter %q is not one oauth2-proxy's auth endpoint narrows access with (allowed_groups, allowed_emails); remove it", [name])
+}
+
+# ---- TLS and issuer -----------------------------------------------------------------------
+
+deny contains violation("tls-missing", h.host, h.field, msg) if {
+	protected
+	some h in input.hosts
+	h.private
+	not h.tls
+	msg := "not covered by spec.tls, so it would be served without a certificate; add it to a spec.tls entry (privgate adds one when none covers it)"
+}
+
+deny contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/cluster-issuer"), msg) if {
+	protected
+	issuer := annotations["cert-manager.io/cluster-issuer"]
+	issuer != cfg.tls.clusterIssuer
+	msg := sprintf("names ClusterIssuer %q; private hosts take certificates from %q: remove the annotation or set it to that", [issuer, cfg.tls.clusterIssuer])
+}
+
+deny contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/issuer"), msg) if {
+	protected
+	issuer := annotations["cert-manager.io/issuer"]
+	msg := sprintf("names the namespaced Issuer %q; private hosts take certificates from ClusterIssuer %q: remove it", [issuer, cfg.tls.clusterIssuer])
+}
+
+# ---- ingress class ------------------------------------------------------------------------
+
+classes contains c if {
+	c := obj.spec.ingressClassName
+	c != null
+}
+
+classes contains c if c := annotations["kubernetes.io/ingress.class"]
+
+deny contains violation("class-foreign", hosts_text, "spec.ingressClassName", msg) if {
+	protected
+	some c in classes
+	not c in cfg.ingressClasses
+	msg := sprintf("class %q is not one whose controller enforces auth-url (%s); a controller that ignores the annotation would publish the app without login: use %s", [c, concat(", ", cfg.ingressClasses), cfg.ingressClasses[0]])
+}
+
+deny contains violation("class-conflict", hosts_text, "spec.ingressClassName", msg) if {
+	protected
+	count(classes) > 1
+	msg := sprintf("spec.ingressClassName and the kubernetes.io/ingress.class annotation disagree (%s); controllers differ on which wins: keep spec.ingressClassName only", [concat(" vs ", sort(classes))])
+}
+
+deny contains violation("class-missing", hosts_text, "spec.ingressClassName", msg) if {
+	protected
+	count(classes) == 0
+	msg := sprintf("no ingress class, so the cluster default (which may not enforce auth) would serve it; set spec.ingressClassName: %s", [cfg.ingressClasses[0]])
+}
+
+# ---- hosts sharing one Ingress ------------------------------------------------------------
+
+deny contains violation("hosts-mixed", h.host, h.field, msg) if {
+	protected
+	some h in input.hosts
+	not h.private
+	msg := sprintf("public host in an Ingress with private hosts (%s); annotations apply to every host, so split it into a public and a private Ingress", [hosts_text])
+}
+
+deny contains violation("hosts-mixed", h.host, h.field, msg) if {
+	protected
+	some h in input.hosts
+	h.exempt
+	msg := sprintf("exempt host in an Ingress with protected hosts (%s); it would get login too (a redirect loop for oauth2-proxy): give it its own Ingress", [hosts_text])
+}
+
+# ---- annotations that switch off or weaken external auth ----------------------------------
+# Each entry is documented in the README ("Annotations privgate denies"), with those reviewed and
+# allowed. Denied when present on a protected Ingress, whatever the value.
+
+risky := {
+	"configuration-snippet": "injects raw nginx configuration into the location, where it can turn auth_request off or proxy elsewhere (the snippet class behind IngressNightmare)",
+	"server-snippet": "injects raw nginx configuration into the server block, where it can add locations without auth_request",
+	"auth-snippet": "injects raw nginx configuration into the auth subrequest, where it can rewrite what oauth2-proxy sees or answer for it",
+	"stream-snippet": "injects raw nginx stream configuration, which can forward traffic around the HTTP auth",
+	"modsecurity-snippet": "injects raw ModSecurity/nginx configuration into the location",
+	"auth-proxy-set-headers": "sets headers on the auth subrequest, which can spoof what oauth2-proxy judges (X-Forwarded-Uri, X-Forwarded-Host)",
+	"server-alias": "adds hostnames privgate does not see, answered with this Ingress's backend",
+	"mirror-target": "copies every request, with its session cookie, to another backend",
+	"mirror-uri": "copies every request, with its session cookie, to another location",
+	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
+}
+
+deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+	protected
+	some key, _ in annotations
+	startswith(key, prefix)
+	reason := risky[substring(key, count(prefix), -1)]
+	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
+}
+
+# Denied for the values that weaken auth; other values are harmless.
+deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+	protected
+	some key, value in annotations
+	startswith(key, prefix)
+	reason := risky_value(substring(key, count(prefix), -1), lower(trim_space(value)))
+	msg := sprintf("%q %s; remove it", [value, reason])
+}
+
+risky_value("satisfy", "any") := "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"
+
+risky_value("ssl-passthrough", "true") := "hands the TLS stream to the backend, so nginx never sees the request and never runs auth_request"
+
+risky_value("ssl-redirect", "false") := "serves the app over plain http, exposing session cookies and data"
+
+risky_value("from-to-www-redirect", "true") := "makes the Ingress answer www.<host> too, a hostname privgate does not see"
+
+risky_value("enable-cors", "true") := "with a wildcard origin lets any website read authenticated responses in the user's browser" if {
+	origin := object.get(annotations, nginx("cors-allow-origin"), "*")
+	contains(origin, "*")
+}
+
+# auth-cache-key caches oauth2-proxy's answer under the key: unless the key is the user's own
+# credential, one user's login admits everyone sharing the key.
+deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+	protected
+	key := nginx("auth-cache-key")
+	value := annotations[key]
+	not regex.match(`\$(cookie_[A-Za-z0-9_]+|http_authorization)`, value)
+	msg := sprintf("%q caches the auth decision under a key that is not the user's session, so one login would admit others; key it on the session cookie, e.g. $cookie__oauth2_proxy", [value])
+}
+
+warn contains violation("annotation-lockout", hosts_text, annotation_field(key), msg) if {
+	protected
+	key := nginx("custom-http-errors")
+	some code in split(annotations[key], ",")
+	trim_space(code) in {"401", "403"}
+	msg := sprintf("intercepts %s, which oauth2-proxy uses to send users to sign-in: they will see an error page instead", [trim_space(code)])
+}
+
+# ---- groups -------------------------------------------------------------------------------
+
+groups_key := cfg.groups.annotation
+
+named_groups contains {"group": trim_space(g), "field": annotation_field(groups_key)} if {
+	protected
+	some g in split(annotations[groups_key], ",")
+	trim_space(g) != ""
+}
+
+named_groups contains {"group": g, "field": annotation_field(nginx("auth-url"))} if {
+	some g in auth_url_groups
+}
+
+auth_url_groups contains g if {
+	protected
+	p := url_parts(annotations[nginx("auth-url")])
+	some param in split(p.query, "&")
+	startswith(param, "allowed_groups=")
+	some g in split(substring(param, count("allowed_groups="), -1), ",")
+	g != ""
+}
+
+annotation_groups contains n.group if {
+	some n in named_groups
+	n.field == annotation_field(groups_key)
+}
+
+# Characters a group may use: what ingress-nginx accepts in auth-url, minus the query's own
+# separators (",", "&", "=", "?"), "$" (an nginx variable) and space.
+group_chars := `^[-._~a-zA-Z0-9/:]+$`
+
+group_form_ok(g) if {
+	cfg.groups.claimFormat == "path"
+	startswith(g, "/")
+}
+
+group_form_ok(g) if {
+	cfg.groups.claimFormat == "name"
+	not startswith(g, "/")
+}
+
+deny contains violation("group-form", hosts_text, n.field, msg) if {
+	some n in named_groups
+	cfg.groups.claimFormat == "path"
+	not startswith(n.group, "/")
+	msg := sprintf("group %q is a bare name, but oauth2-proxy receives full group paths here (claimFormat path): write \"/%s\"", [n.group, n.group])
+}
+
+deny contains violation("group-form", hosts_text, n.field, msg) if {
+	some n in named_groups
+	cfg.groups.claimFormat == "name"
+	startswith(n.group, "/")
+	parts := split(n.group, "/")
+	msg := sprintf("group %q is a path, but oauth2-proxy receives bare group names here (claimFormat name): write %q", [n.group, parts[count(parts) - 1]])
+}
+
+deny contains violation("group-chars", hosts_text, n.field, msg) if {
+	some n in named_groups
+	not regex.match(group_chars, n.group)
+	bad := regex.find_n(`[^-._~a-zA-Z0-9/:]`, n.group, 1)[0]
+	msg := sprintf("group %q contains %q, which cannot travel in auth-url's allowed_groups (ingress-nginx rejects %%, @, + and # there, and , & = ? $ and spaces change the query); rename the group or grant access another way", [n.group, bad])
+}
+
+unknown_groups contains n if {
+	some n in named_groups
+	group_form_ok(n.group)
+	regex.match(group_chars, n.group)
+	not data.privgate.groups[n.group]
+}
+
+# privgate appends "did you mean ...?" to these from the known groups.
+deny contains violation("group-unknown", hosts_text, n.field, msg) if {
+	some n in unknown_groups
+	not input.groupsStale
+	msg := sprintf("group %q does not exist, so nobody would get in (oauth2-proxy compares group names exactly)", [n.group])
+}
+
+warn contains violation("group-unknown", hosts_text, n.field, msg) if {
+	some n in unknown_groups
+	input.groupsStale
+	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
+}
+
+deny contains violation("groups-mismatch", hosts_text, annotation_field(nginx("auth-url")), msg) if {
+	protected
+	groups_key in object.keys(annotations)
+	annotation_groups != auth_url_groups
+	msg := sprintf("auth-url allows groups [%s] but %s names [%s], so the annotation is not what is enforced; remove auth-url so privgate sets it from the annotation", [concat(",", sort(auth_url_groups)), groups_key, concat(",", sort(annotation_groups))])
+}

@@ -1,0 +1,313 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"gomodules.xyz/jsonpatch/v2"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/privgate/privgate/groups"
+)
+
+// GroupSource answers the known groups. Snapshot must never block on I/O: it is called on the
+// admission path.
+type GroupSource interface {
+	Snapshot() *groups.Snapshot
+}
+
+// GroupRefresher is implemented by sources that can re-read their groups on demand, so that a
+// group created a minute ago is accepted before the next periodic sync. Refresh coalesces
+// concurrent calls, is rate-limited, and reports whether the snapshot changed.
+type GroupRefresher interface {
+	Refresh(ctx context.Context) bool
+}
+
+// Request is one admission of an Ingress as every door (webhook, check) sees it.
+type Request struct {
+	Operation string // CREATE or UPDATE
+	Namespace string
+	Name      string
+	DryRun    bool
+	Username  string // "" when unknown (privgate check)
+	Object    []byte // the Ingress as JSON
+}
+
+// Decision is privgate's answer for one Ingress.
+type Decision struct {
+	Allowed    bool
+	Violations []Violation
+	Warnings   []Violation
+	// Patch turns the request's object into Mutated; empty when nothing changed.
+	Patch []jsonpatch.Operation
+	// Mutated is the Ingress after mutation (the request's object when nothing changed).
+	Mutated *networkingv1.Ingress
+	// Skipped says why the policy was not consulted ("" when it was).
+	Skipped string
+}
+
+// Messages renders violations one a line, as kubectl and Argo CD show them:
+// [id] namespace/name host field: message.
+func Messages(obj string, vs []Violation) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[%s] %s", v.ID, obj)
+		if v.Host != "" {
+			b.WriteString(" " + v.Host)
+		}
+		if v.Field != "" {
+			b.WriteString(" " + v.Field)
+		}
+		b.WriteString(": " + v.Message)
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// Reviewer is the decision core: Ingress (+ config, policy, groups) -> mutated Ingress and
+// Decision. The webhook and privgate check both call it; neither judges anything itself.
+type Reviewer struct {
+	Config *Config
+	Engine *Engine
+	Groups GroupSource
+	// NeverBlock lists namespaces whose Ingresses are always admitted untouched (kube-system
+	// and privgate's own), so that privgate can never lock the cluster out of repairing itself.
+	NeverBlock []string
+}
+
+// DecodeIngress parses an Ingress, naming what is wrong when it cannot.
+func DecodeIngress(raw []byte) (*networkingv1.Ingress, error) {
+	ing := &networkingv1.Ingress{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(ing); err != nil {
+		return nil, fmt.Errorf("object is not a valid Ingress: %w", err)
+	}
+	return ing, nil
+}
+
+// Mutate decides the patch for the mutating webhook.
+func (r *Reviewer) Mutate(req Request) (Decision, error) {
+	ing, err := DecodeIngress(req.Object)
+	if err != nil {
+		return Decision{}, err
+	}
+	d := Decision{Allowed: true, Mutated: ing}
+	if slices.Contains(r.NeverBlock, req.Namespace) {
+		d.Skipped = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
+		return d, nil
+	}
+	facts := r.Config.Inspect(ing, req.Username)
+	if !facts.Protected() {
+		d.Skipped = "no private host to protect"
+		return d, nil
+	}
+	mutated := ing.DeepCopy()
+	if !r.Config.Mutate(mutated, facts) {
+		return d, nil
+	}
+	d.Mutated = mutated
+	d.Patch, err = diff(ing, mutated)
+	return d, err
+}
+
+// Validate judges an Ingress as it is (after all mutating webhooks ran).
+func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) {
+	ing, err := DecodeIngress(req.Object)
+	if err != nil {
+		return Decision{}, err
+	}
+	return r.validate(ctx, req, ing)
+}
+
+// Review mutates and then validates the result, as the API server would call the two webhooks:
+// privgate check's path.
+func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
+	m, err := r.Mutate(req)
+	if err != nil {
+		return Decision{}, err
+	}
+	v, err := r.validate(ctx, req, m.Mutated)
+	if err != nil {
+		return Decision{}, err
+	}
+	v.Patch, v.Mutated = m.Patch, m.Mutated
+	return v, nil
+}
+
+func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, error) {
+	d := Decision{Allowed: true, Mutated: ing}
+	if slices.Contains(r.NeverBlock, req.Namespace) {
+		d.Skipped = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
+		return d, nil
+	}
+	facts := r.Config.Inspect(ing, req.Username)
+	if !facts.Protected() && !facts.AnyPrivate() {
+		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
+		d.Skipped = "no private host"
+		return d, nil
+	}
+	verdict, err := r.eval(ctx, req, ing, facts)
+	if err != nil {
+		return Decision{}, err
+	}
+	if refresher, ok := r.Groups.(GroupRefresher); ok && hasUnknownGroup(verdict.Deny) && refresher.Refresh(ctx) {
+		// The group may have been created since the last sync: judge again on fresh groups.
+		if verdict, err = r.eval(ctx, req, ing, facts); err != nil {
+			return Decision{}, err
+		}
+	}
+	d.Violations, d.Warnings = verdict.Deny, verdict.Warn
+	r.suggest(d.Violations)
+	r.suggest(d.Warnings)
+	d.Allowed = len(d.Violations) == 0
+	return d, nil
+}
+
+func hasUnknownGroup(vs []Violation) bool {
+	return slices.ContainsFunc(vs, func(v Violation) bool { return v.ID == "group-unknown" })
+}
+
+func (r *Reviewer) eval(ctx context.Context, req Request, ing *networkingv1.Ingress, f Facts) (Verdict, error) {
+	snap := r.Groups.Snapshot()
+	if err := r.Engine.setGroups(ctx, snap.Set); err != nil {
+		return Verdict{}, err
+	}
+	input, err := buildInput(req, ing, f, snap.Stale)
+	if err != nil {
+		return Verdict{}, err
+	}
+	return r.Engine.Eval(ctx, input)
+}
+
+// suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
+func (r *Reviewer) suggest(vs []Violation) {
+	set := r.Groups.Snapshot().Set
+	for i, v := range vs {
+		if v.ID != "group-unknown" {
+			continue
+		}
+		name := quotedGroup(v.Message)
+		if name == "" {
+			continue
+		}
+		if s := set.Suggest(name); len(s) > 0 {
+			vs[i].Message += "; did you mean " + strings.Join(s, " or ") + "?"
+		} else {
+			vs[i].Message += "; create it in the identity provider first, or name an existing group"
+		}
+	}
+}
+
+// quotedGroup extracts the group the message names (group "<name>"), as the policy writes it.
+func quotedGroup(msg string) string {
+	_, rest, ok := strings.Cut(msg, `group "`)
+	if !ok {
+		return ""
+	}
+	q := `"` + rest
+	end := strings.Index(rest, `"`)
+	if end < 0 {
+		return ""
+	}
+	name, err := strconv.Unquote(q[:end+2])
+	if err != nil {
+		return rest[:end]
+	}
+	return name
+}
+
+// buildInput is the document the policy judges. managedFields are dropped: they are bookkeeping
+// of the API server, large, and say nothing about exposure.
+func buildInput(req Request, ing *networkingv1.Ingress, f Facts, stale bool) (ast.Value, error) {
+	obj := ing.DeepCopy()
+	obj.ManagedFields = nil
+	objDoc, err := toJSONValue(obj)
+	if err != nil {
+		return nil, err
+	}
+	hosts := make([]any, 0, len(f.Hosts))
+	for _, h := range f.Hosts {
+		hosts = append(hosts, map[string]any{
+			"host": h.Host, "field": h.Field, "private": h.Private, "exempt": h.Exempt, "tls": h.TLS, "any": h.Any,
+		})
+	}
+	name := req.Name
+	if name == "" {
+		name = ing.Name
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = ing.Namespace
+	}
+	return ast.InterfaceToValue(map[string]any{
+		"request": map[string]any{
+			"operation": req.Operation, "namespace": ns, "name": name, "dryRun": req.DryRun,
+			"userInfo": map[string]any{"username": req.Username},
+		},
+		"object":      objDoc,
+		"hosts":       hosts,
+		"acmeSolver":  f.ACMESolver,
+		"groupsStale": stale,
+	})
+}
+
+// diff is the JSON patch from one Ingress to another. Both sides are marshalled the same way, so
+// the patch holds only what mutation changed; ops are sorted so equal inputs give equal bytes.
+func diff(from, to *networkingv1.Ingress) ([]jsonpatch.Operation, error) {
+	a, err := json.Marshal(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(to)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := jsonpatch.CreatePatch(a, b)
+	if err != nil {
+		return nil, err
+	}
+	sortPatch(ops)
+	return ops, nil
+}
+
+// sortPatch orders ops deterministically (jsonpatch walks maps in random order) while keeping
+// the patch valid: array removals come first, highest index first, as jsonpatch emits them for
+// a shrinking array; everything else follows in path order.
+func sortPatch(ops []jsonpatch.Operation) {
+	slices.SortStableFunc(ops, func(a, b jsonpatch.Operation) int {
+		ar, br := a.Operation == "remove", b.Operation == "remove"
+		switch {
+		case ar && !br:
+			return -1
+		case !ar && br:
+			return 1
+		case ar && br:
+			return -comparePaths(a.Path, b.Path)
+		}
+		return comparePaths(a.Path, b.Path)
+	})
+}
+
+// comparePaths compares JSON pointers segment by segment, numerically where both are indices.
+func comparePaths(a, b string) int {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if as[i] == bs[i] {
+			continue
+		}
+		ai, aerr := strconv.Atoi(as[i])
+		bi, berr := strconv.Atoi(bs[i])
+		if aerr == nil && berr == nil {
+			return ai - bi
+		}
+		return strings.Compare(as[i], bs[i])
+	}
+	return len(as) - len(bs)
+}
