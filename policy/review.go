@@ -48,8 +48,8 @@ type Decision struct {
 	Patch []jsonpatch.Operation
 	// Mutated is the Ingress after mutation (the request's object when nothing changed).
 	Mutated *networkingv1.Ingress
-	// Skipped says why the policy was not consulted ("" when it was).
-	Skipped string
+	// Note says why an admitted Ingress needed nothing (public, exempt, never-blocked namespace).
+	Note string
 }
 
 // Messages renders violations one a line, as kubectl and Argo CD show them:
@@ -100,12 +100,12 @@ func (r *Reviewer) Mutate(req Request) (Decision, error) {
 	}
 	d := Decision{Allowed: true, Mutated: ing}
 	if slices.Contains(r.NeverBlock, req.Namespace) {
-		d.Skipped = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
+		d.Note = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
 		return d, nil
 	}
 	facts := r.Config.Inspect(ing, req.Username)
 	if !facts.Protected() {
-		d.Skipped = "no private host to protect"
+		d.Note = "no private host to protect"
 		return d, nil
 	}
 	mutated := ing.DeepCopy()
@@ -144,13 +144,13 @@ func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
 func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, error) {
 	d := Decision{Allowed: true, Mutated: ing}
 	if slices.Contains(r.NeverBlock, req.Namespace) {
-		d.Skipped = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
+		d.Note = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
 		return d, nil
 	}
 	facts := r.Config.Inspect(ing, req.Username)
 	if !facts.Protected() && !facts.AnyPrivate() {
 		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
-		d.Skipped = "no private host"
+		d.Note = "no private host"
 		return d, nil
 	}
 	verdict, err := r.eval(ctx, req, ing, facts)
@@ -162,6 +162,12 @@ func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.
 		if verdict, err = r.eval(ctx, req, ing, facts); err != nil {
 			return Decision{}, err
 		}
+	}
+	switch {
+	case facts.ACMESolver:
+		d.Note = "cert-manager HTTP-01 solver"
+	case !facts.Protected():
+		d.Note = "exempt host (exemptHosts)"
 	}
 	d.Violations, d.Warnings = verdict.Deny, verdict.Warn
 	r.suggest(d.Violations)

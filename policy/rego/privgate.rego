@@ -295,8 +295,10 @@ named_groups contains {"group": trim_space(g), "field": annotation_field(groups_
 	trim_space(g) != ""
 }
 
+# A group in auth-url that the annotation names too is reported once, against the annotation.
 named_groups contains {"group": g, "field": annotation_field(nginx("auth-url"))} if {
 	some g in auth_url_groups
+	not g in annotation_groups
 }
 
 auth_url_groups contains g if {
@@ -308,9 +310,10 @@ auth_url_groups contains g if {
 	g != ""
 }
 
-annotation_groups contains n.group if {
-	some n in named_groups
-	n.field == annotation_field(groups_key)
+annotation_groups contains trim_space(g) if {
+	protected
+	some g in split(annotations[groups_key], ",")
+	trim_space(g) != ""
 }
 
 # Characters a group may use: what ingress-nginx accepts in auth-url, minus the query's own

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// object is one Kubernetes object read from a manifest, with where it was found.
+type object struct {
+	File string
+	Line int
+	Kind string
+	// APIVersion, Namespace and Name as the manifest says.
+	APIVersion string
+	Namespace  string
+	Name       string
+	Raw        []byte // JSON
+}
+
+func (o object) where() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
+
+// readManifests reads YAML and JSON manifests from files and folders (recursively: *.yaml,
+// *.yml, *.json; "-" is standard input), multi-document YAML and kind: List included. An error
+// names the file and line.
+func readManifests(paths []string, stdin io.Reader) ([]object, error) {
+	var out []object
+	for _, p := range paths {
+		if p == "-" {
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("standard input: %w", err)
+			}
+			objs, err := parseManifest("<stdin>", data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+			continue
+		}
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		var files []string
+		if info.IsDir() {
+			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				switch strings.ToLower(filepath.Ext(path)) {
+				case ".yaml", ".yml", ".json":
+					if !d.IsDir() {
+						files = append(files, path)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			files = []string{p}
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			objs, err := parseManifest(f, data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		}
+	}
+	return out, nil
+}
+
+var (
+	docSeparator = regexp.MustCompile(`^---(\s.*)?$`)
+	yamlLine     = regexp.MustCompile(`line (\d+)`)
+)
+
+// parseManifest splits a file into YAML documents and decodes each.
+func parseManifest(file string, data []byte) ([]object, error) {
+	var out []object
+	var doc bytes.Buffer
+	start, line := 1, 0
+	flush := func() error {
+		objs, err := parseDocument(file, start, doc.Bytes())
+		out = append(out, objs...)
+		doc.Reset()
+		return err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	for sc.Scan() {
+		line++
+		if docSeparator.MatchString(sc.Text()) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			start = line + 1
+			continue
+		}
+		doc.Write(sc.Bytes())
+		doc.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parseDocument(file string, start int, doc []byte) ([]object, error) {
+	if len(bytes.TrimSpace(doc)) == 0 {
+		return nil, nil
+	}
+	raw, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		at := start
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			at = start + n - 1
+			msg = strings.TrimSpace(yamlLine.ReplaceAllString(msg, ""))
+			msg = strings.TrimPrefix(msg, ": ")
+		}
+		return nil, fmt.Errorf("%s:%d: not valid YAML: %s", file, at, msg)
+	}
+	return decodeObject(file, start, raw)
+}
+
+func decodeObject(file string, line int, raw []byte) ([]object, error) {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, nil
+	}
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("%s:%d: not a Kubernetes object: %v", file, line, err)
+	}
+	if head.Kind == "" {
+		return nil, nil // not a Kubernetes object (a values file, a kustomization patch): not ours
+	}
+	if strings.HasSuffix(head.Kind, "List") && head.Items != nil {
+		var out []object
+		for _, item := range head.Items {
+			objs, err := decodeObject(file, line, item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		}
+		return out, nil
+	}
+	return []object{{
+		File: file, Line: line, Kind: head.Kind, APIVersion: head.APIVersion,
+		Namespace: head.Metadata.Namespace, Name: head.Metadata.Name, Raw: raw,
+	}}, nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/webhook"
+)
+
+type serveOptions struct {
+	config      string
+	policyDir   string
+	certDir     string
+	host        string
+	port        int
+	metricsAddr string
+	namespace   string
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := newFlags("serve", stderr)
+	o := serveOptions{}
+	fs.StringVar(&o.config, "config", "", "privgate.yaml")
+	fs.StringVar(&o.policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy, watched for edits")
+	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key (reloaded on change)")
+	fs.StringVar(&o.host, "host", "", "address to serve the webhook on (all when empty)")
+	fs.IntVar(&o.port, "port", 9443, "HTTPS port of the webhook, /healthz and /readyz")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
+	fs.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "privgate's own namespace, never intercepted (default $POD_NAMESPACE)")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(stderr)))
+	log := ctrl.Log.WithName("privgate")
+
+	neverBlock := []string{"kube-system"}
+	if o.namespace != "" {
+		neverBlock = append(neverBlock, o.namespace)
+	}
+	s, err := load(ctx, o.config, o.policyDir, neverBlock)
+	if err != nil {
+		fmt.Fprintf(stderr, "privgate serve: %v\n", err)
+		return exitUsage
+	}
+
+	srv := crwebhook.NewServer(crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir})
+	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: s.reviewer, Log: log.WithName("mutate")})
+	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: s.reviewer, Log: log.WithName("validate")})
+	srv.Register("/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }))
+	srv.Register("/readyz", readiness(map[string]func() error{
+		"groups": func() error {
+			if s.source.Snapshot().Synced.IsZero() {
+				return errors.New("groups not loaded yet")
+			}
+			return nil
+		},
+	}))
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Start(ctx) })
+	if o.metricsAddr != "0" {
+		ms, err := metricsserver.NewServer(metricsserver.Options{BindAddress: o.metricsAddr}, nil, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "privgate serve: metrics: %v\n", err)
+			return exitUsage
+		}
+		g.Go(func() error { return ms.Start(ctx) })
+	}
+	if runner, ok := s.source.(interface{ Run(context.Context) error }); ok {
+		g.Go(func() error { return runner.Run(ctx) })
+	}
+	if o.policyDir != "" {
+		g.Go(func() error { return policy.Watch(ctx, o.policyDir, s.engine, log.WithName("policy")) })
+	}
+	log.Info("serving", "port", o.port, "certDir", o.certDir, "policyDir", orDefault(o.policyDir), "groups", s.cfg.Groups.Source)
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error(err, "stopped")
+		return 1
+	}
+	return exitOK
+}
+
+// readiness answers 200 when every check passes, else 503 naming the failing ones.
+func readiness(checks map[string]func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		var failed []string
+		for name, check := range checks {
+			if err := check(); err != nil {
+				failed = append(failed, name+": "+err.Error())
+			}
+		}
+		if len(failed) > 0 {
+			http.Error(w, strings.Join(failed, "\n"), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+}

@@ -1,0 +1,167 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// Kind says which of the two webhooks a Handler serves.
+type Kind string
+
+const (
+	Mutate   Kind = "mutate"
+	Validate Kind = "validate"
+)
+
+// maxBody bounds a request: an AdmissionReview carries at most two objects of etcd's 3 MiB
+// limit, plus the envelope (the bound controller-runtime uses too).
+const maxBody = 7 << 20
+
+// Handler serves one webhook (/mutate or /validate). It is an http.Handler rather than
+// controller-runtime's admission.Webhook because a malformed AdmissionReview must get HTTP 400,
+// where admission.Webhook answers 200 with an error inside the body.
+type Handler struct {
+	Kind     Kind
+	Reviewer *policy.Reviewer
+	Log      logr.Logger
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	review, status, err := decode(r)
+	if err != nil {
+		observe(h.Kind, "bad-request", start)
+		h.Log.Info("rejected malformed admission request", "status", status, "error", err.Error())
+		http.Error(w, err.Error(), status)
+		return
+	}
+	resp, result := h.respond(r.Context(), review.Request)
+	resp.UID = review.Request.UID
+	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp}
+	if out.APIVersion == "" {
+		out.TypeMeta = metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+	observe(h.Kind, result, start)
+}
+
+// decode reads an AdmissionReview, or says with which HTTP status it cannot.
+func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
+	if r.Method != http.MethodPost {
+		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s: an AdmissionReview is POSTed", r.Method)
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", r.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	}
+	if len(body) > maxBody {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxBody)
+	}
+	review := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(body, review); err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: %w", err)
+	}
+	switch {
+	case review.Request == nil:
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: no request")
+	case review.Request.UID == "":
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: request.uid is empty")
+	}
+	return review, 0, nil
+}
+
+// respond decides one request. It never panics into the server: a panic becomes a refusal
+// (failing closed), with the cause logged.
+func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest) (resp admissionv1.AdmissionResponse, result string) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.Log.Error(fmt.Errorf("%v", p), "panic while deciding; refusing the request", "object", objectName(req))
+			resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("privgate failed on this request and refuses it to stay safe")).AdmissionResponse, "error"
+		}
+	}()
+	if req.Kind.Group != "networking.k8s.io" || req.Kind.Kind != "Ingress" ||
+		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+		return admission.Allowed("").AdmissionResponse, "ignored"
+	}
+	if req.Kind.Version != "v1" {
+		return admission.Denied(fmt.Sprintf("privgate: Ingress %s: apiVersion networking.k8s.io/%s is not judged; use networking.k8s.io/v1", objectName(req), req.Kind.Version)).AdmissionResponse, "denied"
+	}
+	in := policy.Request{
+		Operation: string(req.Operation),
+		Namespace: req.Namespace,
+		Name:      req.Name,
+		DryRun:    req.DryRun != nil && *req.DryRun,
+		Username:  req.UserInfo.Username,
+		Object:    req.Object.Raw,
+	}
+	if h.Kind == Mutate {
+		d, err := h.Reviewer.Mutate(in)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)).AdmissionResponse, "error"
+		}
+		if len(d.Patch) == 0 {
+			return admission.Allowed("").AdmissionResponse, "allowed"
+		}
+		return admission.Patched("", d.Patch...).AdmissionResponse, "patched"
+	}
+	d, err := h.Reviewer.Validate(ctx, in)
+	if err != nil {
+		h.Log.Error(err, "cannot judge; refusing", "object", objectName(req))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)).AdmissionResponse, "error"
+	}
+	name := objectName(req)
+	var out admission.Response
+	if d.Allowed {
+		out, result = admission.Allowed(""), "allowed"
+	} else {
+		out, result = admission.Denied(DenialMessage(name, d.Violations)), "denied"
+		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
+	}
+	out.Warnings = policy.Messages(name, d.Warnings)
+	return out.AdmissionResponse, result
+}
+
+// DenialMessage is what kubectl prints after "denied the request: ", and what Argo CD shows as
+// the sync error: a headline, then one violation a line.
+func DenialMessage(name string, vs []policy.Violation) string {
+	lines := policy.Messages(name, vs)
+	return fmt.Sprintf("privgate: Ingress %s exposes private hosts unprotected (%d problems):\n%s", name, len(vs), strings.Join(lines, "\n"))
+}
+
+func objectName(req *admissionv1.AdmissionRequest) string {
+	name := req.Name
+	if name == "" {
+		var meta struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		if json.Unmarshal(req.Object.Raw, &meta) == nil {
+			name = meta.Metadata.Name
+			if name == "" {
+				name = meta.Metadata.GenerateName + "*"
+			}
+		}
+	}
+	return req.Namespace + "/" + name
+}
