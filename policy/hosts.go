@@ -3,11 +3,27 @@ package policy
 import "strings"
 
 // NormalizeHost lower-cases a host and drops one trailing dot: DNS names compare
-// case-insensitively, and "a.example.com." names the same host as "a.example.com".
+// case-insensitively, and "a.example.com." names the same host as "a.example.com". Only ASCII
+// letters fold, as in DNS: Unicode folding would let "prİvate" (U+0130) pass for "private".
 func NormalizeHost(h string) string {
 	h = strings.TrimSpace(h)
 	h = strings.TrimSuffix(h, ".")
-	return strings.ToLower(h)
+	return asciiLower(h)
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // Zones decides whether a host lies in one of the private zones. Matching is on label

@@ -58,7 +58,7 @@ func (c *Config) Mutate(ing *networkingv1.Ingress, f Facts) bool {
 	}
 	_, cluster := ing.Annotations[AnnotationClusterIssuer]
 	_, namespaced := ing.Annotations[AnnotationIssuer]
-	if !cluster && !namespaced {
+	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h HostFact) bool { return h.Private && !h.Any }) {
 		set(AnnotationClusterIssuer, c.TLS.ClusterIssuer)
 	}
 	if _, ok := ing.Annotations[AnnotationIngressClass]; !ok && ing.Spec.IngressClassName == nil {

@@ -105,10 +105,13 @@ deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_fi
 	msg := sprintf("%q is not an absolute URL; remove it (privgate sets %q)", [value, c.want])
 }
 
+# Groups in allowed_groups are judged by the group rules, and userinfo by its own rule: each
+# problem is reported once, where it was written.
 deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
-	value := annotations[c.key]
+	value := regex.replace(annotations[c.key], `allowed_groups=[^&]*`, "")
+	not url_parts(value).userinfo
 	not regex.match(nginx_url_chars, value)
 	bad := regex.find_n(`[^-._~a-zA-Z0-9/:, ?&=$]`, value, 1)[0]
 	msg := sprintf("contains %q, which ingress-nginx rejects in this annotation (and then serves the app without auth); remove it", [bad])

@@ -71,7 +71,8 @@ auth_url(u) := input_with(object.union(good_annotations, {"nginx.ingress.kuberne
 
 test_auth_url_lookalikes_denied if {
 	deny_ids(auth_url("https://oauth2.private.example.com.evil.io/oauth2/auth")) == {"auth-url-endpoint"}
-	deny_ids(auth_url("https://oauth2.private.example.com@evil.io/oauth2/auth")) == {"auth-url-userinfo", "auth-url-endpoint", "auth-url-invalid"}
+	deny_ids(auth_url("https://oauth2.private.example.com@evil.io/oauth2/auth")) == {"auth-url-userinfo", "auth-url-endpoint"}
+	deny_ids(auth_url("https://oauth2.private.example.com/oauth2/auth%2f")) == {"auth-url-invalid", "auth-url-endpoint"}
 	deny_ids(auth_url("http://oauth2.private.example.com/oauth2/auth")) == {"auth-url-endpoint"}
 	deny_ids(auth_url("https://oauth2.private.example.com:8443/oauth2/auth")) == {"auth-url-endpoint"}
 	deny_ids(auth_url("https://oauth2.private.example.com/oauth2/auth/../x")) == {"auth-url-endpoint"}

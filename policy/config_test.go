@@ -1,0 +1,133 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validConfig = `
+privateDomains: [Private.Example.com.]
+exemptHosts: [oauth2.private.example.com]
+auth:
+  url: https://oauth2.private.example.com/oauth2/auth
+  signin: https://oauth2.private.example.com/oauth2/start?rd=$scheme://$host$escaped_request_uri
+tls:
+  clusterIssuer: letsencrypt-production
+ingressClasses: [nginx]
+groups:
+  annotation: privgate.io/allowed-groups
+  claimFormat: path
+  source: file
+  file: groups.txt
+`
+
+// writeConfig writes a config and a groups file into a temp dir and returns the config's path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "groups.txt"), []byte("/developers\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "privgate.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, validConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]struct{ got, want any }{
+		"zone normalized":   {cfg.PrivateDomains[0], "private.example.com"},
+		"annotation prefix": {cfg.AnnotationPrefix, "nginx.ingress.kubernetes.io"},
+		"hostless rules":    {cfg.HostlessRules, "private"},
+		"acme solver user":  {cfg.ACMESolverUsers[0], "system:serviceaccount:cert-manager:cert-manager"},
+		"groups file":       {cfg.Path(cfg.Groups.File), filepath.Join(cfg.Dir, "groups.txt")},
+		"tls suffix":        {cfg.TLSSecretSuffix, "-privgate-tls"},
+	}
+	for name, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", name, c.got, c.want)
+		}
+	}
+}
+
+func TestLoadConfigKeycloakDefaults(t *testing.T) {
+	body := strings.Replace(validConfig, "  source: file\n  file: groups.txt\n", `  source: keycloak
+  keycloak:
+    url: https://keycloak.example.com
+    realm: platform
+    clientID: privgate
+    clientSecretFile: secret
+`, 1)
+	cfg, err := LoadConfig(writeConfig(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := cfg.Groups.Keycloak; k.RefreshInterval.Duration != time.Minute || k.MaxStaleness.Duration != 15*time.Minute {
+		t.Errorf("keycloak defaults: refresh %s, staleness %s", k.RefreshInterval, k.MaxStaleness)
+	}
+}
+
+// Every config error names the file and the key (and the line, where YAML gives one), so the
+// operator can fix it without reading code.
+func TestLoadConfigErrors(t *testing.T) {
+	cases := map[string]struct {
+		old, new string // replace old with new in validConfig
+		want     string
+	}{
+		"unknown key":          {"  signin:", "  ulr: x\n  signin:", "privgate.yaml:6: auth.ulr: unknown key"},
+		"unknown top key":      {"tls:", "tsl: {}\ntls:", "privgate.yaml:7: tsl: unknown key"},
+		"empty zones":          {"privateDomains: [Private.Example.com.]", "privateDomains: []", "privateDomains: must name at least one zone"},
+		"bad zone":             {"[Private.Example.com.]", "[\"bad zone\"]", "privateDomains[0]: \"bad zone\" is not a DNS name"},
+		"exempt outside zones": {"exemptHosts: [oauth2.private.example.com]", "exemptHosts: [oauth2.example.com]", "exemptHosts[0]: \"oauth2.example.com\" is not under privateDomains"},
+		"http auth url":        {"url: https://oauth2", "url: http://oauth2", "auth.url: \"http://oauth2.private.example.com/oauth2/auth\" must be https"},
+		"auth url userinfo":    {"url: https://oauth2", "url: https://me@oauth2", "auth.url: \"https://me@oauth2.private.example.com/oauth2/auth\" carries userinfo"},
+		"auth url query":       {"/oauth2/auth\n", "/oauth2/auth?allowed_groups=/x\n", "auth.url: \"https://oauth2.private.example.com/oauth2/auth?allowed_groups=/x\" carries a query"},
+		"auth url missing":     {"  url: https://oauth2.private.example.com/oauth2/auth\n", "", "auth.url: required"},
+		"signin not a url":     {"signin: https://oauth2", "signin: ://oauth2", "auth.signin: \"://oauth2"},
+		"no issuer":            {"clusterIssuer: letsencrypt-production", "clusterIssuer: \"\"", "tls.clusterIssuer: must name"},
+		"no classes":           {"ingressClasses: [nginx]", "ingressClasses: []", "ingressClasses: must name at least one"},
+		"bad claim format":     {"claimFormat: path", "claimFormat: fullpath", "groups.claimFormat: must be path"},
+		"bad source":           {"source: file", "source: ldap", "groups.source: must be file or keycloak"},
+		"unreadable file":      {"file: groups.txt", "file: missing.txt", "groups.file: cannot read"},
+		"keycloak missing":     {"source: file", "source: keycloak", "groups.keycloak: required"},
+		"bad hostless":         {"tls:", "hostlessRules: maybe\ntls:", "hostlessRules: must be private or public"},
+		"not a list":           {"ingressClasses: [nginx]", "ingressClasses: nginx", "privgate.yaml:9: ingressClasses: must be a list"},
+		"not yaml":             {"tls:", "tls: [", "privgate.yaml"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(validConfig, c.old) {
+				t.Fatalf("test case does not apply: %q not in config", c.old)
+			}
+			_, err := LoadConfig(writeConfig(t, strings.Replace(validConfig, c.old, c.new, 1)))
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "privgate.yaml") {
+				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigUnreadable(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml: cannot read") {
+		t.Fatalf("got %v", err)
+	}
+	_, err = LoadConfig(writeConfig(t, ""))
+	if err == nil || !strings.Contains(err.Error(), "privgate.yaml: is empty") {
+		t.Fatalf("got %v", err)
+	}
+}
