@@ -49,8 +49,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, result := h.respond(r.Context(), review.Request)
-	resp.UID = review.Request.UID
-	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp}
+	// Complete sets the UID and serializes the patch, as admission.Webhook would.
+	if err := resp.Complete(admission.Request{AdmissionRequest: *review.Request}); err != nil {
+		resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err)), "error"
+		resp.UID = review.Request.UID
+	}
+	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
 	if out.APIVersion == "" {
 		out.TypeMeta = metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}
 	}
@@ -94,19 +98,19 @@ func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
 
 // respond decides one request. It never panics into the server: a panic becomes a refusal
 // (failing closed), with the cause logged.
-func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest) (resp admissionv1.AdmissionResponse, result string) {
+func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest) (resp admission.Response, result string) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.Log.Error(fmt.Errorf("%v", p), "panic while deciding; refusing the request", "object", objectName(req))
-			resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("privgate failed on this request and refuses it to stay safe")).AdmissionResponse, "error"
+			resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("privgate failed on this request and refuses it to stay safe")), "error"
 		}
 	}()
 	if req.Kind.Group != "networking.k8s.io" || req.Kind.Kind != "Ingress" ||
 		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
-		return admission.Allowed("").AdmissionResponse, "ignored"
+		return admission.Allowed(""), "ignored"
 	}
 	if req.Kind.Version != "v1" {
-		return admission.Denied(fmt.Sprintf("privgate: Ingress %s: apiVersion networking.k8s.io/%s is not judged; use networking.k8s.io/v1", objectName(req), req.Kind.Version)).AdmissionResponse, "denied"
+		return admission.Denied(fmt.Sprintf("privgate: Ingress %s: apiVersion networking.k8s.io/%s is not judged; use networking.k8s.io/v1", objectName(req), req.Kind.Version)), "denied"
 	}
 	in := policy.Request{
 		Operation: string(req.Operation),
@@ -119,17 +123,17 @@ func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest
 	if h.Kind == Mutate {
 		d, err := h.Reviewer.Mutate(in)
 		if err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)).AdmissionResponse, "error"
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)), "error"
 		}
 		if len(d.Patch) == 0 {
-			return admission.Allowed("").AdmissionResponse, "allowed"
+			return admission.Allowed(""), "allowed"
 		}
-		return admission.Patched("", d.Patch...).AdmissionResponse, "patched"
+		return admission.Patched("", d.Patch...), "patched"
 	}
 	d, err := h.Reviewer.Validate(ctx, in)
 	if err != nil {
 		h.Log.Error(err, "cannot judge; refusing", "object", objectName(req))
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)).AdmissionResponse, "error"
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)), "error"
 	}
 	name := objectName(req)
 	var out admission.Response
@@ -140,7 +144,7 @@ func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest
 		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
 	}
 	out.Warnings = policy.Messages(name, d.Warnings)
-	return out.AdmissionResponse, result
+	return out, result
 }
 
 // DenialMessage is what kubectl prints after "denied the request: ", and what Argo CD shows as

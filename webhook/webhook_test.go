@@ -1,0 +1,271 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
+)
+
+func testReviewer(t testing.TB) *policy.Reviewer {
+	t.Helper()
+	cfg, err := policy.LoadConfig("../examples/privgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.NewEngine(context.Background(), cfg, policy.DefaultModules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &policy.Reviewer{Config: cfg, Engine: engine, Groups: groups.NewStatic(names), NeverBlock: []string{"kube-system", "privgate"}}
+}
+
+// reviewOf wraps a manifest (YAML file) in an AdmissionReview as kube-apiserver sends it.
+func reviewOf(t testing.TB, op, kind, manifest string) []byte {
+	t.Helper()
+	var obj json.RawMessage
+	if manifest != "" {
+		y, err := os.ReadFile(manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj, err = yaml.YAMLToJSON(y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var meta struct {
+		Metadata struct{ Name, Namespace string }
+	}
+	_ = json.Unmarshal(obj, &meta)
+	group, version := "networking.k8s.io", "v1"
+	if kind == "ConfigMap" {
+		group = ""
+	}
+	req := map[string]any{
+		"uid":       "00000000-0000-4000-8000-000000000042",
+		"kind":      map[string]string{"group": group, "version": version, "kind": kind},
+		"resource":  map[string]string{"group": group, "version": version, "resource": strings.ToLower(kind) + "s"},
+		"name":      meta.Metadata.Name,
+		"namespace": meta.Metadata.Namespace,
+		"operation": op,
+		"userInfo":  map[string]any{"username": "alice"},
+		"object":    obj,
+	}
+	b, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func post(t testing.TB, h http.Handler, body []byte, contentType string) (*httptest.ResponseRecorder, *admissionv1.AdmissionReview) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/x?timeout=5s", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return rec, nil
+	}
+	out := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+		t.Fatalf("response is not an AdmissionReview: %v\n%s", err, rec.Body)
+	}
+	return rec, out
+}
+
+func TestHandlers(t *testing.T) {
+	r := testReviewer(t)
+	mutate := &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}
+	validate := &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}
+	realReview, err := os.ReadFile("testdata/create-argocd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		handler  *Handler
+		body     []byte
+		allowed  bool
+		patchOps int
+		message  []string // substrings of the denial
+		warnings int
+	}{
+		{"real review from kube-apiserver is patched", mutate, realReview, true, 5, nil, 0},
+		{"bare private ingress patched", mutate, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/argocd-server.yaml"), true, 5, nil, 0},
+		{"update is patched too", mutate, reviewOf(t, "UPDATE", "Ingress", "../examples/admitted/grafana.yaml"), true, 4, nil, 0},
+		{"mutate never denies", mutate, reviewOf(t, "CREATE", "Ingress", "../examples/denied/grafana-snippet.yaml"), true, 4, nil, 0},
+		{"public untouched", mutate, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/public-blog.yaml"), true, 0, nil, 0},
+		{"delete allowed at once", validate, reviewOf(t, "DELETE", "Ingress", ""), true, 0, nil, 0},
+		{"other kinds allowed at once", validate, reviewOf(t, "CREATE", "ConfigMap", "../examples/privgate.yaml"), true, 0, nil, 0},
+		{"snippet denied", validate, reviewOf(t, "CREATE", "Ingress", "../examples/denied/grafana-snippet.yaml"), false, 0,
+			[]string{"privgate: Ingress monitoring/grafana-snippet", "[annotation-risky]", "configuration-snippet", "[auth-missing]"}, 0},
+		{"wrong group denied with a hint", validate, reviewOf(t, "CREATE", "Ingress", "../examples/denied/prometheus-wrong-group.yaml"), false, 0,
+			[]string{"did you mean /developers?"}, 0},
+		{"warning travels to kubectl", validate, reviewOf(t, "CREATE", "Ingress", "testdata/grafana-custom-errors.yaml"), true, 0, nil, 1},
+		{"exempt allowed", validate, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/oauth2-proxy.yaml"), true, 0, nil, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec, out := post(t, c.handler, c.body, "application/json")
+			if out == nil {
+				t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+			}
+			resp := out.Response
+			if resp.UID == "" || out.APIVersion != "admission.k8s.io/v1" || out.Kind != "AdmissionReview" {
+				t.Errorf("response envelope: %+v", out.TypeMeta)
+			}
+			if resp.Allowed != c.allowed {
+				t.Fatalf("allowed = %v, want %v: %+v", resp.Allowed, c.allowed, resp.Result)
+			}
+			var ops []map[string]any
+			if len(resp.Patch) > 0 {
+				if err := json.Unmarshal(resp.Patch, &ops); err != nil {
+					t.Fatal(err)
+				}
+				if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+					t.Error("patch without patchType JSONPatch")
+				}
+			}
+			if len(ops) != c.patchOps {
+				t.Errorf("patch has %d ops, want %d: %s", len(ops), c.patchOps, resp.Patch)
+			}
+			for _, m := range c.message {
+				if resp.Result == nil || !strings.Contains(resp.Result.Message, m) {
+					t.Errorf("denial does not mention %q: %+v", m, resp.Result)
+				}
+			}
+			if len(resp.Warnings) != c.warnings {
+				t.Errorf("warnings %q, want %d", resp.Warnings, c.warnings)
+			}
+			if !c.allowed && resp.Result.Code != http.StatusForbidden {
+				t.Errorf("denial code %d, want 403", resp.Result.Code)
+			}
+		})
+	}
+}
+
+// The patch from the real review, applied as the API server applies it, yields an object that
+// the validating webhook admits: the two webhooks agree.
+func TestMutateThenValidate(t *testing.T) {
+	r := testReviewer(t)
+	body, _ := os.ReadFile("testdata/create-argocd.json")
+	_, out := post(t, &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}, body, "application/json")
+	p, err := jsonpatchapply.DecodePatch(out.Response.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := admissionv1.AdmissionReview{}
+	_ = json.Unmarshal(body, &in)
+	mutated, err := p.Apply(in.Request.Object.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(mutated, []byte(`"managedFields"`)) {
+		t.Error("the patch must leave managedFields alone")
+	}
+	in.Request.Object.Raw = mutated
+	again, _ := json.Marshal(in)
+	_, v := post(t, &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}, again, "application/json")
+	if !v.Response.Allowed {
+		t.Fatalf("mutated object denied: %s", v.Response.Result.Message)
+	}
+	_, m := post(t, &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}, again, "application/json")
+	if len(m.Response.Patch) != 0 {
+		t.Fatalf("second mutation patches again: %s", m.Response.Patch)
+	}
+}
+
+func TestMalformedRequests(t *testing.T) {
+	h := &Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard()}
+	cases := map[string]struct {
+		body        string
+		contentType string
+		status      int
+		message     string
+	}{
+		"not json":          {`{"request":`, "application/json", 400, "malformed AdmissionReview"},
+		"no request":        {`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", 400, "no request"},
+		"no uid":            {`{"request":{"kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"}}}`, "application/json", 400, "request.uid is empty"},
+		"wrong type":        {`{"request":"x"}`, "application/json", 400, "malformed AdmissionReview"},
+		"wrong contenttype": {`{}`, "text/plain", 415, "application/json"},
+		"empty body":        {``, "application/json", 400, "malformed AdmissionReview"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec, _ := post(t, h, []byte(c.body), c.contentType)
+			if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.message) {
+				t.Errorf("HTTP %d %q, want %d containing %q", rec.Code, rec.Body, c.status, c.message)
+			}
+		})
+	}
+}
+
+// An Ingress object the API server could never have sent still gets a refusal naming it, never
+// an allow and never a crash.
+func TestBrokenIngressRefused(t *testing.T) {
+	r := testReviewer(t)
+	body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
+	"kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"namespace":"web","name":"x","operation":"CREATE",
+	"object":{"metadata":{"name":"x"},"spec":{"rules":"oops"}}}}`)
+	for _, kind := range []Kind{Mutate, Validate} {
+		_, out := post(t, &Handler{Kind: kind, Reviewer: r, Log: logr.Discard()}, body, "application/json")
+		if out == nil || out.Response.Allowed || !strings.Contains(out.Response.Result.Message, "Ingress web/x") {
+			t.Errorf("%s: %+v", kind, out)
+		}
+	}
+}
+
+// FuzzHandler feeds arbitrary bodies to the validating webhook: it must answer 4xx or a review,
+// never panic, and never allow a private Ingress that the policy would deny.
+func FuzzHandler(f *testing.F) {
+	seed, _ := os.ReadFile("testdata/create-argocd.json")
+	f.Add(seed)
+	f.Add([]byte(`{"request":{"uid":"1","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"operation":"CREATE","object":{"spec":{"rules":[{"host":"A.private.example.com"}]}}}}`))
+	f.Add([]byte(`{}`))
+	h := &Handler{Kind: Validate, Reviewer: testReviewer(f), Log: logr.Discard()}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("HTTP %d for %q", rec.Code, body)
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+			t.Fatalf("bad response %s", rec.Body)
+		}
+		var in admissionv1.AdmissionReview
+		_ = json.Unmarshal(body, &in)
+		if out.Response.Allowed && in.Request != nil && in.Request.Kind.Kind == "Ingress" &&
+			in.Request.Kind.Group == "networking.k8s.io" && in.Request.Kind.Version == "v1" &&
+			(in.Request.Operation == admissionv1.Create || in.Request.Operation == admissionv1.Update) &&
+			in.Request.Namespace != "kube-system" && in.Request.Namespace != "privgate" {
+			// An allowed Ingress must be one the core also allows: no path around the policy.
+			d, err := h.Reviewer.Validate(context.Background(), policy.Request{Namespace: in.Request.Namespace, Object: in.Request.Object.Raw, Username: in.Request.UserInfo.Username})
+			if err != nil || !d.Allowed {
+				t.Fatalf("webhook allowed what the core refuses (%v): %s", err, body)
+			}
+		}
+	})
+}
