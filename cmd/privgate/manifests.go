@@ -143,7 +143,15 @@ func parseDocument(file string, start int, doc []byte) ([]object, error) {
 		}
 		return nil, fmt.Errorf("%s:%d: not valid YAML: %s", file, at, msg)
 	}
-	return decodeObject(file, start, raw)
+	// Point at the object itself, not at the comments above it.
+	line := start
+	for l := range strings.SplitSeq(string(doc), "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			break
+		}
+		line++
+	}
+	return decodeObject(file, line, raw)
 }
 
 func decodeObject(file string, line int, raw []byte) ([]object, error) {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// runCmd runs privgate with args as the shell would, returning exit code, stdout and stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+const exampleConfig = "../../examples/privgate.yaml"
+
+func TestCheckExitCodes(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{"admitted folder", []string{"-f", "../../examples/admitted"}, 0,
+			[]string{"ADMITTED  argocd/argocd-server", "add /spec/tls", "ADMITTED  web/blog", "no private host, untouched", "exempt host", "4 Ingresses: 4 admitted (2 mutated), 0 denied"}, ""},
+		{"denied folder", []string{"-f", "../../examples/denied"}, 1,
+			[]string{"DENIED    monitoring/grafana-snippet", "[annotation-risky]", "[class-foreign]", "did you mean /developers?", "3 denied"}, ""},
+		{"several -f, recursion", []string{"-f", "../../examples/admitted/grafana.yaml", "-f", "../../examples/denied"}, 1, []string{"4 Ingresses: 1 admitted (1 mutated), 3 denied"}, ""},
+		{"kind List and multi-doc", []string{"-f", "testdata/list.yaml"}, 0, []string{"monitoring/grafana (testdata/list.yaml:2), mutated", "default/blog (testdata/list.yaml:14)", "2 Ingresses"}, ""},
+		{"json file", []string{"-f", "testdata/ingress.json"}, 0, []string{"headlamp/headlamp", "allowed_groups=/sre"}, ""},
+		{"bad yaml names file and line", []string{"-f", "testdata/bad-yaml.yaml"}, 2, nil, "testdata/bad-yaml.yaml:10: not valid YAML"},
+		{"old apiVersion", []string{"-f", "testdata/old-api.yaml"}, 2, nil, "testdata/old-api.yaml:1: Ingress apiVersion \"extensions/v1beta1\""},
+		{"missing file", []string{"-f", "testdata/nope.yaml"}, 2, nil, "nope.yaml"},
+		{"no -f", nil, 2, nil, "-f is required"},
+		{"bad output", []string{"-o", "xml", "-f", "testdata/list.yaml"}, 2, nil, "want text, json or yaml"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, append([]string{"check", "--config", exampleConfig}, c.args...)...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, stdout, stderr)
+			}
+			for _, s := range c.stdout {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout)
+				}
+			}
+			if !strings.Contains(stderr, c.stderr) {
+				t.Errorf("stderr %q lacks %q", stderr, c.stderr)
+			}
+		})
+	}
+}
+
+func TestCheckBadConfig(t *testing.T) {
+	code, _, stderr := runCmd(t, "check", "--config", "testdata/list.yaml", "-f", "testdata/list.yaml")
+	if code != 2 || !strings.Contains(stderr, "testdata/list.yaml:2: apiVersion: unknown key") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// -o json is the contract CI pipelines parse: one element per Ingress with the exact patch and
+// the object after mutation.
+func TestCheckJSON(t *testing.T) {
+	code, stdout, _ := runCmd(t, "check", "--config", exampleConfig, "-o", "json", "-f", "../../examples")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var results []struct {
+		Kind, Namespace, Name string
+		Allowed               bool
+		Violations            []struct{ ID, Host, Field, Message string }
+		Warnings              []any
+		Patch                 []struct {
+			Op    string `json:"op"`
+			Path  string `json:"path"`
+			Value any    `json:"value"`
+		}
+		Mutated map[string]any
+	}
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if len(results) != 7 {
+		t.Fatalf("%d results", len(results))
+	}
+	byName := map[string]int{}
+	for i, r := range results {
+		byName[r.Namespace+"/"+r.Name] = i
+		if r.Kind != "Ingress" || r.Violations == nil || r.Warnings == nil || r.Patch == nil || r.Mutated == nil {
+			t.Errorf("%s: incomplete result %+v", r.Name, r)
+		}
+	}
+	argo := results[byName["argocd/argocd-server"]]
+	if !argo.Allowed || len(argo.Patch) != 5 || argo.Patch[2].Path != "/metadata/annotations/nginx.ingress.kubernetes.io~1auth-url" {
+		t.Errorf("argocd-server: %+v", argo)
+	}
+	ann := argo.Mutated["metadata"].(map[string]any)["annotations"].(map[string]any)
+	if ann["nginx.ingress.kubernetes.io/auth-url"] != "https://oauth2.private.example.com/oauth2/auth" || ann["nginx.ingress.kubernetes.io/backend-protocol"] != "HTTPS" {
+		t.Errorf("mutated annotations: %v", ann)
+	}
+	snippet := results[byName["monitoring/grafana-snippet"]]
+	if snippet.Allowed || snippet.Violations[0].ID != "annotation-risky" || snippet.Violations[0].Host != "grafana.private.example.com" {
+		t.Errorf("grafana-snippet: %+v", snippet)
+	}
+}
+
+// -o yaml prints the Ingresses as the cluster would store them, ready to diff or apply.
+func TestCheckYAML(t *testing.T) {
+	code, stdout, _ := runCmd(t, "check", "--config", exampleConfig, "-o", "yaml", "-f", "../../examples/admitted/grafana.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var ing struct {
+		Metadata struct{ Annotations map[string]string }
+		Spec     struct {
+			TLS []struct {
+				Hosts      []string
+				SecretName string `json:"secretName"`
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(stdout), &ing); err != nil {
+		t.Fatal(err)
+	}
+	if got := ing.Metadata.Annotations["nginx.ingress.kubernetes.io/auth-url"]; got != "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/developers,/sre" {
+		t.Errorf("auth-url %q", got)
+	}
+	if len(ing.Spec.TLS) != 1 || ing.Spec.TLS[0].SecretName != "grafana-privgate-tls" {
+		t.Errorf("tls %+v", ing.Spec.TLS)
+	}
+}
+
+func TestPolicyTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, _ := runCmd(t, "policy", "test", "-v", dir)
+	if code != 0 || !strings.Contains(stdout, "PASS privgate_test.rego") || !strings.Contains(stdout, "failed") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	writeFile(t, dir+"/extra_test.rego", "package extra_test\n\ntest_fails if { 1 == 2 }\n")
+	code, stdout, _ = runCmd(t, "policy", "test", dir)
+	if code != 1 || !strings.Contains(stdout, "FAIL extra_test.rego:extra_test.test_fails") || !strings.Contains(stdout, "1 failed") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	writeFile(t, dir+"/extra_test.rego", "package extra_test\n\ntest_broken if {\n")
+	code, _, stderr := runCmd(t, "policy", "test", dir)
+	if code != 2 || !strings.Contains(stderr, "extra_test.rego") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
