@@ -218,6 +218,7 @@ func TestModules(ctx context.Context, modules Modules, report func(TestResult)) 
 		return err
 	}
 	ch, err := tester.NewRunner().
+		SetCompiler(ast.NewCompiler().WithCapabilities(capabilities())).
 		SetStore(inmem.New()).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
