@@ -269,3 +269,20 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+func applyPatchBytes(t testing.TB, doc, patch []byte) []byte {
+	t.Helper()
+	p, err := jsonpatchapply.DecodePatch(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Apply(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func toRequest(r *admissionv1.AdmissionReview) policy.Request {
+	return policy.Request{Operation: string(r.Request.Operation), Namespace: r.Request.Namespace, Name: r.Request.Name, Object: r.Request.Object.Raw}
+}

@@ -1,0 +1,125 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/privgate/privgate/groups"
+)
+
+// referenceReview is issue 7's reference request: a private Ingress of 3 hosts naming two
+// groups, with the managedFields a real apply carries (~5 KB).
+func referenceReview(b *testing.B, private bool) []byte {
+	b.Helper()
+	raw, err := os.ReadFile("testdata/create-argocd.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(raw, &review); err != nil {
+		b.Fatal(err)
+	}
+	var obj map[string]any
+	_ = json.Unmarshal(review.Request.Object.Raw, &obj)
+	zone := "private.example.com"
+	if !private {
+		zone = "example.com"
+	}
+	rules := []any{}
+	for _, h := range []string{"argocd", "cd", "deploy"} {
+		rules = append(rules, map[string]any{"host": h + "." + zone, "http": map[string]any{"paths": []any{
+			map[string]any{"path": "/", "pathType": "Prefix", "backend": map[string]any{"service": map[string]any{"name": "argocd-server", "port": map[string]any{"number": 443}}}},
+		}}})
+	}
+	obj["spec"] = map[string]any{"ingressClassName": "nginx", "rules": rules}
+	meta := obj["metadata"].(map[string]any)
+	meta["annotations"].(map[string]any)["privgate.io/allowed-groups"] = "/developers,/sre"
+	mf := meta["managedFields"].([]any)
+	for i := range 12 { // what a few controllers and kubectl edits leave behind
+		mf = append(mf, map[string]any{"manager": fmt.Sprintf("controller-%d", i), "operation": "Update", "apiVersion": "networking.k8s.io/v1",
+			"time": "2026-11-25T03:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:metadata": map[string]any{"f:labels": map[string]any{fmt.Sprintf("f:team-%d", i): map[string]any{}}}}})
+	}
+	meta["managedFields"] = mf
+	review.Request.Object.Raw, _ = json.Marshal(obj)
+	out, _ := json.Marshal(review)
+	return out
+}
+
+func withGroups(b *testing.B, n int) *Handler {
+	b.Helper()
+	r := testReviewer(b)
+	names := []string{"/developers", "/sre"}
+	for i := len(names); i < n; i++ {
+		names = append(names, fmt.Sprintf("/team-%05d", i))
+	}
+	r.Groups = groups.NewStatic(names)
+	return &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}
+}
+
+// BenchmarkDecision measures the whole decision path of one webhook call: raw AdmissionReview
+// bytes in, response bytes out (no TLS, no network).
+func BenchmarkDecision(b *testing.B) {
+	cases := []struct {
+		name    string
+		kind    Kind
+		private bool
+		groups  int
+	}{
+		{"validate/private/200-groups", Validate, true, 200},
+		{"validate/private/10000-groups", Validate, true, 10000},
+		{"mutate/private/200-groups", Mutate, true, 200},
+		{"validate/public", Validate, false, 200},
+		{"mutate/public", Mutate, false, 200},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			h := withGroups(b, c.groups)
+			h.Kind = c.kind
+			body := referenceReview(b, c.private)
+			if c.kind == Validate && c.private {
+				// Validate sees the object after mutation, as the API server sends it.
+				body = mutatedReview(b, h, body)
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Body.String())
+				}
+			}
+		})
+	}
+}
+
+func mutatedReview(b *testing.B, h *Handler, body []byte) []byte {
+	b.Helper()
+	m := &Handler{Kind: Mutate, Reviewer: h.Reviewer, Log: logr.Discard()}
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	var out admissionv1.AdmissionReview
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	var in admissionv1.AdmissionReview
+	_ = json.Unmarshal(body, &in)
+	in.Request.Object.Raw = applyPatchBytes(b, in.Request.Object.Raw, out.Response.Patch)
+	d, err := h.Reviewer.Validate(context.Background(), toRequest(&in))
+	if err != nil || !d.Allowed {
+		b.Fatalf("reference Ingress must be admitted after mutation: %v %v", err, d.Violations)
+	}
+	res, _ := json.Marshal(in)
+	return res
+}
