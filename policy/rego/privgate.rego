@@ -96,12 +96,23 @@ endpoint_checks := [
 	{"key": nginx("auth-signin"), "want": cfg.auth.signin, "id": "auth-signin"},
 ]
 
+# Parsed once per decision (rules are cached within a query; function calls are not).
+parsed[key] := url_parts(annotations[key]) if {
+	some c in endpoint_checks
+	key := c.key
+}
+
+wanted[key] := url_parts(c.want) if {
+	some c in endpoint_checks
+	key := c.key
+}
+
 deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
 	value := annotations[c.key]
 	trim_space(value) != ""
-	not url_parts(value)
+	not parsed[c.key]
 	msg := sprintf("%q is not an absolute URL; remove it (privgate sets %q)", [value, c.want])
 }
 
@@ -120,25 +131,21 @@ deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_fi
 deny contains violation(sprintf("%s-userinfo", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
-	p := url_parts(annotations[c.key])
-	p.userinfo
+	parsed[c.key].userinfo
 	msg := sprintf("%q carries userinfo (user@host), a way to make a URL look like another; use %q", [annotations[c.key], c.want])
 }
 
 deny contains violation(sprintf("%s-endpoint", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
-	p := url_parts(annotations[c.key])
-	want := url_parts(c.want)
-	endpoint(p) != endpoint(want)
-	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [endpoint(p), endpoint(want)])
+	endpoint(parsed[c.key]) != endpoint(wanted[c.key])
+	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [endpoint(parsed[c.key]), endpoint(wanted[c.key])])
 }
 
 deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
-	p := url_parts(annotations[c.key])
-	p.fragment != ""
+	parsed[c.key].fragment != ""
 	msg := sprintf("%q carries a fragment; use %q", [annotations[c.key], c.want])
 }
 
@@ -148,8 +155,7 @@ auth_url_params := {"allowed_groups", "allowed_emails"}
 
 deny contains violation("auth-url-query", hosts_text, annotation_field(nginx("auth-url")), msg) if {
 	protected
-	p := url_parts(annotations[nginx("auth-url")])
-	some param in split(p.query, "&")
+	some param in split(parsed[nginx("auth-url")].query, "&")
 	param != ""
 	name := split(param, "=")[0]
 	not name in auth_url_params
@@ -306,8 +312,7 @@ named_groups contains {"group": g, "field": annotation_field(nginx("auth-url"))}
 
 auth_url_groups contains g if {
 	protected
-	p := url_parts(annotations[nginx("auth-url")])
-	some param in split(p.query, "&")
+	some param in split(parsed[nginx("auth-url")].query, "&")
 	startswith(param, "allowed_groups=")
 	some g in split(substring(param, count("allowed_groups="), -1), ",")
 	g != ""
