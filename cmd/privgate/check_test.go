@@ -155,3 +155,25 @@ func TestPolicyTestCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
+
+// An admin judges real manifests under an edited policy before it ships.
+func TestCheckWithPolicyDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/team.rego", `package privgate
+
+deny contains {"id": "team-label", "host": concat(",", protected_hosts), "field": "metadata.labels[team]",
+	"message": "private Ingresses carry a team label"} if {
+	protected
+	not input.object.metadata.labels.team
+}
+`)
+	code, stdout, stderr := runCmd(t, "check", "--config", exampleConfig, "--policy-dir", dir, "-f", "../../examples/admitted/grafana.yaml")
+	if code != 1 || !strings.Contains(stdout, "[team-label] monitoring/grafana grafana.private.example.com metadata.labels[team]") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	writeFile(t, dir+"/team.rego", "package privgate\n\ndeny contains x if {")
+	code, _, stderr = runCmd(t, "check", "--config", exampleConfig, "--policy-dir", dir, "-f", "../../examples/admitted/grafana.yaml")
+	if code != 2 || !strings.Contains(stderr, "team.rego") {
+		t.Fatalf("broken policy: exit %d, %s", code, stderr)
+	}
+}
