@@ -317,3 +317,31 @@ func comparePaths(a, b string) int {
 	}
 	return len(as) - len(bs)
 }
+
+// InputDocument is the policy input privgate builds for req (after mutation), as plain JSON
+// values, together with the data document (config and known groups). It exists so that other
+// engines (opa run --server in the load harness) can be given exactly what privgate evaluates.
+func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
+	m, err := r.Mutate(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := r.Config.Inspect(m.Mutated, req.Username)
+	snap := r.Groups.Snapshot()
+	v, err := buildInput(req, m.Mutated, f, snap.Stale)
+	if err != nil {
+		return nil, nil, err
+	}
+	if input, err = ast.JSON(v); err != nil {
+		return nil, nil, err
+	}
+	cfgDoc, err := toJSONValue(r.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	known := make(map[string]any, snap.Set.Len())
+	for _, g := range snap.Set.Names() {
+		known[g] = true
+	}
+	return input, map[string]any{"privgate": map[string]any{"config": cfgDoc, "groups": known}}, nil
+}
