@@ -23,6 +23,11 @@ prefix := concat("", [cfg.annotationPrefix, "/"])
 
 nginx(name) := concat("", [prefix, name])
 
+# The keys privgate reads, as rules: rules are cached for the whole decision, functions are not.
+auth_url_key := nginx("auth-url")
+
+auth_signin_key := nginx("auth-signin")
+
 protected_hosts := sort([h.host | some h in input.hosts; h.private; not h.exempt])
 
 # protected: the Ingress answers a private host that must be behind login.
@@ -41,21 +46,21 @@ annotation_field(key) := sprintf("metadata.annotations[%s]", [key])
 
 deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
 	protected
-	some key in [nginx("auth-url"), nginx("auth-signin")]
-	not key in object.keys(annotations)
+	some key in [auth_url_key, auth_signin_key]
+	not annotations[key]
 	msg := sprintf("missing, so requests reach the app without login; remove whatever drops it (privgate sets %q)", [expected(key)])
 }
 
 deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
 	protected
-	some key in [nginx("auth-url"), nginx("auth-signin")]
+	some key in [auth_url_key, auth_signin_key]
 	trim_space(annotations[key]) == ""
 	msg := sprintf("is empty, which switches external auth off; remove the annotation (privgate sets %q)", [expected(key)])
 }
 
-expected(key) := cfg.auth.url if key == nginx("auth-url")
+expected(key) := cfg.auth.url if key == auth_url_key
 
-expected(key) := cfg.auth.signin if key == nginx("auth-signin")
+expected(key) := cfg.auth.signin if key == auth_signin_key
 
 # url_parts parses an absolute URL by RFC 3986's grammar (appendix B), then splits the authority
 # into userinfo, host and port. Comparing parts, not prefixes, is what stops
@@ -92,17 +97,18 @@ endpoint(p) := sprintf("%s://%s:%s%s", [p.scheme, p.host, p.port, p.path])
 nginx_url_chars := `^[-._~a-zA-Z0-9/:, ?&=$]*$`
 
 endpoint_checks := [
-	{"key": nginx("auth-url"), "want": cfg.auth.url, "id": "auth-url"},
-	{"key": nginx("auth-signin"), "want": cfg.auth.signin, "id": "auth-signin"},
+	{"key": auth_url_key, "want": cfg.auth.url, "id": "auth-url"},
+	{"key": auth_signin_key, "want": cfg.auth.signin, "id": "auth-signin"},
 ]
 
 # Parsed once per decision (rules are cached within a query; function calls are not).
-parsed[key] := url_parts(annotations[key]) if {
+parsed[key] := object.union(p, {"endpoint": endpoint(p)}) if {
 	some c in endpoint_checks
 	key := c.key
+	p := url_parts(annotations[key])
 }
 
-wanted[key] := url_parts(c.want) if {
+wanted[key] := endpoint(url_parts(c.want)) if {
 	some c in endpoint_checks
 	key := c.key
 }
@@ -138,8 +144,8 @@ deny contains violation(sprintf("%s-userinfo", [c.id]), hosts_text, annotation_f
 deny contains violation(sprintf("%s-endpoint", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
-	endpoint(parsed[c.key]) != endpoint(wanted[c.key])
-	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [endpoint(parsed[c.key]), endpoint(wanted[c.key])])
+	parsed[c.key].endpoint != wanted[c.key]
+	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [parsed[c.key].endpoint, wanted[c.key]])
 }
 
 deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_field(c.key), msg) if {
@@ -153,9 +159,9 @@ deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_f
 # anything else in the query is not ours to judge.
 auth_url_params := {"allowed_groups", "allowed_emails"}
 
-deny contains violation("auth-url-query", hosts_text, annotation_field(nginx("auth-url")), msg) if {
+deny contains violation("auth-url-query", hosts_text, annotation_field(auth_url_key), msg) if {
 	protected
-	some param in split(parsed[nginx("auth-url")].query, "&")
+	some param in split(parsed[auth_url_key].query, "&")
 	param != ""
 	name := split(param, "=")[0]
 	not name in auth_url_params
@@ -254,26 +260,31 @@ deny contains violation("annotation-risky", hosts_text, annotation_field(key), m
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
 }
 
-# Denied for the values that weaken auth; other values are harmless.
+# Denied for the values that weaken auth (compared lower-cased and trimmed); other values are
+# harmless.
+risky_values := {
+	"satisfy": {"any": "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"},
+	"ssl-passthrough": {"true": "hands the TLS stream to the backend, so nginx never sees the request and never runs auth_request"},
+	"ssl-redirect": {"false": "serves the app over plain http, exposing session cookies and data"},
+	"from-to-www-redirect": {"true": "makes the Ingress answer www.<host> too, a hostname privgate does not see"},
+}
+
 deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	protected
-	some key, value in annotations
-	startswith(key, prefix)
-	reason := risky_value(substring(key, count(prefix), -1), lower(trim_space(value)))
+	some name, by_value in risky_values
+	key := nginx(name)
+	value := annotations[key]
+	reason := by_value[lower(trim_space(value))]
 	msg := sprintf("%q %s; remove it", [value, reason])
 }
 
-risky_value("satisfy", "any") := "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"
-
-risky_value("ssl-passthrough", "true") := "hands the TLS stream to the backend, so nginx never sees the request and never runs auth_request"
-
-risky_value("ssl-redirect", "false") := "serves the app over plain http, exposing session cookies and data"
-
-risky_value("from-to-www-redirect", "true") := "makes the Ingress answer www.<host> too, a hostname privgate does not see"
-
-risky_value("enable-cors", "true") := "with a wildcard origin lets any website read authenticated responses in the user's browser" if {
+deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+	protected
+	key := nginx("enable-cors")
+	lower(trim_space(annotations[key])) == "true"
 	origin := object.get(annotations, nginx("cors-allow-origin"), "*")
 	contains(origin, "*")
+	msg := "with a wildcard origin (cors-allow-origin is * or unset) lets any website read authenticated responses in the user's browser; remove it or name the origins"
 }
 
 # auth-cache-key caches oauth2-proxy's answer under the key: unless the key is the user's own
@@ -305,14 +316,14 @@ named_groups contains {"group": trim_space(g), "field": annotation_field(groups_
 }
 
 # A group in auth-url that the annotation names too is reported once, against the annotation.
-named_groups contains {"group": g, "field": annotation_field(nginx("auth-url"))} if {
+named_groups contains {"group": g, "field": annotation_field(auth_url_key)} if {
 	some g in auth_url_groups
 	not g in annotation_groups
 }
 
 auth_url_groups contains g if {
 	protected
-	some param in split(parsed[nginx("auth-url")].query, "&")
+	some param in split(parsed[auth_url_key].query, "&")
 	startswith(param, "allowed_groups=")
 	some g in split(substring(param, count("allowed_groups="), -1), ",")
 	g != ""
@@ -380,7 +391,7 @@ warn contains violation("group-unknown", hosts_text, n.field, msg) if {
 	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
 }
 
-deny contains violation("groups-mismatch", hosts_text, annotation_field(nginx("auth-url")), msg) if {
+deny contains violation("groups-mismatch", hosts_text, annotation_field(auth_url_key), msg) if {
 	protected
 	groups_key in object.keys(annotations)
 	annotation_groups != auth_url_groups
