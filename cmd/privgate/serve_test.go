@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// servedPrivgate runs `privgate serve` in-process on a free port with a fresh CA, and returns its
+// base URL and an HTTPS client that trusts only that CA, as the API server would.
+func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *bytes.Buffer) {
+	t.Helper()
+	certDir := t.TempDir()
+	caPEM := writeServingCert(t, certDir, "127.0.0.1")
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	args := append([]string{"serve", "--config", exampleConfig, "--cert-dir", certDir, "--host", "127.0.0.1",
+		"--port", fmt.Sprint(port), "--metrics-bind-address", "0", "--namespace", "privgate"}, extraArgs...)
+	go func() { done <- run(ctx, args, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d: %s", code, logs.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("privgate not ready: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return base, client, &logs.buf
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// admissionReview wraps a manifest as kube-apiserver does.
+func admissionReview(t *testing.T, op, manifest string) []byte {
+	t.Helper()
+	y, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct{ Metadata struct{ Name, Namespace string } }
+	_ = json.Unmarshal(obj, &meta)
+	review := map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
+		"uid": "d6c3a1e0-1c1b-4e8e-9f5a-2b9a3e7c0001", "operation": op,
+		"kind":     map[string]string{"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+		"resource": map[string]string{"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+		"name":     meta.Metadata.Name, "namespace": meta.Metadata.Namespace,
+		"userInfo": map[string]any{"username": "kubernetes-admin", "groups": []string{"system:masters"}},
+		"object":   json.RawMessage(obj), "dryRun": false,
+	}}
+	b, _ := json.Marshal(review)
+	return b
+}
+
+func postReview(t *testing.T, client *http.Client, url string, body []byte) *admissionv1.AdmissionResponse {
+	t.Helper()
+	resp, err := client.Post(url+"?timeout=5s", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Response
+}
+
+// TestServeHTTPS drives `privgate serve` over real HTTPS as the API server does: mutate, apply the
+// returned patch, validate the result; denials come back with every violation.
+func TestServeHTTPS(t *testing.T) {
+	base, client, _ := servedPrivgate(t)
+	cases := []struct {
+		manifest string
+		allowed  bool
+		mutated  bool
+		message  string
+	}{
+		{"../../examples/admitted/argocd-server.yaml", true, true, ""},
+		{"../../examples/admitted/grafana.yaml", true, true, ""},
+		{"../../examples/admitted/public-blog.yaml", true, false, ""},
+		{"../../examples/admitted/oauth2-proxy.yaml", true, false, ""},
+		{"../../examples/denied/grafana-snippet.yaml", false, true, "[annotation-risky]"},
+		{"../../examples/denied/headlamp-traefik.yaml", false, true, "[class-foreign]"},
+		{"../../examples/denied/prometheus-wrong-group.yaml", false, true, "did you mean /developers?"},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(c.manifest), func(t *testing.T) {
+			review := admissionReview(t, "CREATE", c.manifest)
+			m := postReview(t, client, base+"/mutate", review)
+			if !m.Allowed || (len(m.Patch) > 0) != c.mutated {
+				t.Fatalf("mutate: allowed=%v patch=%s", m.Allowed, m.Patch)
+			}
+			if c.mutated {
+				var in admissionv1.AdmissionReview
+				_ = json.Unmarshal(review, &in)
+				p, err := jsonpatchapply.DecodePatch(m.Patch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in.Request.Object.Raw, err = p.Apply(in.Request.Object.Raw); err != nil {
+					t.Fatal(err)
+				}
+				review, _ = json.Marshal(in)
+			}
+			v := postReview(t, client, base+"/validate", review)
+			if v.Allowed != c.allowed {
+				t.Fatalf("validate: allowed=%v %+v", v.Allowed, v.Result)
+			}
+			if c.message != "" && !strings.Contains(v.Result.Message, c.message) {
+				t.Errorf("denial %q lacks %q", v.Result.Message, c.message)
+			}
+		})
+	}
+
+	resp, err := client.Post(base+"/validate", "application/json", strings.NewReader(`{"request":`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "malformed AdmissionReview") {
+		t.Errorf("malformed review: HTTP %d %s", resp.StatusCode, body)
+	}
+}
+
+// A config error stops serve at start with exit 2 and the key named.
+func TestServeBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/privgate.yaml", "privateDomains: [private.example.com]\nauth: {url: http://x}\n")
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--config", dir + "/privgate.yaml"}, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "privgate.yaml: auth.url") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
