@@ -105,7 +105,9 @@ func admissionReview(t *testing.T, op, manifest string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var meta struct{ Metadata struct{ Name, Namespace string } }
+	var meta struct {
+		Metadata struct{ Name, Namespace string }
+	}
 	_ = json.Unmarshal(obj, &meta)
 	review := map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
 		"uid": "d6c3a1e0-1c1b-4e8e-9f5a-2b9a3e7c0001", "operation": op,
