@@ -285,6 +285,8 @@ type Violation struct {
 	Host    string `json:"host,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// Group is the unknown group a group-unknown violation is about.
+	Group string `json:"group,omitempty"`
 }
 
 // Eval evaluates the serving policy on an input document.
@@ -320,6 +322,7 @@ func violations(x any) ([]Violation, error) {
 		v.Host, _ = m["host"].(string)
 		v.Field, _ = m["field"].(string)
 		v.Message, _ = m["message"].(string)
+		v.Group, _ = m["group"].(string)
 		if v.Message == "" {
 			v.Message = fmt.Sprint(it)
 		}

@@ -148,7 +148,7 @@ func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.
 		return d, nil
 	}
 	facts := r.Config.Inspect(ing, req.Username)
-	if !facts.Protected() && !facts.AnyPrivate() {
+	if !facts.AnyPrivate() {
 		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
 		d.Note = "no private host"
 		return d, nil
@@ -194,39 +194,16 @@ func (r *Reviewer) eval(ctx context.Context, req Request, ing *networkingv1.Ingr
 
 // suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
 func (r *Reviewer) suggest(vs []Violation) {
-	set := r.Groups.Snapshot().Set
 	for i, v := range vs {
-		if v.ID != "group-unknown" {
+		if v.ID != "group-unknown" || v.Group == "" {
 			continue
 		}
-		name := quotedGroup(v.Message)
-		if name == "" {
-			continue
-		}
-		if s := set.Suggest(name); len(s) > 0 {
+		if s := r.Groups.Snapshot().Set.Suggest(v.Group); len(s) > 0 {
 			vs[i].Message += "; did you mean " + strings.Join(s, " or ") + "?"
 		} else {
 			vs[i].Message += "; create it in the identity provider first, or name an existing group"
 		}
 	}
-}
-
-// quotedGroup extracts the group the message names (group "<name>"), as the policy writes it.
-func quotedGroup(msg string) string {
-	_, rest, ok := strings.Cut(msg, `group "`)
-	if !ok {
-		return ""
-	}
-	q := `"` + rest
-	end := strings.Index(rest, `"`)
-	if end < 0 {
-		return ""
-	}
-	name, err := strconv.Unquote(q[:end+2])
-	if err != nil {
-		return rest[:end]
-	}
-	return name
 }
 
 // buildInput is the document the policy judges. managedFields are dropped: they are bookkeeping

@@ -9,7 +9,8 @@
 #   input.groupsStale  true when the group source has been unreachable past maxStaleness
 #   data.privgate.config  the config (privgate.yaml)
 #   data.privgate.groups  {"<group>": true} for every known group
-# Outputs: deny and warn, sets of {id, host, field, message}. privgate prints each as
+# Outputs: deny and warn, sets of {id, host, field, message} (group-unknown adds "group", the
+# group name, for privgate's "did you mean" hint). privgate prints each as
 #   [id] <namespace>/<name> <host> <field>: <message>
 package privgate
 
@@ -378,14 +379,14 @@ unknown_groups contains n if {
 	not data.privgate.groups[n.group]
 }
 
-# privgate appends "did you mean ...?" to these from the known groups.
-deny contains violation("group-unknown", hosts_text, n.field, msg) if {
+# The "group" field lets privgate append "did you mean ...?" from the known groups.
+deny contains object.union(violation("group-unknown", hosts_text, n.field, msg), {"group": n.group}) if {
 	some n in unknown_groups
 	not input.groupsStale
 	msg := sprintf("group %q does not exist, so nobody would get in (oauth2-proxy compares group names exactly)", [n.group])
 }
 
-warn contains violation("group-unknown", hosts_text, n.field, msg) if {
+warn contains object.union(violation("group-unknown", hosts_text, n.field, msg), {"group": n.group}) if {
 	some n in unknown_groups
 	input.groupsStale
 	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
