@@ -20,6 +20,7 @@ unit: ## unit tests: config, hosts, mutation goldens, Rego tests, webhook over H
 
 fuzz: ## run each fuzz target for FUZZTIME (10s)
 	$(GO) test -run '^$$' -fuzz '^FuzzZonesPrivate$$' -fuzztime $(FUZZTIME) ./policy/
+	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 
 bench-short: ## run every benchmark briefly so none rots

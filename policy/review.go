@@ -92,17 +92,47 @@ func DecodeIngress(raw []byte) (*networkingv1.Ingress, error) {
 	return ing, nil
 }
 
+// hostsOnly is the part of an Ingress that says whether it can be private. Decoding only this
+// (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a
+// cluster's, through without the full decode.
+type hostsOnly struct {
+	Spec struct {
+		DefaultBackend json.RawMessage `json:"defaultBackend"`
+		Rules          []struct {
+			Host string `json:"host"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
+// surelyPublic reports whether an Ingress answers no private host, from a partial decode. When it
+// cannot tell (a decode error), it says no and the full path decides.
+func (r *Reviewer) surelyPublic(raw []byte) bool {
+	var h hostsOnly
+	if json.Unmarshal(raw, &h) != nil {
+		return false
+	}
+	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null"
+	zones := r.Config.zones()
+	for _, rule := range h.Spec.Rules {
+		if rule.Host == "" {
+			hostless = true
+		} else if zones.Private(rule.Host) {
+			return false
+		}
+	}
+	return !hostless || r.Config.HostlessRules != "private"
+}
+
 // Mutate decides the patch for the mutating webhook.
 func (r *Reviewer) Mutate(req Request) (Decision, error) {
+	if done, ok := r.skip(req); ok {
+		return done, nil
+	}
 	ing, err := DecodeIngress(req.Object)
 	if err != nil {
 		return Decision{}, err
 	}
 	d := Decision{Allowed: true, Mutated: ing}
-	if slices.Contains(r.NeverBlock, req.Namespace) {
-		d.Note = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
-		return d, nil
-	}
 	facts := r.Config.Inspect(ing, req.Username)
 	if !facts.Protected() {
 		d.Note = "no private host to protect"
@@ -119,6 +149,9 @@ func (r *Reviewer) Mutate(req Request) (Decision, error) {
 
 // Validate judges an Ingress as it is (after all mutating webhooks ran).
 func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) {
+	if done, ok := r.skip(req); ok {
+		return done, nil
+	}
 	ing, err := DecodeIngress(req.Object)
 	if err != nil {
 		return Decision{}, err
@@ -130,8 +163,8 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 // privgate check's path.
 func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
 	m, err := r.Mutate(req)
-	if err != nil {
-		return Decision{}, err
+	if err != nil || m.Mutated == nil {
+		return m, err
 	}
 	v, err := r.validate(ctx, req, m.Mutated)
 	if err != nil {
@@ -141,12 +174,21 @@ func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
 	return v, nil
 }
 
+// skip answers at once for never-blocked namespaces and for Ingresses with no private host.
+// Mutated stays nil: nothing was decoded, nothing changes.
+func (r *Reviewer) skip(req Request) (Decision, bool) {
+	if slices.Contains(r.NeverBlock, req.Namespace) {
+		return Decision{Allowed: true, Note: fmt.Sprintf("namespace %s is never intercepted", req.Namespace)}, true
+	}
+	if r.surelyPublic(req.Object) {
+		return Decision{Allowed: true, Note: "no private host"}, true
+	}
+	return Decision{}, false
+}
+
+// validate judges a decoded Ingress; callers have already skipped what needs no judgement.
 func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, error) {
 	d := Decision{Allowed: true, Mutated: ing}
-	if slices.Contains(r.NeverBlock, req.Namespace) {
-		d.Note = fmt.Sprintf("namespace %s is never intercepted", req.Namespace)
-		return d, nil
-	}
 	facts := r.Config.Inspect(ing, req.Username)
 	if !facts.AnyPrivate() {
 		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
@@ -299,13 +341,20 @@ func comparePaths(a, b string) int {
 // values, together with the data document (config and known groups). It exists so that other
 // engines (opa run --server in the load harness) can be given exactly what privgate evaluates.
 func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
+	ing, err := DecodeIngress(req.Object)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, err := r.Mutate(req)
 	if err != nil {
 		return nil, nil, err
 	}
-	f := r.Config.Inspect(m.Mutated, req.Username)
+	if m.Mutated != nil {
+		ing = m.Mutated
+	}
+	f := r.Config.Inspect(ing, req.Username)
 	snap := r.Groups.Snapshot()
-	v, err := buildInput(req, m.Mutated, f, snap.Stale)
+	v, err := buildInput(req, ing, f, snap.Stale)
 	if err != nil {
 		return nil, nil, err
 	}
