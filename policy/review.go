@@ -114,9 +114,10 @@ func (r *Reviewer) surelyPublic(raw []byte) bool {
 	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null"
 	zones := r.Config.zones()
 	for _, rule := range h.Spec.Rules {
-		if rule.Host == "" {
+		// Normalized exactly as Inspect does: " " is a catch-all there, so it must be here.
+		if host := NormalizeHost(rule.Host); host == "" {
 			hostless = true
-		} else if zones.Private(rule.Host) {
+		} else if zones.Private(host) {
 			return false
 		}
 	}
