@@ -252,9 +252,7 @@ func (r *Reviewer) suggest(vs []Violation) {
 // buildInput is the document the policy judges. managedFields are dropped: they are bookkeeping
 // of the API server, large, and say nothing about exposure.
 func buildInput(req Request, ing *networkingv1.Ingress, f Facts, stale bool) (ast.Value, error) {
-	obj := ing.DeepCopy()
-	obj.ManagedFields = nil
-	objDoc, err := toJSONValue(obj)
+	objDoc, err := toJSONValue(withoutManagedFields(ing))
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +284,10 @@ func buildInput(req Request, ing *networkingv1.Ingress, f Facts, stale bool) (as
 
 // diff is the JSON patch from one Ingress to another. Both sides are marshalled the same way, so
 // the patch holds only what mutation changed; ops are sorted so equal inputs give equal bytes.
+// managedFields are left out of both sides: mutation never touches them, and they are most of
+// the bytes.
 func diff(from, to *networkingv1.Ingress) ([]jsonpatch.Operation, error) {
+	from, to = withoutManagedFields(from), withoutManagedFields(to)
 	a, err := json.Marshal(from)
 	if err != nil {
 		return nil, err
@@ -371,4 +372,14 @@ func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
 		known[g] = true
 	}
 	return input, map[string]any{"privgate": map[string]any{"config": cfgDoc, "groups": known}}, nil
+}
+
+// withoutManagedFields returns a shallow copy of ing without metadata.managedFields.
+func withoutManagedFields(ing *networkingv1.Ingress) *networkingv1.Ingress {
+	if len(ing.ManagedFields) == 0 {
+		return ing
+	}
+	c := *ing
+	c.ManagedFields = nil
+	return &c
 }
