@@ -25,6 +25,7 @@ Usage:
   privgate serve --config FILE [--policy-dir DIR] [--cert-dir DIR] [--port N]
   privgate check --config FILE -f PATH [-f PATH...] [-o text|json|yaml] [--policy-dir DIR]
   privgate policy test DIR
+  privgate certs generate --dir DIR --san NAME [--san NAME...]
   privgate version
 
 Run "privgate COMMAND -h" for a command's flags.
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return runPolicyTest(ctx, args[2:], stdout, stderr)
+	case "certs":
+		return runCerts(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return exitOK

@@ -27,7 +27,13 @@ import (
 func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *bytes.Buffer) {
 	t.Helper()
 	certDir := t.TempDir()
-	caPEM := writeServingCert(t, certDir, "127.0.0.1")
+	if code, _, stderr := runCmd(t, "certs", "generate", "--dir", certDir, "--san", "127.0.0.1", "--validity", "1h"); code != 0 {
+		t.Fatal(stderr)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
