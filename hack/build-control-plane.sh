@@ -15,11 +15,19 @@ BIN="$CACHE/control-plane-k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 
 log() { echo "build-control-plane: $*" >&2; }
 
+# reports "$2" in the output of command "$1 ..." (captured first: with pipefail, `cmd | grep -q`
+# fails at random when grep exits before cmd has written everything).
+reports() {
+  local out
+  out=$("${@:2}" 2>/dev/null) || return 1
+  [[ "$out" == *"$1"* ]]
+}
+
 have() {
   [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ] &&
-    "$BIN/kube-apiserver" --version 2>/dev/null | grep -qF "$K8S_VERSION" &&
-    "$BIN/kubectl" version --client 2>/dev/null | grep -qF "$K8S_VERSION" &&
-    "$BIN/etcd" --version 2>/dev/null | grep -qF "${ETCD_VERSION#v}"
+    reports "$K8S_VERSION" "$BIN/kube-apiserver" --version &&
+    reports "$K8S_VERSION" "$BIN/kubectl" version --client &&
+    reports "${ETCD_VERSION#v}" "$BIN/etcd" --version
 }
 
 if have; then
@@ -32,7 +40,7 @@ export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if ! { [ -x "$BIN/etcd" ] && "$BIN/etcd" --version 2>/dev/null | grep -qF "${ETCD_VERSION#v}"; }; then
+if ! { [ -x "$BIN/etcd" ] && reports "${ETCD_VERSION#v}" "$BIN/etcd" --version; }; then
   log "building etcd $ETCD_VERSION (about 1 minute)"
   mkdir -p "$work/etcd"
   ( cd "$work/etcd"

@@ -151,7 +151,11 @@ func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest
 // the sync error: a headline, then one violation a line.
 func DenialMessage(name string, vs []policy.Violation) string {
 	lines := policy.Messages(name, vs)
-	return fmt.Sprintf("privgate: Ingress %s exposes private hosts unprotected (%d problems):\n%s", name, len(vs), strings.Join(lines, "\n"))
+	problems := "problems"
+	if len(vs) == 1 {
+		problems = "problem"
+	}
+	return fmt.Sprintf("privgate: Ingress %s exposes private hosts unprotected (%d %s):\n%s", name, len(vs), problems, strings.Join(lines, "\n"))
 }
 
 func objectName(req *admissionv1.AdmissionRequest) string {
