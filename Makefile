@@ -5,7 +5,7 @@ BIN := bin/privgate
 FUZZTIME ?= 10s
 BENCHTIME ?= 200x
 
-.PHONY: help build test unit fuzz bench-short bench e2e demo fmt vet lint control-plane
+.PHONY: help build test unit fuzz bench-short bench-go bench e2e demo fmt vet lint control-plane
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,8 +26,11 @@ fuzz: ## run each fuzz target for FUZZTIME (10s)
 bench-short: ## run every benchmark briefly so none rots
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
 
-bench: ## the decision-path benchmarks at full length
+bench-go: ## the decision-path Go benchmarks at full length
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./policy/ ./webhook/ ./groups/
+
+bench: ## load harness: privgate vs opa run --server vs an HTTPS floor (~90 s); writes docs/performance.md
+	bash hack/bench.sh
 
 control-plane: ## build (once, cached) etcd, kube-apiserver and kubectl from the Go module proxy
 	bash hack/build-control-plane.sh

@@ -19,7 +19,12 @@ export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN=local
 
 log() { echo "bench: $*" >&2; }
 
-have_opa() { [ -x "$OPA" ] && "$OPA" version 2>/dev/null | grep -qx "Version: ${OPA_VERSION#v}"; }
+# Output captured before matching: with pipefail, `opa version | grep -q` fails at random when grep
+# exits before opa has written everything.
+have_opa() {
+  local out
+  [ -x "$OPA" ] && out=$("$OPA" version 2>/dev/null) && [[ $'\n'"$out"$'\n' == *$'\n'"Version: ${OPA_VERSION#v}"$'\n'* ]]
+}
 
 if ! have_opa; then
   log "building opa $OPA_VERSION from the Go module proxy (about a minute, once)"
