@@ -13,7 +13,7 @@ help: ## list the targets
 build: ## build bin/privgate
 	$(GO) build -o $(BIN) ./cmd/privgate
 
-test: vet unit fuzz bench-short ## everything CI runs: vet, unit, fuzz (short), benchmarks (short)
+test: vet unit fuzz bench-short e2e ## everything CI runs: vet, unit, fuzz (short), benchmarks (short), end-to-end
 
 unit: ## unit tests: config, hosts, mutation goldens, Rego tests, webhook over HTTPS, check, groups
 	$(GO) test -count=1 ./...

@@ -1,0 +1,268 @@
+//go:build e2e
+
+// Package e2e drives privgate through a real kube-apiserver + etcd (controller-runtime's envtest,
+// binaries built from the Go module proxy by hack/build-control-plane.sh) with kubectl, as a user
+// and Argo CD do.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/certs"
+)
+
+// cluster is the shared fixture: one API server, one privgate, one kubectl.
+type cluster struct {
+	root       string // repository root
+	work       string
+	kubectl    string
+	kubeconfig string
+	client     kubernetes.Interface
+	privgate   string // binary
+	policyDir  string
+	port       int
+	caPEM      []byte
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+var c *cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, _ := filepath.Abs("../..")
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		out, err := exec.Command("bash", filepath.Join(root, "hack/build-control-plane.sh")).Output()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: no KUBEBUILDER_ASSETS and hack/build-control-plane.sh failed: %v\n", err)
+			return 1
+		}
+		assets = strings.TrimSpace(string(out))
+		os.Setenv("KUBEBUILDER_ASSETS", assets)
+	}
+	env := &envtest.Environment{}
+	api := env.ControlPlane.GetAPIServer()
+	// 1.37 refuses a loopback advertise address unless the endpoint reconciler is off.
+	api.Configure().Set("advertise-address", "127.0.0.1").Set("endpoint-reconciler-type", "none")
+	api.Out, api.Err = os.Stderr, os.Stderr
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: start control plane: %v\n", err)
+		return 1
+	}
+	api.Out, api.Err = nil, nil
+	defer env.Stop()
+
+	work, _ := os.MkdirTemp("", "privgate-e2e")
+	defer os.RemoveAll(work)
+	c = &cluster{root: root, work: work, kubectl: filepath.Join(assets, "kubectl"), policyDir: filepath.Join(work, "policy.d")}
+	admin, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	kc, _ := admin.KubeConfig()
+	c.kubeconfig = filepath.Join(work, "kubeconfig")
+	_ = os.WriteFile(c.kubeconfig, kc, 0o600)
+	c.client = kubernetes.NewForConfigOrDie(admin.Config())
+
+	c.privgate = filepath.Join(work, "privgate")
+	if out, err := exec.Command("go", "build", "-o", c.privgate, filepath.Join(root, "cmd/privgate")).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: build privgate: %v\n%s", err, out)
+		return 1
+	}
+	if err := c.setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer c.stopPrivgate()
+	return m.Run()
+}
+
+// setup makes certificates, starts privgate, registers the webhooks of deploy/webhooks for its
+// local URL, and creates the namespaces the tests use.
+func (c *cluster) setup() error {
+	now := time.Now()
+	ca, err := certs.NewCA("privgate-e2e", time.Hour, now)
+	if err != nil {
+		return err
+	}
+	crt, key, err := ca.Issue([]string{"127.0.0.1"}, time.Hour, now)
+	if err != nil {
+		return err
+	}
+	if err := certs.WriteFiles(filepath.Join(c.work, "certs"), ca.CertPEM, crt, key); err != nil {
+		return err
+	}
+	c.caPEM = ca.CertPEM
+	if err := os.MkdirAll(c.policyDir, 0o700); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	c.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if err := c.startPrivgate(); err != nil {
+		return err
+	}
+	if err := c.registerWebhooks(); err != nil {
+		return err
+	}
+	for _, ns := range []string{"argocd", "monitoring", "headlamp", "oauth2-proxy", "web", "privgate", "argo-sync"} {
+		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 {
+			return fmt.Errorf("create namespace %s: %s", ns, stderr)
+		}
+	}
+	// The API server notices new webhook configurations within about a second.
+	return c.eventually(10*time.Second, func() error {
+		out, _, _ := c.run("", "apply", "--dry-run=server", "-o", "yaml", "-f", c.example("admitted/argocd-server.yaml"))
+		if !strings.Contains(out, "auth-url") {
+			return fmt.Errorf("webhooks not active yet")
+		}
+		return nil
+	})
+}
+
+// registerWebhooks creates deploy/webhooks' configurations, pointed at the local privgate: a
+// service reference cannot reach a process on this machine.
+func (c *cluster) registerWebhooks() error {
+	raw, err := os.ReadFile(filepath.Join(c.root, "deploy/webhooks/webhooks.yaml"))
+	if err != nil {
+		return err
+	}
+	docs := strings.Split(string(raw), "\n---\n")
+	var mwc admissionregistrationv1.MutatingWebhookConfiguration
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &mwc); err != nil {
+		return err
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &vwc); err != nil {
+		return err
+	}
+	url := func(path string) admissionregistrationv1.WebhookClientConfig {
+		u := fmt.Sprintf("https://127.0.0.1:%d%s", c.port, path)
+		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: c.caPEM}
+	}
+	for i := range mwc.Webhooks {
+		mwc.Webhooks[i].ClientConfig = url(*mwc.Webhooks[i].ClientConfig.Service.Path)
+	}
+	for i := range vwc.Webhooks {
+		vwc.Webhooks[i].ClientConfig = url(*vwc.Webhooks[i].ClientConfig.Service.Path)
+	}
+	ctx := context.Background()
+	ar := c.client.AdmissionregistrationV1()
+	_ = ar.MutatingWebhookConfigurations().Delete(ctx, mwc.Name, deleteOpts)
+	_ = ar.ValidatingWebhookConfigurations().Delete(ctx, vwc.Name, deleteOpts)
+	if _, err := ar.MutatingWebhookConfigurations().Create(ctx, &mwc, createOpts); err != nil {
+		return err
+	}
+	_, err = ar.ValidatingWebhookConfigurations().Create(ctx, &vwc, createOpts)
+	return err
+}
+
+func (c *cluster) startPrivgate() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logs = &lockedBuffer{}
+	c.cmd = exec.Command(c.privgate, "serve", "--config", c.example("privgate.yaml"), "--policy-dir", c.policyDir,
+		"--cert-dir", filepath.Join(c.work, "certs"), "--host", "127.0.0.1", "--port", fmt.Sprint(c.port),
+		"--metrics-bind-address", "0", "--namespace", "privgate")
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
+		return err
+	}
+	return c.eventually(10*time.Second, func() error {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.port), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	})
+}
+
+func (c *cluster) stopPrivgate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+	c.cmd = nil
+}
+
+func (c *cluster) privgateLogs() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.logs.String()
+}
+
+func (c *cluster) example(name string) string { return filepath.Join(c.root, "examples", name) }
+
+// run runs kubectl with stdin, as a user types it, and returns stdout, stderr and the exit code.
+func (c *cluster) run(stdin string, args ...string) (string, string, int) {
+	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		code = -1
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+func (c *cluster) eventually(timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
