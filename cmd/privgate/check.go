@@ -51,7 +51,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "privgate check: -f is required (a manifest file or folder)")
 		return exitUsage
 	}
-	s, err := load(ctx, *configPath, *policyDir, nil)
+	s, err := load(ctx, *configPath, *policyDir, nil, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "privgate check: %v\n", err)
 		return exitUsage

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 )
@@ -95,7 +97,10 @@ type setup struct {
 	engine   *policy.Engine
 }
 
-func load(ctx context.Context, configPath, policyDir string, neverBlock []string) (*setup, error) {
+// load reads config, groups and policy. With syncGroups, a remote group source (Keycloak) is read
+// once before returning, as a one-shot command needs; serve instead starts unready and syncs in
+// the background, so that Keycloak being down never stops privgate from starting.
+func load(ctx context.Context, configPath, policyDir string, neverBlock []string, syncGroups bool) (*setup, error) {
 	if configPath == "" {
 		return nil, errors.New("--config is required (the path of privgate.yaml)")
 	}
@@ -103,7 +108,7 @@ func load(ctx context.Context, configPath, policyDir string, neverBlock []string
 	if err != nil {
 		return nil, err
 	}
-	source, err := newGroupSource(ctx, cfg)
+	source, err := newGroupSource(ctx, cfg, syncGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -132,14 +137,31 @@ func orDefault(dir string) string {
 	return dir
 }
 
-func newGroupSource(_ context.Context, cfg *policy.Config) (policy.GroupSource, error) {
+func newGroupSource(ctx context.Context, cfg *policy.Config, syncNow bool) (policy.GroupSource, error) {
+	fullPath := cfg.Groups.ClaimFormat == policy.ClaimFormatPath
 	switch cfg.Groups.Source {
 	case policy.SourceFile:
-		names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), cfg.Groups.ClaimFormat == policy.ClaimFormatPath)
+		names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), fullPath)
 		if err != nil {
 			return nil, &policy.ConfigError{File: cfg.File, Key: "groups.file", Msg: err.Error()}
 		}
 		return groups.NewStatic(names), nil
+	case policy.SourceKeycloak:
+		kc := cfg.Groups.Keycloak
+		k, err := groups.NewKeycloak(groups.KeycloakOptions{
+			URL: kc.URL, Realm: kc.Realm, ClientID: kc.ClientID, ClientSecretFile: cfg.Path(kc.ClientSecretFile),
+			FullPath: fullPath, RefreshInterval: kc.RefreshInterval.Duration, MaxStaleness: kc.MaxStaleness.Duration,
+			CAFile: cfg.Path(kc.CAFile), InsecureSkip: kc.InsecureSkipVerify,
+		}, ctrl.Log.WithName("keycloak"))
+		if err != nil {
+			return nil, &policy.ConfigError{File: cfg.File, Key: "groups.keycloak", Msg: err.Error()}
+		}
+		if syncNow {
+			if err := k.Sync(ctx); err != nil {
+				return nil, fmt.Errorf("groups from keycloak: %w", err)
+			}
+		}
+		return k, nil
 	}
-	return nil, &policy.ConfigError{File: cfg.File, Key: "groups.source", Msg: fmt.Sprintf("%q is not supported by this build", cfg.Groups.Source)}
+	return nil, &policy.ConfigError{File: cfg.File, Key: "groups.source", Msg: fmt.Sprintf("%q is not supported", cfg.Groups.Source)}
 }

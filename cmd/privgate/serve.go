@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	if o.namespace != "" {
 		neverBlock = append(neverBlock, o.namespace)
 	}
-	s, err := load(ctx, o.config, o.policyDir, neverBlock)
+	s, err := load(ctx, o.config, o.policyDir, neverBlock, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "privgate serve: %v\n", err)
 		return exitUsage

@@ -22,9 +22,18 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// servedPrivgate runs `privgate serve` in-process on a free port with a fresh CA, and returns its
-// base URL and an HTTPS client that trusts only that CA, as the API server would.
-func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *bytes.Buffer) {
+// servedPrivgate runs `privgate serve` in-process on a free port with a fresh CA, waits until it
+// is ready, and returns its base URL, an HTTPS client that trusts only that CA (as the API server
+// would) and its logs. extraArgs come last and may override --config.
+func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *syncBuffer) {
+	t.Helper()
+	base, client, logs := servedPrivgateUnready(t, extraArgs...)
+	waitReady(t, client, base, logs)
+	return base, client, logs
+}
+
+// servedPrivgateUnready starts serve and waits only until it accepts connections.
+func servedPrivgateUnready(t *testing.T, extraArgs ...string) (string, *http.Client, *syncBuffer) {
 	t.Helper()
 	certDir := t.TempDir()
 	if code, _, stderr := runCmd(t, "certs", "generate", "--dir", certDir, "--san", "127.0.0.1", "--validity", "1h"); code != 0 {
@@ -48,7 +57,7 @@ func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *b
 			if code != 0 {
 				t.Errorf("serve exited %d: %s", code, logs.String())
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(70 * time.Second):
 			t.Error("serve did not stop")
 		}
 	})
@@ -58,11 +67,27 @@ func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *b
 	base := fmt.Sprintf("https://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return base, client, logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("privgate not serving: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitReady(t *testing.T, client *http.Client, base string, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		resp, err := client.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -70,7 +95,6 @@ func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *b
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return base, client, &logs.buf
 }
 
 type syncBuffer struct {
