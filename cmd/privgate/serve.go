@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
 
 	"golang.org/x/sync/errgroup"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/privgate/privgate/certs"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/webhook"
 )
@@ -22,7 +28,14 @@ import (
 type serveOptions struct {
 	config      string
 	policyDir   string
+	certs       string
 	certDir     string
+	certSecret  string
+	webhookName string
+	certSANs    listFlag
+	certValid   time.Duration
+	caValid     time.Duration
+	certCheck   time.Duration
 	host        string
 	port        int
 	metricsAddr string
@@ -34,7 +47,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	o := serveOptions{}
 	fs.StringVar(&o.config, "config", "", "privgate.yaml")
 	fs.StringVar(&o.policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy, watched for edits")
-	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key (reloaded on change)")
+	fs.StringVar(&o.certs, "certs", "files", "where the serving certificate comes from: files (--cert-dir, reloaded on change; cert-manager) or self-managed (a CA and certificate privgate keeps in a Secret)")
+	fs.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "files: directory holding tls.crt and tls.key")
+	fs.StringVar(&o.certSecret, "cert-secret", "privgate-tls", "self-managed: the Secret (in --namespace) shared by every replica")
+	fs.StringVar(&o.webhookName, "webhook-configuration", "privgate", "self-managed: the Mutating/ValidatingWebhookConfiguration whose caBundle privgate keeps current")
+	fs.Var(&o.certSANs, "cert-san", "self-managed: an extra DNS name or IP of the serving certificate (repeatable)")
+	fs.DurationVar(&o.certValid, "cert-validity", 365*24*time.Hour, "self-managed: serving certificate lifetime (renewed at two thirds)")
+	fs.DurationVar(&o.caValid, "ca-validity", 10*365*24*time.Hour, "self-managed: CA lifetime (renewed at two thirds)")
+	fs.DurationVar(&o.certCheck, "cert-check-interval", time.Minute, "self-managed: how often the Secret is checked")
 	fs.StringVar(&o.host, "host", "", "address to serve the webhook on (all when empty)")
 	fs.IntVar(&o.port, "port", 9443, "HTTPS port of the webhook, /healthz and /readyz")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
@@ -57,18 +77,34 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	srv := crwebhook.NewServer(crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir})
-	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: s.reviewer, Log: log.WithName("mutate")})
-	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: s.reviewer, Log: log.WithName("validate")})
-	srv.Register("/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }))
-	srv.Register("/readyz", readiness(map[string]func() error{
+	checks := map[string]func() error{
 		"groups": func() error {
 			if s.source.Snapshot().Synced.IsZero() {
 				return errors.New("groups not loaded yet")
 			}
 			return nil
 		},
-	}))
+	}
+	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir}
+	var certSource certs.Source
+	switch o.certs {
+	case "files":
+	case "self-managed":
+		if certSource, err = selfManagedCerts(o, log); err != nil {
+			fmt.Fprintf(stderr, "privgate serve: --certs self-managed: %v\n", err)
+			return exitUsage
+		}
+		serverOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate }}
+		checks["certificate"] = certSource.Ready
+	default:
+		fmt.Fprintf(stderr, "privgate serve: --certs %q: want files or self-managed\n", o.certs)
+		return exitUsage
+	}
+	srv := crwebhook.NewServer(serverOpts)
+	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: s.reviewer, Log: log.WithName("mutate")})
+	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: s.reviewer, Log: log.WithName("validate")})
+	srv.Register("/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }))
+	srv.Register("/readyz", readiness(checks))
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Start(ctx) })
@@ -79,6 +115,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 			return exitUsage
 		}
 		g.Go(func() error { return ms.Start(ctx) })
+	}
+	if certSource != nil {
+		g.Go(func() error { return certSource.Start(ctx) })
 	}
 	if runner, ok := s.source.(interface{ Run(context.Context) error }); ok {
 		g.Go(func() error { return runner.Run(ctx) })
@@ -109,4 +148,25 @@ func readiness(checks map[string]func() error) http.Handler {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+}
+
+// selfManagedCerts builds the Secret-backed certificate source with the pod's own identity (or
+// KUBECONFIG outside a cluster).
+func selfManagedCerts(o serveOptions, log logr.Logger) (certs.Source, error) {
+	if o.namespace == "" {
+		return nil, errors.New("--namespace (or POD_NAMESPACE) is required: the Secret lives in privgate's namespace")
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return certs.NewSelfManaged(certs.SelfManagedOptions{
+		Client: client, Namespace: o.namespace, SecretName: o.certSecret, WebhookConfiguration: o.webhookName,
+		SANs: o.certSANs, CertValidity: o.certValid, CAValidity: o.caValid, CheckInterval: o.certCheck,
+		Log: log.WithName("certs"),
+	}), nil
 }

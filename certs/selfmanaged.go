@@ -1,0 +1,326 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Source is where the webhook server's certificate comes from.
+type Source interface {
+	// GetCertificate serves the current certificate (tls.Config.GetCertificate).
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// Ready reports nil once a valid certificate is being served.
+	Ready() error
+	// Start keeps the certificate current until ctx ends.
+	Start(ctx context.Context) error
+}
+
+// SelfManagedOptions configures SelfManaged.
+type SelfManagedOptions struct {
+	Client     kubernetes.Interface
+	Namespace  string
+	SecretName string // one Secret shared by every replica
+	// WebhookConfiguration names the Mutating- and ValidatingWebhookConfiguration whose caBundle
+	// privgate keeps current (only these two, patched by name).
+	WebhookConfiguration string
+	// SANs of the serving certificate; privgate.<ns>.svc and privgate.<ns>.svc.cluster.local are
+	// always included.
+	SANs          []string
+	CertValidity  time.Duration // default 1 year; renewed at two thirds
+	CAValidity    time.Duration // default 10 years; renewed at two thirds
+	CheckInterval time.Duration // default 1 minute
+	Now           func() time.Time
+	Log           logr.Logger
+}
+
+// Secret keys: the kubernetes.io/tls pair plus the CA.
+const (
+	keyCACert = "ca.crt"
+	keyCAKey  = "ca.key"
+)
+
+// SelfManaged creates a CA and a serving certificate, keeps them in one Secret so that every
+// replica serves the same pair, renews them at two thirds of their lifetime, and keeps the
+// caBundle of privgate's own webhook configurations current. Replicas do not coordinate beyond
+// the Secret: writes carry its resourceVersion, so when two race, one wins and the other reads
+// the winner's certificate (optimistic concurrency, no leader).
+type SelfManaged struct {
+	opts SelfManagedOptions
+	cert atomic.Pointer[tls.Certificate]
+}
+
+// NewSelfManaged returns the source; nothing is read or written before Start.
+func NewSelfManaged(opts SelfManagedOptions) *SelfManaged {
+	if opts.CertValidity <= 0 {
+		opts.CertValidity = 365 * 24 * time.Hour
+	}
+	if opts.CAValidity <= 0 {
+		opts.CAValidity = 10 * 365 * 24 * time.Hour
+	}
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	svc := "privgate." + opts.Namespace + ".svc"
+	for _, s := range []string{svc, svc + ".cluster.local"} {
+		if !slices.Contains(opts.SANs, s) {
+			opts.SANs = append(opts.SANs, s)
+		}
+	}
+	return &SelfManaged{opts: opts}
+}
+
+// GetCertificate serves the pair last read from the Secret.
+func (s *SelfManaged) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c := s.cert.Load()
+	if c == nil {
+		return nil, errors.New("no serving certificate yet")
+	}
+	return c, nil
+}
+
+// Ready is nil once a certificate is served.
+func (s *SelfManaged) Ready() error {
+	if s.cert.Load() == nil {
+		return errors.New("no serving certificate yet")
+	}
+	return nil
+}
+
+// Start reconciles at once, then every CheckInterval (sooner when a renewal is due), until ctx
+// ends. Errors are logged and retried; the certificate being served stays.
+func (s *SelfManaged) Start(ctx context.Context) error {
+	for {
+		next, err := s.Reconcile(ctx)
+		if err != nil {
+			s.opts.Log.Error(err, "serving certificate reconcile failed; retrying", "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+			next = min(s.opts.CheckInterval, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(next):
+		}
+	}
+}
+
+// Reconcile makes the Secret hold a valid, current pair, serves it, and points the webhooks'
+// caBundle at its CA. It returns when to check again.
+func (s *SelfManaged) Reconcile(ctx context.Context) (time.Duration, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		secret, err := s.ensureSecret(ctx)
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			continue // another replica wrote first: read what it wrote
+		}
+		if err != nil {
+			return 0, err
+		}
+		pair, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
+		if err != nil {
+			return 0, fmt.Errorf("load serving certificate from secret: %w", err)
+		}
+		s.cert.Store(&pair)
+		if err := s.patchCABundles(ctx, secret.Data[keyCACert]); err != nil {
+			return 0, err
+		}
+		leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+		return min(s.opts.CheckInterval, max(time.Second, time.Until(renewAt(leaf)))), nil
+	}
+	return 0, errors.New("secret kept changing under concurrent writers")
+}
+
+// ensureSecret returns the Secret once it holds a valid pair that is not due for renewal,
+// creating, repairing or renewing it as needed. Write conflicts are returned for the caller to
+// re-read.
+func (s *SelfManaged) ensureSecret(ctx context.Context) (*corev1.Secret, error) {
+	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
+	secret, err := secrets.Get(ctx, s.opts.SecretName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		data, err := s.issue(nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: s.opts.SecretName, Namespace: s.opts.Namespace,
+				Labels: map[string]string{"app.kubernetes.io/name": "privgate"}},
+			Type: corev1.SecretTypeTLS,
+			Data: data,
+		}
+		created, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
+		if err == nil {
+			s.opts.Log.Info("created serving certificate", "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+		}
+		return created, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s/%s: %w", s.opts.Namespace, s.opts.SecretName, err)
+	}
+	ca, problem := s.check(secret.Data)
+	if problem == "" {
+		return secret, nil
+	}
+	var keep []byte
+	if ca == nil && problem == caRenewal {
+		keep = firstPEM(secret.Data[keyCACert]) // still trusted until what it signed expires
+	}
+	data, err := s.issue(ca, keep)
+	if err != nil {
+		return nil, err
+	}
+	updated := secret.DeepCopy()
+	updated.Data = data
+	updated, err = secrets.Update(ctx, updated, metav1.UpdateOptions{}) // carries resourceVersion
+	if err == nil {
+		s.opts.Log.Info("rewrote serving certificate", "reason", problem, "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+	}
+	return updated, err
+}
+
+const caRenewal = "CA at two thirds of its lifetime: renewing"
+
+// check says what, if anything, is wrong with the Secret's pair, and returns its CA when the CA
+// itself can be kept.
+func (s *SelfManaged) check(data map[string][]byte) (*Authority, string) {
+	ca, err := ParseAuthority(firstPEM(data[keyCACert]), data[keyCAKey])
+	if err != nil {
+		return nil, "corrupt or missing CA: regenerating"
+	}
+	now := s.opts.Now()
+	if now.After(renewAt(ca.Cert)) {
+		return nil, caRenewal
+	}
+	pair, err := tls.X509KeyPair(data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return ca, "corrupt serving certificate: regenerating"
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return ca, "corrupt serving certificate: regenerating"
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	for _, san := range s.opts.SANs {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: san, CurrentTime: now}); err != nil {
+			return ca, fmt.Sprintf("serving certificate invalid for %s: reissuing", san)
+		}
+	}
+	if now.After(renewAt(leaf)) {
+		return ca, "serving certificate at two thirds of its lifetime: renewing"
+	}
+	return ca, ""
+}
+
+// issue makes the Secret's data: a serving certificate from ca (a new CA when nil). keep is an
+// outgoing CA that stays in ca.crt behind the new one, so that a replica still serving a
+// certificate it signed stays trusted during the change.
+func (s *SelfManaged) issue(ca *Authority, keep []byte) (map[string][]byte, error) {
+	now := s.opts.Now()
+	if ca == nil {
+		var err error
+		if ca, err = NewCA("privgate-ca", s.opts.CAValidity, now); err != nil {
+			return nil, err
+		}
+	}
+	bundle := append(slices.Clone(ca.CertPEM), keep...)
+	cert, key, err := ca.Issue(s.opts.SANs, s.opts.CertValidity, now)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key,
+		keyCACert: bundle, keyCAKey: ca.KeyPEM,
+	}, nil
+}
+
+// patchCABundles sets caBundle on every webhook of privgate's two configurations, by name, with a
+// JSON patch of just that field. A configuration not installed yet is skipped.
+func (s *SelfManaged) patchCABundles(ctx context.Context, caPEM []byte) error {
+	if s.opts.WebhookConfiguration == "" {
+		return nil
+	}
+	ar := s.opts.Client.AdmissionregistrationV1()
+	name := s.opts.WebhookConfiguration
+	patch := func(current [][]byte, apply func([]byte) error) error {
+		var ops []map[string]any
+		for i, b := range current {
+			if !bytes.Equal(b, caPEM) {
+				ops = append(ops, map[string]any{"op": "add", "path": fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), "value": caPEM})
+			}
+		}
+		if len(ops) == 0 {
+			return nil
+		}
+		body, err := json.Marshal(ops)
+		if err != nil {
+			return err
+		}
+		return apply(body)
+	}
+	m, err := ar.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("read mutatingwebhookconfiguration %s: %w", name, err)
+	default:
+		var bundles [][]byte
+		for _, w := range m.Webhooks {
+			bundles = append(bundles, w.ClientConfig.CABundle)
+		}
+		if err := patch(bundles, func(body []byte) error {
+			_, err := ar.MutatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
+			return err
+		}); err != nil {
+			return fmt.Errorf("patch caBundle of mutatingwebhookconfiguration %s: %w", name, err)
+		}
+	}
+	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read validatingwebhookconfiguration %s: %w", name, err)
+	}
+	var bundles [][]byte
+	for _, w := range v.Webhooks {
+		bundles = append(bundles, w.ClientConfig.CABundle)
+	}
+	if err := patch(bundles, func(body []byte) error {
+		_, err := ar.ValidatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("patch caBundle of validatingwebhookconfiguration %s: %w", name, err)
+	}
+	return nil
+}
+
+// renewAt is two thirds into a certificate's lifetime.
+func renewAt(c *x509.Certificate) time.Time {
+	return c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) * 2 / 3)
+}
+
+// firstPEM is the first PEM block of a bundle.
+func firstPEM(b []byte) []byte {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(block)
+}
