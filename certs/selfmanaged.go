@@ -253,60 +253,69 @@ func (s *SelfManaged) issue(ca *Authority, keep []byte) (map[string][]byte, erro
 // patchCABundles sets caBundle on every webhook of privgate's two configurations, by name, with a
 // JSON patch of just that field. A configuration not installed yet is skipped.
 func (s *SelfManaged) patchCABundles(ctx context.Context, caPEM []byte) error {
-	if s.opts.WebhookConfiguration == "" {
+	name := s.opts.WebhookConfiguration
+	if name == "" {
 		return nil
 	}
 	ar := s.opts.Client.AdmissionregistrationV1()
-	name := s.opts.WebhookConfiguration
-	patch := func(current [][]byte, apply func([]byte) error) error {
-		var ops []map[string]any
-		for i, b := range current {
-			if !bytes.Equal(b, caPEM) {
-				ops = append(ops, map[string]any{"op": "add", "path": fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), "value": caPEM})
-			}
-		}
-		if len(ops) == 0 {
-			return nil
-		}
-		body, err := json.Marshal(ops)
+	mutating := func() ([][]byte, error) {
+		m, err := ar.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return apply(body)
-	}
-	m, err := ar.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("read mutatingwebhookconfiguration %s: %w", name, err)
-	default:
 		var bundles [][]byte
 		for _, w := range m.Webhooks {
 			bundles = append(bundles, w.ClientConfig.CABundle)
 		}
-		if err := patch(bundles, func(body []byte) error {
-			_, err := ar.MutatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
-			return err
-		}); err != nil {
-			return fmt.Errorf("patch caBundle of mutatingwebhookconfiguration %s: %w", name, err)
+		return bundles, nil
+	}
+	validating := func() ([][]byte, error) {
+		v, err := ar.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
 		}
+		var bundles [][]byte
+		for _, w := range v.Webhooks {
+			bundles = append(bundles, w.ClientConfig.CABundle)
+		}
+		return bundles, nil
 	}
-	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("read validatingwebhookconfiguration %s: %w", name, err)
-	}
-	var bundles [][]byte
-	for _, w := range v.Webhooks {
-		bundles = append(bundles, w.ClientConfig.CABundle)
-	}
-	if err := patch(bundles, func(body []byte) error {
-		_, err := ar.ValidatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
+	if err := patchBundles("mutatingwebhookconfiguration "+name, caPEM, mutating, func(body []byte) error {
+		_, err := ar.MutatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
 		return err
 	}); err != nil {
-		return fmt.Errorf("patch caBundle of validatingwebhookconfiguration %s: %w", name, err)
+		return err
+	}
+	return patchBundles("validatingwebhookconfiguration "+name, caPEM, validating, func(body []byte) error {
+		_, err := ar.ValidatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
+		return err
+	})
+}
+
+// patchBundles patches the caBundle of each webhook that differs from caPEM.
+func patchBundles(what string, caPEM []byte, current func() ([][]byte, error), apply func([]byte) error) error {
+	bundles, err := current()
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	var ops []map[string]any
+	for i, b := range bundles {
+		if !bytes.Equal(b, caPEM) {
+			ops = append(ops, map[string]any{"op": "add", "path": fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), "value": caPEM})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	body, err := json.Marshal(ops)
+	if err == nil {
+		err = apply(body)
+	}
+	if err != nil {
+		return fmt.Errorf("patch caBundle of %s: %w", what, err)
 	}
 	return nil
 }
