@@ -122,13 +122,13 @@ func SplitGroups(v string) []string {
 func (c *Config) mutateTLS(ing *networkingv1.Ingress, f Facts) bool {
 	owned := c.tlsSecretName(ing)
 	var others []networkingv1.IngressTLS
-	var current *networkingv1.IngressTLS
-	for i := range ing.Spec.TLS {
-		if ing.Spec.TLS[i].SecretName == owned && current == nil {
-			current = &ing.Spec.TLS[i]
+	seenOwned := false
+	for _, t := range ing.Spec.TLS {
+		if t.SecretName == owned && !seenOwned {
+			seenOwned = true
 			continue
 		}
-		others = append(others, ing.Spec.TLS[i])
+		others = append(others, t)
 	}
 	var uncovered []string
 	for _, h := range f.Hosts {
@@ -143,11 +143,9 @@ func (c *Config) mutateTLS(ing *networkingv1.Ingress, f Facts) bool {
 	if len(uncovered) > 0 {
 		want = append(slices.Clip(others), networkingv1.IngressTLS{Hosts: uncovered, SecretName: owned})
 	}
-	if current != nil && len(uncovered) > 0 && slices.Equal(current.Hosts, uncovered) &&
-		ing.Spec.TLS[len(ing.Spec.TLS)-1].SecretName == owned {
-		return false
-	}
-	if current == nil && len(uncovered) == 0 {
+	if slices.EqualFunc(want, ing.Spec.TLS, func(a, b networkingv1.IngressTLS) bool {
+		return a.SecretName == b.SecretName && slices.Equal(a.Hosts, b.Hosts)
+	}) {
 		return false
 	}
 	ing.Spec.TLS = want
