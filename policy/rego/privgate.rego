@@ -29,6 +29,14 @@ auth_url_key := nginx("auth-url")
 
 auth_signin_key := nginx("auth-signin")
 
+# The annotations under the controller's prefix, by name without it. Rules below intersect this
+# set with their tables (one set operation) instead of looking every annotation up in every table:
+# most Ingresses carry none of what they look for, and that answer should cost next to nothing.
+nginx_names contains substring(key, count(prefix), -1) if {
+	some key, _ in annotations
+	startswith(key, prefix)
+}
+
 protected_hosts := sort([h.host | some h in input.hosts; h.private; not h.exempt])
 
 # protected: the Ingress answers a private host that must be behind login.
@@ -67,21 +75,20 @@ expected(key) := cfg.auth.signin if key == auth_signin_key
 # into userinfo, host and port. Comparing parts, not prefixes, is what stops
 # https://oauth2.private.example.com.evil.io/ and https://oauth2.private.example.com@evil.io/.
 url_parts(u) := parts if {
-	m := regex.find_all_string_submatch_n(`^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$`, u, 1)
+	m := regex.find_all_string_submatch_n(`^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*@)?(\[[^\]/?#]*\]|[^:\[\]/?#]*)(?::([0-9]*))?([^?#]*)(\?[^#]*)?(#.*)?$`, u, 1)
 	count(m) == 1
-	authority := m[0][2]
-	hostport := regex.replace(authority, `^.*@`, "")
-	hp := regex.find_all_string_submatch_n(`^(\[[^\]]*\]|[^:\[\]]*)(?::([0-9]*))?$`, hostport, 1)
-	count(hp) == 1
 	scheme := lower(m[0][1])
+	host := lower(m[0][3])
+	port := port_or_default(m[0][4], scheme)
 	parts := {
 		"scheme": scheme,
-		"userinfo": contains(authority, "@"),
-		"host": lower(hp[0][1]),
-		"port": port_or_default(hp[0][2], scheme),
-		"path": m[0][3],
-		"query": trim_prefix(m[0][4], "?"),
-		"fragment": m[0][5],
+		"userinfo": m[0][2] != "",
+		"host": host,
+		"port": port,
+		"path": m[0][5],
+		"query": trim_prefix(m[0][6], "?"),
+		"fragment": m[0][7],
+		"endpoint": concat("", [scheme, "://", host, ":", port, m[0][5]]),
 	}
 }
 
@@ -91,35 +98,34 @@ port_or_default("", "https") := "443"
 
 port_or_default("", "http") := "80"
 
-endpoint(p) := sprintf("%s://%s:%s%s", [p.scheme, p.host, p.port, p.path])
-
 # ingress-nginx accepts only these characters in auth-url and auth-signin; with annotation
 # validation off it would drop a value with others, and the location would run without auth.
 nginx_url_chars := `^[-._~a-zA-Z0-9/:, ?&=$]*$`
+
+# The same, with any allowed_groups value let through: groups are judged by the group rules. One
+# match decides the common case; the rule below finds the offending character only when it fails.
+nginx_url_chars_or_groups := `^(?:[-._~a-zA-Z0-9/:, ?&=$]|allowed_groups=[^&]*)*$`
 
 endpoint_checks := [
 	{"key": auth_url_key, "want": cfg.auth.url, "id": "auth-url"},
 	{"key": auth_signin_key, "want": cfg.auth.signin, "id": "auth-signin"},
 ]
 
-# Parsed once per decision (rules are cached within a query; function calls are not).
-parsed[key] := object.union(p, {"endpoint": endpoint(p)}) if {
-	some c in endpoint_checks
-	key := c.key
+# Parsed once per decision. These are complete rules on purpose: OPA caches a complete rule for
+# the whole query, while a partial object rule looked up by key is evaluated again at each lookup.
+parsed := {key: p |
+	some key in [auth_url_key, auth_signin_key]
 	p := url_parts(annotations[key])
 }
 
-wanted[key] := endpoint(url_parts(c.want)) if {
-	some c in endpoint_checks
-	key := c.key
-}
+wanted := {auth_url_key: url_parts(cfg.auth.url).endpoint, auth_signin_key: url_parts(cfg.auth.signin).endpoint}
 
 deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
+	not parsed[c.key]
 	value := annotations[c.key]
 	trim_space(value) != ""
-	not parsed[c.key]
 	msg := sprintf("%q is not an absolute URL; remove it (privgate sets %q)", [value, c.want])
 }
 
@@ -128,6 +134,7 @@ deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_fi
 deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
 	protected
 	some c in endpoint_checks
+	not regex.match(nginx_url_chars_or_groups, annotations[c.key])
 	value := regex.replace(annotations[c.key], `allowed_groups=[^&]*`, "")
 	not url_parts(value).userinfo
 	not regex.match(nginx_url_chars, value)
@@ -255,9 +262,9 @@ risky := {
 
 deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	protected
-	some key, _ in annotations
-	startswith(key, prefix)
-	reason := risky[substring(key, count(prefix), -1)]
+	some name in nginx_names & risky_names
+	key := nginx(name)
+	reason := risky[name]
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
 }
 
@@ -270,9 +277,12 @@ risky_values := {
 	"from-to-www-redirect": {"true": "makes the Ingress answer www.<host> too, a hostname privgate does not see"},
 }
 
+risky_names := object.keys(risky)
+
 deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	protected
-	some name, by_value in risky_values
+	some name in nginx_names & object.keys(risky_values)
+	by_value := risky_values[name]
 	key := nginx(name)
 	value := annotations[key]
 	reason := by_value[lower(trim_space(value))]
@@ -310,14 +320,12 @@ warn contains violation("annotation-lockout", hosts_text, annotation_field(key),
 
 groups_key := cfg.groups.annotation
 
-named_groups contains {"group": trim_space(g), "field": annotation_field(groups_key)} if {
-	protected
-	some g in split(annotations[groups_key], ",")
-	trim_space(g) != ""
-}
+# Each named group with the annotation it was written in (the field is rendered only when a rule
+# reports it).
+named_groups contains {"group": g, "key": groups_key} if some g in annotation_groups
 
 # A group in auth-url that the annotation names too is reported once, against the annotation.
-named_groups contains {"group": g, "field": annotation_field(auth_url_key)} if {
+named_groups contains {"group": g, "key": auth_url_key} if {
 	some g in auth_url_groups
 	not g in annotation_groups
 }
@@ -330,10 +338,11 @@ auth_url_groups contains g if {
 	g != ""
 }
 
-annotation_groups contains trim_space(g) if {
+annotation_groups contains g if {
 	protected
-	some g in split(annotations[groups_key], ",")
-	trim_space(g) != ""
+	some raw in split(annotations[groups_key], ",")
+	g := trim_space(raw)
+	g != ""
 }
 
 # Characters a group may use: what ingress-nginx accepts in auth-url, minus the query's own
@@ -350,14 +359,14 @@ group_form_ok(g) if {
 	not startswith(g, "/")
 }
 
-deny contains violation("group-form", hosts_text, n.field, msg) if {
+deny contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	cfg.groups.claimFormat == "path"
 	not startswith(n.group, "/")
 	msg := sprintf("group %q is a bare name, but oauth2-proxy receives full group paths here (claimFormat path): write \"/%s\"", [n.group, n.group])
 }
 
-deny contains violation("group-form", hosts_text, n.field, msg) if {
+deny contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	cfg.groups.claimFormat == "name"
 	startswith(n.group, "/")
@@ -365,7 +374,7 @@ deny contains violation("group-form", hosts_text, n.field, msg) if {
 	msg := sprintf("group %q is a path, but oauth2-proxy receives bare group names here (claimFormat name): write %q", [n.group, parts[count(parts) - 1]])
 }
 
-deny contains violation("group-chars", hosts_text, n.field, msg) if {
+deny contains violation("group-chars", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	not regex.match(group_chars, n.group)
 	bad := regex.find_n(`[^-._~a-zA-Z0-9/:]`, n.group, 1)[0]
@@ -380,13 +389,13 @@ unknown_groups contains n if {
 }
 
 # The "group" field lets privgate append "did you mean ...?" from the known groups.
-deny contains object.union(violation("group-unknown", hosts_text, n.field, msg), {"group": n.group}) if {
+deny contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
 	some n in unknown_groups
 	not input.groupsStale
 	msg := sprintf("group %q does not exist, so nobody would get in (oauth2-proxy compares group names exactly)", [n.group])
 }
 
-warn contains object.union(violation("group-unknown", hosts_text, n.field, msg), {"group": n.group}) if {
+warn contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
 	some n in unknown_groups
 	input.groupsStale
 	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
