@@ -3,6 +3,7 @@ package groups
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agnivade/levenshtein"
@@ -11,6 +12,7 @@ import (
 // Set is an immutable set of group names, as oauth2-proxy sees them in the groups claim: full
 // paths ("/developers/frontend") or bare names ("SRE"). Lookups are exact, as oauth2-proxy's are.
 type Set struct {
+	id     uint64
 	names  map[string]struct{}
 	sorted []string
 	folded map[string][]string // lower-cased name -> names, for case-mismatch hints
@@ -18,7 +20,7 @@ type Set struct {
 
 // NewSet builds a Set; empty names are dropped.
 func NewSet(names []string) *Set {
-	s := &Set{names: make(map[string]struct{}, len(names)), folded: make(map[string][]string, len(names))}
+	s := &Set{id: setIDs.Add(1), names: make(map[string]struct{}, len(names)), folded: make(map[string][]string, len(names))}
 	for _, n := range names {
 		if n == "" {
 			continue
@@ -34,6 +36,13 @@ func NewSet(names []string) *Set {
 	slices.Sort(s.sorted)
 	return s
 }
+
+// setIDs numbers sets as they are built, so that a cache can tell sets apart without holding on
+// to them.
+var setIDs atomic.Uint64
+
+// ID identifies this set among all sets built by this process; no two sets share one.
+func (s *Set) ID() uint64 { return s.id }
 
 // Has reports whether name is known, exactly.
 func (s *Set) Has(name string) bool {

@@ -101,9 +101,12 @@ type Engine struct {
 }
 
 type compiled struct {
-	query   rego.PreparedEvalQuery
-	modules Modules
+	query      rego.PreparedEvalQuery
+	modules    Modules
+	generation uint64 // distinct for every policy ever loaded by this process
 }
+
+var generations atomic.Uint64
 
 // NewEngine prepares the policy over the config. It fails if the modules do not compile or their
 // tests fail.
@@ -148,9 +151,12 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 	if !definesDeny(parsed) {
 		return errors.New("compile policy: no module defines data.privgate.deny; without it nothing would ever be denied")
 	}
-	e.query.Store(&compiled{query: pq, modules: modules})
+	e.query.Store(&compiled{query: pq, modules: modules, generation: generations.Add(1)})
 	return nil
 }
+
+// Generation identifies the policy now serving: it changes with every successful Load.
+func (e *Engine) Generation() uint64 { return e.query.Load().generation }
 
 // Modules returns the modules now serving.
 func (e *Engine) Modules() Modules { return e.query.Load().modules }

@@ -80,6 +80,8 @@ type Reviewer struct {
 	// NeverBlock lists namespaces whose Ingresses are always admitted untouched (kube-system
 	// and privgate's own), so that privgate can never lock the cluster out of repairing itself.
 	NeverBlock []string
+	// Cache, when set, answers requests seen before (see DecisionCache). privgate check has none.
+	Cache *DecisionCache
 }
 
 // DecodeIngress parses an Ingress, naming what is wrong when it cannot.
@@ -124,9 +126,20 @@ func (r *Reviewer) surelyPublic(raw []byte) bool {
 	return !hostless || r.Config.HostlessRules != "private"
 }
 
-// Mutate decides the patch for the mutating webhook.
+// Mutate decides the patch for the mutating webhook. Mutation depends on the config and the
+// request alone, so its cache key holds nothing else.
 func (r *Reviewer) Mutate(req Request) (Decision, error) {
-	if done, ok := r.skip(req); ok {
+	if done, ok := r.neverBlocked(req); ok {
+		return done, nil
+	}
+	return r.cached("mutate", req, 0, 0, false, func() (Decision, bool, error) {
+		d, err := r.mutate(req)
+		return d, true, err
+	})
+}
+
+func (r *Reviewer) mutate(req Request) (Decision, error) {
+	if done, ok := r.public(req); ok {
 		return done, nil
 	}
 	ing, err := DecodeIngress(req.Object)
@@ -148,16 +161,45 @@ func (r *Reviewer) Mutate(req Request) (Decision, error) {
 	return d, err
 }
 
-// Validate judges an Ingress as it is (after all mutating webhooks ran).
+// Validate judges an Ingress as it is (after all mutating webhooks ran). A verdict depends on
+// the policy and the known groups too, so both are part of its cache key.
 func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) {
-	if done, ok := r.skip(req); ok {
+	if done, ok := r.neverBlocked(req); ok {
 		return done, nil
 	}
-	ing, err := DecodeIngress(req.Object)
-	if err != nil {
-		return Decision{}, err
+	snap, generation := r.Groups.Snapshot(), r.Engine.Generation()
+	return r.cached("validate", req, generation, snap.Set.ID(), snap.Stale, func() (Decision, bool, error) {
+		if done, ok := r.public(req); ok {
+			return done, true, nil
+		}
+		ing, err := DecodeIngress(req.Object)
+		if err != nil {
+			return Decision{}, false, err
+		}
+		d, err := r.validate(ctx, req, ing)
+		// An unknown group may be created any minute (and triggers a refresh), and a policy or
+		// group set that changed during the evaluation would file the answer under a key it was
+		// not computed from: neither is kept.
+		keep := !hasUnknownGroup(d.Violations) && !hasUnknownGroup(d.Warnings) &&
+			r.Groups.Snapshot().Set == snap.Set && r.Engine.Generation() == generation
+		return d, keep, err
+	})
+}
+
+// cached answers from the cache when it can, else computes, and keeps what may be kept.
+// Errors are never kept.
+func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
+	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
+	if cacheable {
+		if d, ok := r.Cache.get(webhook, key); ok {
+			return d, nil
+		}
 	}
-	return r.validate(ctx, req, ing)
+	d, keep, err := compute()
+	if err == nil && keep && cacheable {
+		r.Cache.put(key, d)
+	}
+	return d, err
 }
 
 // Review mutates and then validates the result, as the API server would call the two webhooks:
@@ -175,12 +217,16 @@ func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
 	return v, nil
 }
 
-// skip answers at once for never-blocked namespaces and for Ingresses with no private host.
-// Mutated stays nil: nothing was decoded, nothing changes.
-func (r *Reviewer) skip(req Request) (Decision, bool) {
+// neverBlocked answers at once for never-blocked namespaces, and public for Ingresses with no
+// private host. Mutated stays nil: nothing was decoded, nothing changes.
+func (r *Reviewer) neverBlocked(req Request) (Decision, bool) {
 	if slices.Contains(r.NeverBlock, req.Namespace) {
 		return Decision{Allowed: true, Note: fmt.Sprintf("namespace %s is never intercepted", req.Namespace)}, true
 	}
+	return Decision{}, false
+}
+
+func (r *Reviewer) public(req Request) (Decision, bool) {
 	if r.surelyPublic(req.Object) {
 		return Decision{Allowed: true, Note: "no private host"}, true
 	}

@@ -40,6 +40,7 @@ type serveOptions struct {
 	port        int
 	metricsAddr string
 	namespace   string
+	cacheSize   int
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&o.host, "host", "", "address to serve the webhook on (all when empty)")
 	fs.IntVar(&o.port, "port", 9443, "HTTPS port of the webhook, /healthz and /readyz")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
+	fs.IntVar(&o.cacheSize, "decision-cache-size", 4096, "decisions remembered for requests seen before (Argo CD's repeated dry-runs); 0 disables")
 	fs.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "privgate's own namespace, never intercepted (default $POD_NAMESPACE)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -76,6 +78,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privgate serve: %v\n", err)
 		return exitUsage
 	}
+	if o.cacheSize < 0 {
+		fmt.Fprintf(stderr, "privgate serve: --decision-cache-size %d: want 0 (off) or more\n", o.cacheSize)
+		return exitUsage
+	}
+	s.reviewer.Cache = policy.NewDecisionCache(o.cacheSize)
 
 	checks := map[string]func() error{
 		"groups": func() error {

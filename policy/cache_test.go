@@ -1,0 +1,163 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/privgate/privgate/groups"
+)
+
+func lookups(webhook, result string) float64 {
+	return testutil.ToFloat64(cacheLookups.WithLabelValues(webhook, result))
+}
+
+// TestCacheAnswersAsComputed judges every golden input twice through a cached reviewer: the second
+// answer must come from the cache and equal the first, and both must equal an uncached reviewer's.
+func TestCacheAnswersAsComputed(t *testing.T) {
+	plain := testReviewer(t)
+	cached := *plain
+	cached.Cache = NewDecisionCache(64)
+	inputs := append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
+	ctx := context.Background()
+	for _, in := range inputs {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			raw := readYAMLObject(t, in)
+			req := Request{Operation: "CREATE", Namespace: "monitoring", Name: "x", Object: raw}
+			want, err := plain.Mutate(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				hits := lookups("mutate", "hit")
+				got, err := cached.Mutate(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("mutate call %d: cached decision differs:\n got %+v\nwant %+v", i, got, want)
+				}
+				if hit := lookups("mutate", "hit") - hits; hit != float64(i) {
+					t.Fatalf("mutate call %d: %v hits, want %d", i, hit, i)
+				}
+			}
+			if want.Mutated != nil {
+				req.Object = applyPatch(t, raw, want.Patch)
+			}
+			wantV, err := plain.Validate(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				got, err := cached.Validate(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got.Violations, wantV.Violations) || got.Allowed != wantV.Allowed || !reflect.DeepEqual(got.Warnings, wantV.Warnings) {
+					t.Fatalf("validate call %d: cached verdict differs:\n got %v\nwant %v", i, got.Violations, wantV.Violations)
+				}
+			}
+		})
+	}
+}
+
+// TestCacheKey covers what must never meet an old answer: every input of the decision changes
+// the key, and what cannot be kept is not kept.
+func TestCacheKey(t *testing.T) {
+	ctx := context.Background()
+	known := groups.NewSet([]string{"/developers", "/sre"})
+	good := Request{Operation: "CREATE", Namespace: "monitoring", Name: "grafana", Username: "alice", Object: grafanaWithGroups("/sre")}
+	cases := map[string]struct {
+		second func(r *Reviewer, src *switchableSource, req *Request)
+		hit    bool
+	}{
+		"same request again": {func(*Reviewer, *switchableSource, *Request) {}, true},
+		"another requester":  {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Username = "bob" }, false},
+		"dry run":            {func(_ *Reviewer, _ *switchableSource, q *Request) { q.DryRun = true }, false},
+		"update":             {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Operation = "UPDATE" }, false},
+		"another namespace":  {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Namespace = "argocd" }, false},
+		"another name":       {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Name = "grafana2" }, false},
+		"one byte of the object": {func(_ *Reviewer, _ *switchableSource, q *Request) {
+			q.Object = bytes.Replace(q.Object, []byte("grafana.private"), []byte("grafanb.private"), 1)
+		}, false},
+		"a new group set": {func(_ *Reviewer, s *switchableSource, _ *Request) {
+			s.snap.Store(&groups.Snapshot{Set: groups.NewSet([]string{"/developers", "/sre"}), Synced: time.Now()})
+		}, false},
+		"the group source turns stale": {func(_ *Reviewer, s *switchableSource, _ *Request) {
+			s.snap.Store(&groups.Snapshot{Set: known, Synced: time.Now(), Stale: true})
+		}, false},
+		"a policy reload": {func(r *Reviewer, _ *switchableSource, _ *Request) {
+			if err := r.Engine.Load(ctx, r.Engine.Modules()); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testReviewer(t)
+			r.Cache = NewDecisionCache(16)
+			src := &switchableSource{}
+			src.snap.Store(&groups.Snapshot{Set: known, Synced: time.Now()})
+			r.Groups = src
+			if _, err := r.Validate(ctx, good); err != nil {
+				t.Fatal(err)
+			}
+			req := good
+			c.second(r, src, &req)
+			hits := lookups("validate", "hit")
+			if _, err := r.Validate(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if hit := lookups("validate", "hit") > hits; hit != c.hit {
+				t.Errorf("hit = %v, want %v", hit, c.hit)
+			}
+		})
+	}
+}
+
+func TestCacheKeepsOnlyWhatMayBeKept(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]struct {
+		req  Request
+		kept bool
+	}{
+		"allowed":            {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}, true},
+		"denied":             {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("sre")}, true},
+		"unknown group":      {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/ops")}, false},
+		"never-blocked":      {Request{Operation: "CREATE", Namespace: "kube-system", Object: grafanaWithGroups("/sre")}, false},
+		"malformed":          {Request{Operation: "CREATE", Namespace: "monitoring", Object: []byte(`{"spec":{"rules":"x"}}`)}, false},
+		"over 64 KiB object": {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre" + strings.Repeat(",/sre", 14000))}, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testReviewer(t)
+			r.Cache = NewDecisionCache(16)
+			_, _ = r.Validate(ctx, c.req)
+			if kept := r.Cache.lru.Len() == 1; kept != c.kept {
+				t.Errorf("kept = %v, want %v", kept, c.kept)
+			}
+		})
+	}
+}
+
+func TestCacheDisabled(t *testing.T) {
+	if c := NewDecisionCache(0); c != nil {
+		t.Fatalf("size 0 gave a cache: %v", c)
+	}
+	r := testReviewer(t)
+	misses := lookups("validate", "miss")
+	for range 2 {
+		if _, err := r.Validate(context.Background(), Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lookups("validate", "miss") != misses {
+		t.Error("a reviewer without a cache counted lookups")
+	}
+}
