@@ -14,6 +14,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
 )
 
 // referenceReview is issue 7's reference request: a private Ingress of 3 hosts naming two
@@ -73,12 +74,16 @@ func BenchmarkDecision(b *testing.B) {
 		kind    Kind
 		private bool
 		groups  int
+		cached  bool // the same request again, answered by the decision cache
 	}{
-		{"validate/private/200-groups", Validate, true, 200},
-		{"validate/private/10000-groups", Validate, true, 10000},
-		{"mutate/private/200-groups", Mutate, true, 200},
-		{"validate/public", Validate, false, 200},
-		{"mutate/public", Mutate, false, 200},
+		{"validate/private/200-groups", Validate, true, 200, false},
+		{"validate/private/10000-groups", Validate, true, 10000, false},
+		{"mutate/private/200-groups", Mutate, true, 200, false},
+		{"validate/public", Validate, false, 200, false},
+		{"mutate/public", Mutate, false, 200, false},
+		{"validate/private/cache-hit", Validate, true, 200, true},
+		{"mutate/private/cache-hit", Mutate, true, 200, true},
+		{"validate/public/cache-hit", Validate, false, 200, true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -88,6 +93,9 @@ func BenchmarkDecision(b *testing.B) {
 			if c.kind == Validate && c.private {
 				// Validate sees the object after mutation, as the API server sends it.
 				body = mutatedReview(b, h, body)
+			}
+			if c.cached {
+				h.Reviewer.Cache = policy.NewDecisionCache(16)
 			}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()

@@ -97,7 +97,13 @@ func (r report) table() string {
 }
 
 func (r report) ratios(b *strings.Builder, window string) {
-	pg, ok := r.find("privgate", window)
+	for _, name := range []string{"privgate", uncached} {
+		r.ratiosOf(b, name, window)
+	}
+}
+
+func (r report) ratiosOf(b *strings.Builder, name, window string) {
+	pg, ok := r.find(name, window)
 	if !ok {
 		return
 	}
@@ -107,7 +113,7 @@ func (r report) ratios(b *strings.Builder, window string) {
 			continue
 		}
 		lp, lo := pg.metrics.Latencies, o.metrics.Latencies
-		fmt.Fprintf(b, "| %s | *privgate/%s* | %s | %s | %s | %s | | | %s | %s | |\n", window, other,
+		fmt.Fprintf(b, "| %s | *%s / %s* | %s | %s | %s | %s | | | %s | %s | |\n", window, name, other,
 			ratio(pg.metrics.Throughput, o.metrics.Throughput), ratio(float64(lp.P50), float64(lo.P50)),
 			ratio(float64(lp.P99), float64(lo.P99)), ratio(float64(lp.Max), float64(lo.Max)),
 			ratio(float64(pg.perRequest(pg.cpu)), float64(o.perRequest(o.cpu))), ratio(float64(pg.rss), float64(o.rss)))
@@ -142,7 +148,9 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-// targets judges issue 7's targets from the run, one line each.
+// targets judges issue 7's targets from the run, one line each: the serving targets for privgate
+// as deployed (repeated requests answered by its cache) and without cache (every request judged),
+// then the overload target, run without cache.
 func (r report) targets() []string {
 	fixedRate, fixedWorkers, overload := plan(r.options.quick)
 	var lines []string
@@ -153,25 +161,38 @@ func (r report) targets() []string {
 		}
 		lines = append(lines, fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...)))
 	}
-	pg, ok1 := r.find("privgate", fixedRate.name)
-	opa, ok2 := r.find("opa", fixedRate.name)
-	pgW, ok3 := r.find("privgate", fixedWorkers.name)
-	opaW, ok4 := r.find("opa", fixedWorkers.name)
-	over, ok5 := r.find("privgate", overload.name)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+	opa, ok1 := r.find("opa", fixedRate.name)
+	opaW, ok2 := r.find("opa", fixedWorkers.name)
+	over, ok3 := r.find(uncached, overload.name)
+	if !ok1 || !ok2 || !ok3 {
 		return []string{"- the run is incomplete"}
 	}
-	cpu, cpuW := pg.perRequest(pg.cpu), pgW.perRequest(pgW.cpu)
-	add(cpu <= 250*time.Microsecond, "CPU per admission ≤ 250 µs: %s at %s (%s at %s)", dur(cpu), fixedRate.name, dur(cpuW), fixedWorkers.name)
-	x, xW := float64(opa.perRequest(opa.cpu))/float64(cpu), float64(opaW.perRequest(opaW.cpu))/float64(cpuW)
-	add(x >= 3, "≥ 3× less CPU than opa run --server on the same policy and data: opa spends %.2f× privgate's CPU per request at %s (%.2f× at %s)", x, fixedRate.name, xW, fixedWorkers.name)
-	l := pg.metrics.Latencies
-	add(l.P99 <= 2*time.Millisecond && pg.tally.errors+pg.tally.wrong() == 0 && pg.metrics.Rate >= 0.98*float64(fixedRate.rate),
-		"p99 ≤ 2 ms at 1,000 req/s for %s with 0 errors: p99 %s (p50 %s, max %s), %s requests sent at %.0f req/s, %d errors, %d wrong answers",
-		fixedRate.duration, dur(l.P99), dur(l.P50), dur(l.Max), thousands(int(pg.metrics.Requests)), pg.metrics.Rate, pg.tally.errors, pg.tally.wrong())
-	peak := max(pg.rss, pgW.rss, over.rss)
-	add(peak <= 64<<20, "peak memory ≤ 64 MiB with %s groups: VmHWM %s over the whole run, overload included (%s once ready, before any load; %s after the %s and %s windows)",
-		thousands(r.options.groups), mib(peak), mib(r.startRSS["privgate"]), mib(max(pg.rss, pgW.rss)), fixedRate.name, fixedWorkers.name)
+	for _, v := range []struct{ name, what string }{
+		{"privgate", "privgate, the same request again (answered by the decision cache, as Argo CD's repeated dry-runs are)"},
+		{uncached, "privgate without cache (every request decoded and judged by the policy)"},
+	} {
+		pg, ok1 := r.find(v.name, fixedRate.name)
+		pgW, ok2 := r.find(v.name, fixedWorkers.name)
+		if !ok1 || !ok2 {
+			return []string{"- the run is incomplete"}
+		}
+		lines = append(lines, "", "**"+v.what+"**", "")
+		cpu, cpuW := pg.perRequest(pg.cpu), pgW.perRequest(pgW.cpu)
+		add(cpu <= 250*time.Microsecond, "CPU per admission ≤ 250 µs: %s at %s (%s at %s)", dur(cpu), fixedRate.name, dur(cpuW), fixedWorkers.name)
+		x, xW := float64(opa.perRequest(opa.cpu))/float64(cpu), float64(opaW.perRequest(opaW.cpu))/float64(cpuW)
+		add(x >= 3, "≥ 3× less CPU than opa run --server on the same policy and data: opa spends %.2f× privgate's CPU per request at %s (%.2f× at %s)", x, fixedRate.name, xW, fixedWorkers.name)
+		l := pg.metrics.Latencies
+		add(l.P99 <= 2*time.Millisecond && pg.tally.errors+pg.tally.wrong() == 0 && pg.metrics.Rate >= 0.98*float64(fixedRate.rate),
+			"p99 ≤ 2 ms at 1,000 req/s for %s with 0 errors: p99 %s (p50 %s, max %s), %s requests sent at %.0f req/s, %d errors, %d wrong answers",
+			fixedRate.duration, dur(l.P99), dur(l.P50), dur(l.Max), thousands(int(pg.metrics.Requests)), pg.metrics.Rate, pg.tally.errors, pg.tally.wrong())
+		peak := max(pg.rss, pgW.rss)
+		if v.name == uncached {
+			peak = max(peak, over.rss)
+		}
+		add(peak <= 64<<20, "peak memory ≤ 64 MiB with %s groups: VmHWM %s over the whole run%s (%s once ready, before any load)",
+			thousands(r.options.groups), mib(peak), map[bool]string{true: ", overload included", false: ""}[v.name == uncached], mib(r.startRSS[v.name]))
+	}
+	lines = append(lines, "", "**Overload (privgate without cache)**", "")
 	lo := over.metrics.Latencies
 	safe := over.tally.allowedByMistake == 0 && r.after.alive && r.after.err == nil
 	add(safe, "under overload privgate stays correct: %d of %s requests allowed by mistake, %d refused by mistake, %d malformed; still running and answering correctly after it: %v",
@@ -218,7 +239,7 @@ alone cost, and prove it side by side in one run.
 
 ## Machine
 
-- %d CPUs (%s), %s RAM, Linux %s. **The load generator and the three servers share these cores**:
+- %d CPUs (%s), %s RAM, Linux %s. **The load generator and the four servers share these cores**:
   every number includes the contention, and the load generator's own CPU is in the last column.
 - %s; opa %s built from the Go module proxy; vegeta %s; privgate %s.
 
@@ -230,7 +251,11 @@ On 127.0.0.1, each its own process, all over HTTPS (one self-signed CA, ECDSA P-
   reference request on /validate: a private Ingress of 3 hosts naming two groups, with the managedFields
   a real apply carries, %s bytes of AdmissionReview, as the API server sends it after /mutate (the patch
   privgate returned, applied). One admission here is that one /validate call; the API server also calls
-  /mutate, not measured here.
+  /mutate, not measured here. Every request is the same, as Argo CD's refreshes and diffs send the
+  same manifests again and again: after the first, privgate answers from its decision cache.
+- **privgate, no cache**: the same, started with `+"`--decision-cache-size 0`"+`: every request is decoded
+  and judged by the policy, the cost of a manifest privgate has not seen before. The overload window
+  runs on this one.
 - **floor**: a Go server that decodes the same AdmissionReview with encoding/json into the same Kubernetes
   type and answers allowed. It is what any webhook costs before deciding anything.
 - **opa**: `+"`opa run --server`"+` loaded with privgate's policy (policy/rego, tests left out) and a data.json
@@ -249,7 +274,7 @@ Load: vegeta %s as a library, one keep-alive transport per server.
   that wait is not in the latency (the API server would have turned the surplus away with 429).
 - **%s**: %d workers, each sending its next request as soon as it has the last answer, for %s after
   %s of warm-up: the most the server answers with the load generator beside it.
-- **%s**: privgate only, for %s, up to %d in flight: more than two cores can answer. One request in
+- **%s**: privgate without cache only, for %s, up to %d in flight: more than two cores can answer. One request in
   four is the denied variant; every answer is checked.
 
 ## Columns
@@ -268,7 +293,7 @@ Load: vegeta %s as a library, one keep-alive transport per server.
   since it started, startup included.
 - **load gen CPU/req**: the harness's own CPU (getrusage) per request: what the load generator took from
   the same two cores.
-- *privgate/opa*, *privgate/floor*: privgate's value divided by the other's; below 1 means privgate spends
+- *privgate / opa*, *privgate / floor* (and the same for privgate without cache): privgate's value divided by the other's; below 1 means privgate spends
   less (or, for req/s, answers less).
 `,
 		m.date, r.elapsed.Round(time.Second), table, quickNote(r.options.quick), strings.Join(r.targets(), "\n"),

@@ -16,6 +16,9 @@ import (
 	"github.com/privgate/privgate/certs"
 )
 
+// uncached names privgate serve run with --decision-cache-size 0.
+const uncached = "privgate, no cache"
+
 // plan is the run: the windows every server gets, then the overload window on privgate.
 func plan(quick bool) (fixedRate, fixedWorkers, overload window) {
 	fixedRate = window{name: "1,000 req/s", rate: 1000, duration: 15 * time.Second, warmup: time.Second}
@@ -63,6 +66,10 @@ func run(ctx context.Context, o options) error {
 		{"floor", "/healthz", self, []string{"floor", "--cert-dir", certDir, "--port", "{port}"}},
 		{"privgate", "/readyz", o.privgate, []string{"serve", "--config", fx.configPath, "--cert-dir", certDir,
 			"--host", "127.0.0.1", "--port", "{port}", "--metrics-bind-address", "0"}},
+		// The same with its decision cache off: every request decoded and judged by the policy,
+		// the cost of a manifest privgate has not seen before.
+		{uncached, "/readyz", o.privgate, []string{"serve", "--config", fx.configPath, "--cert-dir", certDir,
+			"--host", "127.0.0.1", "--port", "{port}", "--metrics-bind-address", "0", "--decision-cache-size", "0"}},
 		// Requests are not logged (privgate logs none it admits); telemetry would reach the network.
 		{"opa", "/health", o.opa, []string{"run", "--server", "--addr", "127.0.0.1:{port}",
 			"--tls-cert-file", filepath.Join(certDir, "tls.crt"), "--tls-private-key-file", filepath.Join(certDir, "tls.key"),
@@ -86,8 +93,8 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	floorSrv, privgateSrv, opaSrv := servers[0], servers[1], servers[2]
-	logf("servers ready: floor %s, privgate %s, opa %s", floorSrv.base, privgateSrv.base, opaSrv.base)
+	floorSrv, privgateSrv, uncachedSrv, opaSrv := servers[0], servers[1], servers[2], servers[3]
+	logf("servers ready: floor %s, privgate %s, %s %s, opa %s", floorSrv.base, privgateSrv.base, uncached, uncachedSrv.base, opaSrv.base)
 	if err := fx.mutated(plain, privgateSrv.base); err != nil {
 		return err
 	}
@@ -99,16 +106,22 @@ func run(ctx context.Context, o options) error {
 		requests: []vegeta.Target{post(floorSrv.base+"/validate?timeout=5s", fx.admit)}, judge: judgeAdmission(verdicts)}
 	pg := &target{server: privgateSrv, transport: newTransport(ca, o.http2),
 		requests: []vegeta.Target{post(validate, fx.admit)}, judge: judgeAdmission(verdicts)}
+	validateUncached := uncachedSrv.base + "/validate?timeout=5s"
+	pgUncached := &target{server: uncachedSrv, transport: newTransport(ca, o.http2),
+		requests: []vegeta.Target{post(validateUncached, fx.admit)}, judge: judgeAdmission(verdicts)}
 	opa := &target{server: opaSrv, transport: newTransport(ca, o.http2),
 		requests: []vegeta.Target{post(opaSrv.base+"/v1/data/privgate/deny", fx.opaAdmit)}, judge: judgeOPA}
 	if err := agree(plain, fx, validate, opaSrv.base); err != nil {
+		return err
+	}
+	if err := agree(plain, fx, validateUncached, ""); err != nil {
 		return err
 	}
 
 	fixedRate, fixedWorkers, overload := plan(o.quick)
 	var ms []measurement
 	for _, w := range []window{fixedRate, fixedWorkers} {
-		for _, t := range []*target{floor, pg, opa} {
+		for _, t := range []*target{floor, pg, pgUncached, opa} {
 			logf("%s: %s for %s", t.name, w.name, w.duration)
 			m, err := t.load(ctx, w)
 			if err != nil {
@@ -118,18 +131,19 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	// Overload: three admissible requests to one that must be denied, faster than two cores
-	// can answer. Any denied request answered allowed is counted.
-	mixed := *pg
-	mixed.requests = []vegeta.Target{post(validate, fx.admit), post(validate, fx.admit), post(validate, fx.admit), post(validate, fx.deny)}
-	logf("privgate: %s for %s (1 in 4 must be denied)", overload.name, overload.duration)
+	// can answer, on the server without cache (with it, two requests would not overload it). Any
+	// denied request answered allowed is counted.
+	mixed := *pgUncached
+	mixed.requests = []vegeta.Target{post(validateUncached, fx.admit), post(validateUncached, fx.admit), post(validateUncached, fx.admit), post(validateUncached, fx.deny)}
+	logf("%s: %s for %s (1 in 4 must be denied)", uncached, overload.name, overload.duration)
 	m, err := mixed.load(ctx, overload)
 	if err != nil {
 		return err
 	}
 	ms = append(ms, m)
-	after := afterOverload{alive: privgateSrv.alive()}
+	after := afterOverload{alive: uncachedSrv.alive()}
 	if after.alive {
-		after.err = agree(plain, fx, validate, "")
+		after.err = agree(plain, fx, validateUncached, "")
 	}
 
 	rep := report{elapsed: time.Since(began), measurements: ms, after: after, options: o, machine: describeMachine(o), startRSS: startRSS, reviewBytes: len(fx.admit), inputBytes: len(fx.opaAdmit)}
