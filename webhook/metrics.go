@@ -10,7 +10,7 @@ import (
 var (
 	decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "privgate_admission_decisions_total",
-		Help: "Admission requests answered, by webhook and result (allowed, patched, denied, ignored, error, bad-request).",
+		Help: "Admission requests answered, by webhook and result (allowed, patched, denied, ignored, error, bad-request, shed: refused with 429 after waiting for a slot under overload).",
 	}, []string{"webhook", "result"})
 	latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "privgate_admission_duration_seconds",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,10 +38,16 @@ type Handler struct {
 	Kind     Kind
 	Reviewer *policy.Reviewer
 	Log      logr.Logger
+	// Gate, when set, bounds the requests decided at once (shared by both webhooks).
+	Gate *Gate
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	entered := h.Gate.enter(r)
+	if entered {
+		defer h.Gate.leave()
+	}
 	review, status, err := decode(r)
 	if err != nil {
 		observe(h.Kind, "bad-request", start)
@@ -48,7 +55,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	resp, result := h.respond(r.Context(), review.Request)
+	var resp admission.Response
+	var result string
+	if entered || slices.Contains(h.Reviewer.NeverBlock, review.Request.Namespace) {
+		// A never-blocked namespace is answered at once without a decision: shedding it would
+		// lock the cluster out of repairing itself exactly when privgate is struggling.
+		resp, result = h.respond(r.Context(), review.Request)
+	} else {
+		resp, result = admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: Ingress %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", objectName(review.Request))), "shed"
+	}
 	// Complete sets the UID and serializes the patch, as admission.Webhook would.
 	if err := resp.Complete(admission.Request{AdmissionRequest: *review.Request}); err != nil {
 		resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err)), "error"

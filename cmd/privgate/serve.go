@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ type serveOptions struct {
 	metricsAddr string
 	namespace   string
 	cacheSize   int
+	inFlight    int
+	maxWait     time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -60,6 +63,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&o.port, "port", 9443, "HTTPS port of the webhook, /healthz and /readyz")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fs.IntVar(&o.cacheSize, "decision-cache-size", 4096, "decisions remembered for requests seen before (Argo CD's repeated dry-runs); 0 disables")
+	fs.IntVar(&o.inFlight, "max-in-flight", 2*runtime.GOMAXPROCS(0), "admission requests decided at once; more wait (default: twice the usable cores)")
+	fs.DurationVar(&o.maxWait, "max-wait", 2*time.Second, "longest a request waits for a slot before it is refused with 429 (never allowed); at most half the API server's timeout")
 	fs.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "privgate's own namespace, never intercepted (default $POD_NAMESPACE)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -76,6 +81,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	s, err := load(ctx, o.config, o.policyDir, neverBlock, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "privgate serve: %v\n", err)
+		return exitUsage
+	}
+	if o.inFlight < 1 || o.maxWait <= 0 {
+		fmt.Fprintf(stderr, "privgate serve: --max-in-flight %d --max-wait %s: want at least 1 and a positive wait\n", o.inFlight, o.maxWait)
 		return exitUsage
 	}
 	if o.cacheSize < 0 {
@@ -108,8 +117,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	srv := crwebhook.NewServer(serverOpts)
-	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: s.reviewer, Log: log.WithName("mutate")})
-	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: s.reviewer, Log: log.WithName("validate")})
+	gate := webhook.NewGate(o.inFlight, o.maxWait)
+	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: s.reviewer, Log: log.WithName("mutate"), Gate: gate})
+	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: s.reviewer, Log: log.WithName("validate"), Gate: gate})
 	srv.Register("/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }))
 	srv.Register("/readyz", readiness(checks))
 

@@ -54,6 +54,7 @@ const (
 	right            outcome = iota
 	allowedByMistake         // the request should have been denied: the failure that matters
 	refusedByMistake         // denied an admissible request (safe, but wrong)
+	shed                     // refused with 429 for lack of time under overload (safe: never admits)
 	malformed                // not the answer's expected shape, or for another request
 )
 
@@ -61,6 +62,7 @@ const (
 type tally struct {
 	errors                                  int // transport errors, timeouts, non-200 answers
 	allowedByMistake, refusedByMistake, bad int
+	shed                                    int // refused with 429 under overload: not wrong, counted apart
 }
 
 func (t tally) wrong() int { return t.allowedByMistake + t.refusedByMistake + t.bad }
@@ -149,6 +151,8 @@ func (t *target) attack(ctx context.Context, w window) (measurement, error) {
 			m.tally.refusedByMistake++
 		case malformed:
 			m.tally.bad++
+		case shed:
+			m.tally.shed++
 		}
 	}
 	m.metrics.Close()
@@ -172,6 +176,9 @@ func judgeAdmission(want map[types.UID]bool) func([]byte) outcome {
 			Response *struct {
 				UID     types.UID `json:"uid"`
 				Allowed bool      `json:"allowed"`
+				Status  *struct {
+					Code int `json:"code"`
+				} `json:"status"`
 			} `json:"response"`
 		}
 		if json.Unmarshal(body, &review) != nil || review.Response == nil {
@@ -181,6 +188,8 @@ func judgeAdmission(want map[types.UID]bool) func([]byte) outcome {
 		switch {
 		case !known:
 			return malformed
+		case !review.Response.Allowed && review.Response.Status != nil && review.Response.Status.Code == http.StatusTooManyRequests:
+			return shed
 		case review.Response.Allowed == allowed:
 			return right
 		case review.Response.Allowed:

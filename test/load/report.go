@@ -195,8 +195,8 @@ func (r report) targets() []string {
 	lines = append(lines, "", "**Overload (privgate without cache)**", "")
 	lo := over.metrics.Latencies
 	safe := over.tally.allowedByMistake == 0 && r.after.alive && r.after.err == nil
-	add(safe, "under overload privgate stays correct: %d of %s requests allowed by mistake, %d refused by mistake, %d malformed; still running and answering correctly after it: %v",
-		over.tally.allowedByMistake, thousands(int(over.metrics.Requests)), over.tally.refusedByMistake, over.tally.bad, r.after.alive && r.after.err == nil)
+	add(safe, "under overload privgate stays correct: %d of %s requests allowed by mistake, %d refused by mistake, %d malformed, %d shed (refused with 429 after waiting --max-wait for a slot); still running and answering correctly after it: %v",
+		over.tally.allowedByMistake, thousands(int(over.metrics.Requests)), over.tally.refusedByMistake, over.tally.bad, over.tally.shed, r.after.alive && r.after.err == nil)
 	lines = append(lines, fmt.Sprintf("  - what happens: offered %s req/s for %s, sent %.0f req/s, answered %.0f req/s; p50 %s, p99 %s, max %s; %d errors%s",
 		thousands(overload.rate), overload.duration, over.metrics.Rate, over.metrics.Throughput, dur(lo.P50), dur(lo.P99), dur(lo.Max), over.tally.errors, errorList(over.metrics.Errors)))
 	return lines
@@ -283,7 +283,8 @@ Load: vegeta %s as a library, one keep-alive transport per server.
 - **p50, p99, max**: latency seen by the load generator, from sending the request to the last byte of the
   answer (vegeta's percentiles, a t-digest estimate).
 - **errors**: transport errors, timeouts (%s, the webhooks' timeoutSeconds) and non-200 answers.
-- **wrong**: 200 answers that are not the expected decision: for privgate and the floor, a well-formed
+- **wrong**: 200 answers that are not the expected decision (a request shed with 429 under overload is
+  counted apart, in the targets: it is refused, never admitted): for privgate and the floor, a well-formed
   AdmissionReview with the request's UID and allowed as that request deserves; for opa, a defined, empty
   deny. An error is not a wrong answer: with failurePolicy Fail the API server refuses the request.
 - **CPU/req**: the server process's user + system CPU time (/proc/PID/stat utime + stime, read before and

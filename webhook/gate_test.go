@@ -1,0 +1,66 @@
+package webhook
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// TestGateSheds fills the gate, then sends requests that must wait: each is refused with 429
+// inside its bound (never allowed), except those of a never-blocked namespace, and a slot freed in
+// time lets the waiting request be judged.
+func TestGateSheds(t *testing.T) {
+	private := reviewOf(t, "CREATE", "Ingress", "../examples/admitted/grafana.yaml")
+	cases := map[string]struct {
+		body     []byte
+		query    string
+		maxWait  time.Duration
+		freeIn   time.Duration // 0: the slot stays taken
+		shed     bool
+		allowed  bool          // when not shed: the decision (grafana is denied unmutated)
+		waitedAt time.Duration // the answer must come before this
+	}{
+		"waits its bound, then 429":            {private, "", 50 * time.Millisecond, 0, true, false, time.Second},
+		"API server's timeout halves the wait": {private, "?timeout=100ms", 10 * time.Second, 0, true, false, time.Second},
+		"slot freed in time, then judged":      {private, "", 5 * time.Second, 50 * time.Millisecond, false, false, 5 * time.Second},
+		"kube-system is never shed":            {reviewOf(t, "CREATE", "Ingress", "testdata/kube-system-ingress.yaml"), "", 10 * time.Millisecond, 0, false, true, time.Second},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			gate := NewGate(1, c.maxWait)
+			h := &Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard(), Gate: gate}
+			if !gate.enter(httptest.NewRequest(http.MethodPost, "/", nil)) {
+				t.Fatal("could not take the only slot")
+			}
+			if c.freeIn > 0 {
+				time.AfterFunc(c.freeIn, gate.leave)
+			}
+			req := httptest.NewRequest(http.MethodPost, "/validate"+c.query, bytes.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			h.ServeHTTP(rec, req)
+			if took := time.Since(start); took > c.waitedAt {
+				t.Errorf("answered after %v, bound %v", took, c.waitedAt)
+			}
+			_, out := post(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(rec.Body.Bytes()) }), nil, "application/json")
+			if out == nil || out.Response == nil || out.Response.UID == "" {
+				t.Fatalf("not an AdmissionReview answer: HTTP %d %s", rec.Code, rec.Body)
+			}
+			shed := out.Response.Result != nil && out.Response.Result.Code == http.StatusTooManyRequests
+			if shed != c.shed {
+				t.Fatalf("shed = %v, want %v: %+v", shed, c.shed, out.Response.Result)
+			}
+			if shed && out.Response.Allowed {
+				t.Fatal("a shed request was allowed")
+			}
+			if !c.shed && out.Response.Allowed != c.allowed {
+				t.Fatalf("allowed = %v, want %v: %+v", out.Response.Allowed, c.allowed, out.Response.Result)
+			}
+		})
+	}
+}
