@@ -33,7 +33,7 @@ if ! have_opa; then
     # `go install pkg@version` refuses modules with replace directives; a scratch module does not.
     log "go install failed; building from a scratch module"
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
+    trap 'rm -rf "$work" || true' EXIT
     ( cd "$work"
       printf 'module opabuild\n\ngo 1.26.0\n' > go.mod
       go get -tool "github.com/open-policy-agent/opa@$OPA_VERSION"

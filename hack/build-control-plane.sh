@@ -38,7 +38,7 @@ fi
 mkdir -p "$BIN"
 export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" || true' EXIT
 
 if ! { [ -x "$BIN/etcd" ] && reports "${ETCD_VERSION#v}" "$BIN/etcd" --version; }; then
   log "building etcd $ETCD_VERSION (about 1 minute)"
@@ -76,9 +76,11 @@ done
 log "compiling (progress: one line a minute)"
 ( while sleep 60; do log "still compiling..."; done ) &
 ticker=$!
-trap 'kill $ticker 2>/dev/null; rm -rf "$work"' EXIT
+# Every command in an EXIT trap counts under set -e: a kill of a ticker already gone would turn
+# a finished build into a failure (it did, on a fresh machine), so nothing here may fail.
+trap 'kill "$ticker" 2>/dev/null || true; rm -rf "$work" || true' EXIT
 go build -ldflags "$ldflags" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl >&2
-kill $ticker 2>/dev/null || true
+kill "$ticker" 2>/dev/null || true
 
 have || { log "built binaries do not report $K8S_VERSION / etcd $ETCD_VERSION"; exit 1; }
 log "done: $BIN"
