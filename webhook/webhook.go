@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -91,7 +92,7 @@ func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", r.Header.Get("Content-Type"))
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := readBody(r)
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
@@ -109,6 +110,18 @@ func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: request.uid is empty")
 	}
 	return review, 0, nil
+}
+
+// readBody reads at most maxBody+1 bytes into one buffer sized from Content-Length when the
+// client sends one (the API server does): io.ReadAll would grow its buffer five times for a
+// 5 KB review, and that garbage is a fifth of a public Ingress's cost.
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+	return buf.Bytes(), err
 }
 
 // respond decides one request. It never panics into the server: a panic becomes a refusal

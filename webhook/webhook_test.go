@@ -206,6 +206,8 @@ func TestMalformedRequests(t *testing.T) {
 		"wrong type":        {`{"request":"x"}`, "application/json", 400, "malformed AdmissionReview"},
 		"wrong contenttype": {`{}`, "text/plain", 415, "application/json"},
 		"empty body":        {``, "application/json", 400, "malformed AdmissionReview"},
+		// Two etcd-sized objects plus the envelope is the most a real review carries.
+		"body over limit": {`{"request":{"uid":"1","object":"` + strings.Repeat("x", maxBody) + `"}}`, "application/json", 413, "body over"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
