@@ -50,7 +50,7 @@ if ! { [ -x "$BIN/etcd" ] && reports "${ETCD_VERSION#v}" "$BIN/etcd" --version; 
     go build -o "$BIN/etcd" go.etcd.io/etcd/server/v3 >&2 )
 fi
 
-log "building kube-apiserver and kubectl $K8S_VERSION (about 7 minutes on 2 cores, once)"
+log "building kube-apiserver and kubectl $K8S_VERSION (7–16 minutes on 2 cores, once)"
 mkdir -p "$work/k8s"
 cd "$work/k8s"
 printf 'module kasbuild\n\ngo 1.26.0\n' > go.mod

@@ -41,7 +41,7 @@ show() {
   return 0
 }
 
-heading "Building privgate and the local control plane (first run: about 7 minutes, then cached)"
+heading "Building privgate and the local control plane (first run: 7–16 minutes, then cached)"
 go build -o bin/privgate ./cmd/privgate
 PRIVGATE=$PWD/bin/privgate
 cp_start "$WORK"
