@@ -3,6 +3,8 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/lru"
@@ -16,9 +18,13 @@ var cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 func init() { metrics.Registry.MustRegister(cacheLookups) }
 
-// maxCachedObject bounds the objects whose decisions are kept: the cache holds the mutated
-// Ingress, and a few very large objects must not crowd out the many ordinary ones.
+// maxCachedObject bounds the objects whose decisions are kept: hashing is cheap, but a request
+// that large is rare enough not to be worth remembering.
 const maxCachedObject = 64 << 10
+
+// entryOverhead is what an entry costs beyond its strings and patch: the key, the LRU's list
+// element and map slot, the Decision's headers.
+const entryOverhead = 512
 
 // DecisionCache remembers recent decisions by everything they were computed from. Argo CD's
 // refreshes and server-side diffs dry-run every manifest again every few minutes, and a re-applied
@@ -29,14 +35,33 @@ const maxCachedObject = 64 << 10
 // bytes) and, for validation, the serving policy's generation and the group set's identity and
 // staleness; the request's UID is left out, it differs on every call. A new policy, a new group
 // set or a group source turning stale therefore never meets an old answer.
-type DecisionCache struct{ lru *lru.Cache }
+//
+// It is bounded by the bytes its decisions take, estimated, not by their number: a denial
+// quotes the annotations it judges, so anyone who may dry-run an Ingress could otherwise fill
+// the pod's memory with a few thousand large ones.
+type DecisionCache struct {
+	lru    *lru.Cache
+	budget int64
 
-// NewDecisionCache keeps up to size decisions; size 0 disables caching (nil is a valid, empty cache).
-func NewDecisionCache(size int) *DecisionCache {
-	if size <= 0 {
+	mu    sync.Mutex // serializes put, so that every kept entry is counted exactly once
+	bytes int64      // estimated size of the entries kept; guarded by mu, or by lru's lock on eviction
+}
+
+type entry struct {
+	d    Decision
+	size int64
+}
+
+// NewDecisionCache keeps decisions up to budget bytes (estimated); 0 disables caching (nil is a
+// valid, empty cache).
+func NewDecisionCache(budget int64) *DecisionCache {
+	if budget <= 0 {
 		return nil
 	}
-	return &DecisionCache{lru: lru.New(size)}
+	c := &DecisionCache{budget: budget}
+	// Eviction runs inside put (RemoveOldest, Remove), with mu held.
+	c.lru = lru.NewWithEvictionFunc(int(max(budget/entryOverhead, 1)), func(_ lru.Key, v any) { c.bytes -= v.(entry).size })
+	return c
 }
 
 type cacheKey [sha256.Size]byte
@@ -83,7 +108,47 @@ func (c *DecisionCache) get(webhook string, k cacheKey) (Decision, bool) {
 	if !ok {
 		return Decision{}, false
 	}
-	return v.(Decision), true
+	return v.(entry).d, true
 }
 
-func (c *DecisionCache) put(k cacheKey, d Decision) { c.lru.Add(k, d) }
+// put keeps d under k. The decoded Ingress is dropped: the webhooks answer from the patch and
+// the verdict alone. A decision over 1/64 of the budget is not kept, so that a few outsized ones
+// cannot crowd out the many ordinary ones.
+func (c *DecisionCache) put(k cacheKey, d Decision) {
+	d.Mutated = nil
+	size := decisionSize(d)
+	if size > c.budget/64 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Remove(k) // a concurrent miss may have kept it already: count it once
+	c.lru.Add(k, entry{d: d, size: size})
+	c.bytes += size
+	for c.bytes > c.budget && c.lru.Len() > 0 {
+		c.lru.RemoveOldest()
+	}
+}
+
+// decisionSize estimates the memory a kept decision holds. Patch values are decoded JSON (maps,
+// slices, strings) and cost about twice their encoding.
+func decisionSize(d Decision) int64 {
+	n := entryOverhead + len(d.Note)
+	for _, vs := range [][]Violation{d.Violations, d.Warnings} {
+		for _, v := range vs {
+			n += 96 + len(v.ID) + len(v.Host) + len(v.Field) + len(v.Message) + len(v.Group)
+		}
+	}
+	for _, op := range d.Patch {
+		b, _ := json.Marshal(op.Value)
+		n += 64 + len(op.Operation) + len(op.Path) + 2*len(b)
+	}
+	return int64(n)
+}
+
+// Bytes is the estimated size of what the cache holds.
+func (c *DecisionCache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}

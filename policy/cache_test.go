@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func lookups(webhook, result string) float64 {
 func TestCacheAnswersAsComputed(t *testing.T) {
 	plain := testReviewer(t)
 	cached := *plain
-	cached.Cache = NewDecisionCache(64)
+	cached.Cache = NewDecisionCache(1 << 20)
 	inputs := append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
 	ctx := context.Background()
 	for _, in := range inputs {
@@ -40,7 +41,10 @@ func TestCacheAnswersAsComputed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !reflect.DeepEqual(got, want) {
+				// The cache keeps no decoded Ingress; everything the webhook answers with is equal.
+				wantNoIngress := want
+				got.Mutated, wantNoIngress.Mutated = nil, nil
+				if !reflect.DeepEqual(got, wantNoIngress) {
 					t.Fatalf("mutate call %d: cached decision differs:\n got %+v\nwant %+v", i, got, want)
 				}
 				if hit := lookups("mutate", "hit") - hits; hit != float64(i) {
@@ -101,7 +105,7 @@ func TestCacheKey(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			r.Cache = NewDecisionCache(16)
+			r.Cache = NewDecisionCache(1 << 20)
 			src := &switchableSource{}
 			src.snap.Store(&groups.Snapshot{Set: known, Synced: time.Now()})
 			r.Groups = src
@@ -137,7 +141,7 @@ func TestCacheKeepsOnlyWhatMayBeKept(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			r.Cache = NewDecisionCache(16)
+			r.Cache = NewDecisionCache(1 << 20)
 			_, _ = r.Validate(ctx, c.req)
 			if kept := r.Cache.lru.Len() == 1; kept != c.kept {
 				t.Errorf("kept = %v, want %v", kept, c.kept)
@@ -159,5 +163,116 @@ func TestCacheDisabled(t *testing.T) {
 	}
 	if lookups("validate", "miss") != misses {
 		t.Error("a reviewer without a cache counted lookups")
+	}
+}
+
+// TestCacheNotKeptUnderAnotherSet: a verdict judged with another group set than the one its
+// key names is not kept, even when the set is back by the time the verdict is filed (a request
+// holding an older snapshot wrote its set between another's lookup and evaluation).
+func TestCacheNotKeptUnderAnotherSet(t *testing.T) {
+	ctx := context.Background()
+	a, b := groups.NewSet([]string{"/developers", "/sre"}), groups.NewSet([]string{"/developers", "/sre"})
+	cases := map[string]struct {
+		sets []*groups.Set // the snapshots the source answers in turn: key, evaluation, after
+		kept int
+	}{
+		"one set throughout":        {[]*groups.Set{a}, 1},
+		"another set while judging": {[]*groups.Set{a, b, a}, 0},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testReviewer(t)
+			r.Cache = NewDecisionCache(1 << 20)
+			r.Groups = &scriptedSource{sets: c.sets}
+			d, err := r.Validate(ctx, Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")})
+			if err != nil || hasUnknownGroup(d.Violations) {
+				t.Fatalf("want a verdict that may be kept: %v %v", err, d.Violations)
+			}
+			if n := r.Cache.lru.Len(); n != c.kept {
+				t.Errorf("%d kept, want %d", n, c.kept)
+			}
+		})
+	}
+}
+
+// scriptedSource answers its sets in turn, then the last one again.
+type scriptedSource struct {
+	mu   sync.Mutex
+	sets []*groups.Set
+}
+
+func (s *scriptedSource) Snapshot() *groups.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.sets[0]
+	if len(s.sets) > 1 {
+		s.sets = s.sets[1:]
+	}
+	return &groups.Snapshot{Set: set, Synced: time.Now()}
+}
+
+// TestCacheBudget: the cache holds at most its budget of estimated bytes, keeps nothing over a
+// 64th of it, and counts a decision kept twice (two misses racing) once.
+func TestCacheBudget(t *testing.T) {
+	small := Decision{Allowed: true, Violations: []Violation{{ID: "x", Message: strings.Repeat("m", 100)}}}
+	big := Decision{Violations: []Violation{{ID: "x", Message: strings.Repeat("m", 4<<10)}}}
+	const budget = 64 << 10
+	c := NewDecisionCache(budget)
+	for i := range 1000 {
+		c.put(cacheKey{byte(i), byte(i >> 8)}, small)
+		if c.Bytes() > budget {
+			t.Fatalf("after %d puts: %d bytes, budget %d", i+1, c.Bytes(), budget)
+		}
+	}
+	if n := c.lru.Len(); n == 0 || int64(n)*decisionSize(small) != c.Bytes() {
+		t.Errorf("%d entries of %d bytes counted as %d", n, decisionSize(small), c.Bytes())
+	}
+	c = NewDecisionCache(budget)
+	c.put(cacheKey{1}, big)
+	if c.lru.Len() != 0 {
+		t.Errorf("a %d-byte decision was kept in a %d-byte cache", decisionSize(big), budget)
+	}
+	c.put(cacheKey{2}, small)
+	c.put(cacheKey{2}, small)
+	if c.Bytes() != decisionSize(small) {
+		t.Errorf("one decision kept twice counts %d bytes, want %d", c.Bytes(), decisionSize(small))
+	}
+	got, _ := c.get("validate", cacheKey{2})
+	if got.Mutated != nil || !reflect.DeepEqual(got, small) {
+		t.Errorf("kept %+v, want %+v", got, small)
+	}
+}
+
+// TestCacheNondeterministicPolicy: a policy that reads the clock or draws random numbers is
+// judged every time; the default one is cached.
+func TestCacheNondeterministicPolicy(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]struct {
+		extra string
+		kept  bool
+	}{
+		"default policy":          {"", true},
+		"time.now_ns in a rule":   {"package privgate\n\nnow := time.now_ns()\n", false},
+		"rand.intn in a function": {"package privgate\n\npick(n) := rand.intn(\"x\", n)\n\nwarn contains {\"id\": \"x\", \"message\": \"m\"} if pick(10) > 100\n", false},
+		"deterministic extension": {"package privgate\n\nwarn contains {\"id\": \"x\", \"message\": \"m\"} if upper(\"a\") == \"b\"\n", true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testReviewer(t)
+			mods := DefaultModules()
+			if c.extra != "" {
+				mods["extra.rego"] = c.extra
+			}
+			if err := r.Engine.Load(ctx, mods); err != nil {
+				t.Fatal(err)
+			}
+			r.Cache = NewDecisionCache(1 << 20)
+			if _, err := r.Validate(ctx, Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}); err != nil {
+				t.Fatal(err)
+			}
+			if kept := r.Cache.lru.Len() == 1; kept != c.kept {
+				t.Errorf("kept = %v, want %v", kept, c.kept)
+			}
+		})
 	}
 }

@@ -96,14 +96,28 @@ type Engine struct {
 	store storage.Store
 	query atomic.Pointer[compiled]
 
-	groupsMu  sync.Mutex
-	groupsSet atomic.Pointer[groups.Set] // the set last written to the store
+	// groupsMu guards groups, the set last written to the store: evaluations hold it for
+	// reading, so that each can say which set it judged with; a new set is written under it.
+	groupsMu sync.RWMutex
+	groups   *groups.Set
 }
 
 type compiled struct {
 	query      rego.PreparedEvalQuery
 	modules    Modules
 	generation uint64 // distinct for every policy ever loaded by this process
+	// deterministic is false when the policy calls a built-in whose answer changes between
+	// calls on the same input (time.now_ns, rand.intn, uuid.rfc4122...): its verdicts are
+	// never cached, or a rule like "exempt until a date" would outlive its date.
+	deterministic bool
+}
+
+// Evaluated says what one evaluation judged with: the policy and the group set. A verdict may
+// be kept under a cache key only if this is what the key names.
+type Evaluated struct {
+	Generation    uint64
+	Groups        *groups.Set
+	Deterministic bool
 }
 
 var generations atomic.Uint64
@@ -151,8 +165,32 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 	if !definesDeny(parsed) {
 		return errors.New("compile policy: no module defines data.privgate.deny; without it nothing would ever be denied")
 	}
-	e.query.Store(&compiled{query: pq, modules: modules, generation: generations.Add(1)})
+	e.query.Store(&compiled{query: pq, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed)})
 	return nil
+}
+
+// deterministic reports whether no module calls a non-deterministic built-in.
+func deterministic(mods map[string]*ast.Module) bool {
+	found := false
+	isNondet := func(op ast.Ref) bool {
+		b, ok := ast.BuiltinMap[op.String()]
+		return ok && b.Nondeterministic
+	}
+	for _, m := range mods {
+		ast.WalkExprs(m, func(x *ast.Expr) bool {
+			found = found || (x.IsCall() && isNondet(x.Operator()))
+			return found
+		})
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if c, ok := t.Value.(ast.Call); ok && len(c) > 0 {
+				if op, ok := c[0].Value.(ast.Ref); ok && isNondet(op) {
+					found = true
+				}
+			}
+			return found
+		})
+	}
+	return !found
 }
 
 // Generation identifies the policy now serving: it changes with every successful Load.
@@ -260,12 +298,15 @@ func TestModules(ctx context.Context, modules Modules, report func(TestResult)) 
 // setGroups writes a new group set into the store when it differs from the one there. Writes
 // happen only when the source produced a new set, never per request.
 func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
-	if e.groupsSet.Load() == set {
+	e.groupsMu.RLock()
+	same := e.groups == set
+	e.groupsMu.RUnlock()
+	if same {
 		return nil
 	}
 	e.groupsMu.Lock()
 	defer e.groupsMu.Unlock()
-	if e.groupsSet.Load() == set {
+	if e.groups == set {
 		return nil
 	}
 	obj := ast.NewObject()
@@ -275,8 +316,23 @@ func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
 	if err := storage.WriteOne(ctx, e.store, storage.ReplaceOp, storage.MustParsePath("/privgate/groups"), obj); err != nil {
 		return fmt.Errorf("store groups: %w", err)
 	}
-	e.groupsSet.Store(set)
+	e.groups = set
 	return nil
+}
+
+// EvalWith evaluates input with the known groups of set and says what it judged with. Requests
+// holding different snapshots may race to write their set; the evaluation then ran with
+// whichever set was in the store, and Evaluated says which, so that it is never cached under
+// the other's name.
+func (e *Engine) EvalWith(ctx context.Context, set *groups.Set, input ast.Value) (Verdict, Evaluated, error) {
+	if err := e.setGroups(ctx, set); err != nil {
+		return Verdict{}, Evaluated{}, err
+	}
+	e.groupsMu.RLock()
+	defer e.groupsMu.RUnlock()
+	c := e.query.Load()
+	v, err := c.eval(ctx, input)
+	return v, Evaluated{Generation: c.generation, Groups: e.groups, Deterministic: c.deterministic}, err
 }
 
 // Verdict is what the policy says of one input.
@@ -295,9 +351,12 @@ type Violation struct {
 	Group string `json:"group,omitempty"`
 }
 
-// Eval evaluates the serving policy on an input document.
+// Eval evaluates the serving policy on an input document, with the groups last written.
 func (e *Engine) Eval(ctx context.Context, input ast.Value) (Verdict, error) {
-	c := e.query.Load()
+	return e.query.Load().eval(ctx, input)
+}
+
+func (c *compiled) eval(ctx context.Context, input ast.Value) (Verdict, error) {
 	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Verdict{}, fmt.Errorf("evaluate policy: %w", err)

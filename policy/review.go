@@ -46,7 +46,9 @@ type Decision struct {
 	Warnings   []Violation
 	// Patch turns the request's object into Mutated; empty when nothing changed.
 	Patch []jsonpatch.Operation
-	// Mutated is the Ingress after mutation (the request's object when nothing changed).
+	// Mutated is the Ingress after mutation (the request's object when nothing changed). It is
+	// nil when nothing was decoded (never-blocked namespace, public Ingress) and when the
+	// decision came from the cache: callers that go on judging it use Review.
 	Mutated *networkingv1.Ingress
 	// Note says why an admitted Ingress needed nothing (public, exempt, never-blocked namespace).
 	Note string
@@ -176,12 +178,13 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 		if err != nil {
 			return Decision{}, false, err
 		}
-		d, err := r.validate(ctx, req, ing)
-		// An unknown group may be created any minute (and triggers a refresh), and a policy or
-		// group set that changed during the evaluation would file the answer under a key it was
-		// not computed from: neither is kept.
+		d, used, err := r.validate(ctx, req, ing)
+		// An unknown group may be created any minute (and triggers a refresh), so its denial is
+		// not kept. Neither is a verdict judged with another policy or group set than the key
+		// names (one changed, or a request holding an older snapshot wrote its set meanwhile),
+		// or by a policy whose answers change by themselves.
 		keep := !hasUnknownGroup(d.Violations) && !hasUnknownGroup(d.Warnings) &&
-			r.Groups.Snapshot().Set == snap.Set && r.Engine.Generation() == generation
+			(used == Evaluated{} || used == Evaluated{Generation: generation, Groups: snap.Set, Deterministic: true})
 		return d, keep, err
 	})
 }
@@ -205,16 +208,25 @@ func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint
 // Review mutates and then validates the result, as the API server would call the two webhooks:
 // privgate check's path.
 func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
-	m, err := r.Mutate(req)
+	m, err := r.mutated(req)
 	if err != nil || m.Mutated == nil {
 		return m, err
 	}
-	v, err := r.validate(ctx, req, m.Mutated)
+	v, _, err := r.validate(ctx, req, m.Mutated)
 	if err != nil {
 		return Decision{}, err
 	}
 	v.Patch, v.Mutated = m.Patch, m.Mutated
 	return v, nil
+}
+
+// mutated is Mutate without the cache, which does not keep Mutated: for callers that go on
+// judging the mutated Ingress.
+func (r *Reviewer) mutated(req Request) (Decision, error) {
+	if done, ok := r.neverBlocked(req); ok {
+		return done, nil
+	}
+	return r.mutate(req)
 }
 
 // neverBlocked answers at once for never-blocked namespaces, and public for Ingresses with no
@@ -234,22 +246,23 @@ func (r *Reviewer) public(req Request) (Decision, bool) {
 }
 
 // validate judges a decoded Ingress; callers have already skipped what needs no judgement.
-func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, error) {
+// It says what the policy judged with (zero when the policy was not needed).
+func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, Evaluated, error) {
 	d := Decision{Allowed: true, Mutated: ing}
 	facts := r.Config.Inspect(ing, req.Username)
 	if !facts.AnyPrivate() {
 		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
 		d.Note = "no private host"
-		return d, nil
+		return d, Evaluated{}, nil
 	}
-	verdict, err := r.eval(ctx, req, ing, facts)
+	verdict, used, err := r.eval(ctx, req, ing, facts)
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, Evaluated{}, err
 	}
 	if refresher, ok := r.Groups.(GroupRefresher); ok && hasUnknownGroup(verdict.Deny) && refresher.Refresh(ctx) {
 		// The group may have been created since the last sync: judge again on fresh groups.
-		if verdict, err = r.eval(ctx, req, ing, facts); err != nil {
-			return Decision{}, err
+		if verdict, used, err = r.eval(ctx, req, ing, facts); err != nil {
+			return Decision{}, Evaluated{}, err
 		}
 	}
 	switch {
@@ -262,23 +275,20 @@ func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.
 	r.suggest(d.Violations)
 	r.suggest(d.Warnings)
 	d.Allowed = len(d.Violations) == 0
-	return d, nil
+	return d, used, nil
 }
 
 func hasUnknownGroup(vs []Violation) bool {
 	return slices.ContainsFunc(vs, func(v Violation) bool { return v.ID == "group-unknown" })
 }
 
-func (r *Reviewer) eval(ctx context.Context, req Request, ing *networkingv1.Ingress, f Facts) (Verdict, error) {
+func (r *Reviewer) eval(ctx context.Context, req Request, ing *networkingv1.Ingress, f Facts) (Verdict, Evaluated, error) {
 	snap := r.Groups.Snapshot()
-	if err := r.Engine.setGroups(ctx, snap.Set); err != nil {
-		return Verdict{}, err
-	}
 	input, err := buildInput(req, ing, f, snap.Stale)
 	if err != nil {
-		return Verdict{}, err
+		return Verdict{}, Evaluated{}, err
 	}
-	return r.Engine.Eval(ctx, input)
+	return r.Engine.EvalWith(ctx, snap.Set, input)
 }
 
 // suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
@@ -393,7 +403,7 @@ func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := r.Mutate(req)
+	m, err := r.mutated(req)
 	if err != nil {
 		return nil, nil, err
 	}

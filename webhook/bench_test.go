@@ -95,7 +95,7 @@ func BenchmarkDecision(b *testing.B) {
 				body = mutatedReview(b, h, body)
 			}
 			if c.cached {
-				h.Reviewer.Cache = policy.NewDecisionCache(16)
+				h.Reviewer.Cache = policy.NewDecisionCache(1 << 20)
 			}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 
 	"golang.org/x/sync/errgroup"
@@ -41,14 +42,14 @@ type serveOptions struct {
 	port        int
 	metricsAddr string
 	namespace   string
-	cacheSize   int
+	cacheSize   resource.QuantityValue
 	inFlight    int
 	maxWait     time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
-	o := serveOptions{}
+	o := serveOptions{cacheSize: resource.QuantityValue{Quantity: resource.MustParse("8Mi")}}
 	fs.StringVar(&o.config, "config", "", "privgate.yaml")
 	fs.StringVar(&o.policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy, watched for edits")
 	fs.StringVar(&o.certs, "certs", "files", "where the serving certificate comes from: files (--cert-dir, reloaded on change; cert-manager) or self-managed (a CA and certificate privgate keeps in a Secret)")
@@ -62,7 +63,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&o.host, "host", "", "address to serve the webhook on (all when empty)")
 	fs.IntVar(&o.port, "port", 9443, "HTTPS port of the webhook, /healthz and /readyz")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
-	fs.IntVar(&o.cacheSize, "decision-cache-size", 4096, "decisions remembered for requests seen before (Argo CD's repeated dry-runs); 0 disables")
+	fs.Var(&o.cacheSize, "decision-cache-size", "memory for decisions remembered for requests seen before (Argo CD's repeated dry-runs), a quantity such as 8Mi; 0 disables")
 	fs.IntVar(&o.inFlight, "max-in-flight", 2*runtime.GOMAXPROCS(0), "admission requests decided at once; more wait (default: twice the usable cores)")
 	fs.DurationVar(&o.maxWait, "max-wait", 2*time.Second, "longest a request waits for a slot before it is refused with 429 (never allowed); at most half the API server's timeout")
 	fs.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "privgate's own namespace, never intercepted (default $POD_NAMESPACE)")
@@ -87,11 +88,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privgate serve: --max-in-flight %d --max-wait %s: want at least 1 and a positive wait\n", o.inFlight, o.maxWait)
 		return exitUsage
 	}
-	if o.cacheSize < 0 {
-		fmt.Fprintf(stderr, "privgate serve: --decision-cache-size %d: want 0 (off) or more\n", o.cacheSize)
+	if o.cacheSize.Sign() < 0 {
+		fmt.Fprintf(stderr, "privgate serve: --decision-cache-size %s: want 0 (off) or a size such as 8Mi\n", o.cacheSize.String())
 		return exitUsage
 	}
-	s.reviewer.Cache = policy.NewDecisionCache(o.cacheSize)
+	s.reviewer.Cache = policy.NewDecisionCache(o.cacheSize.Value())
 
 	checks := map[string]func() error{
 		"groups": func() error {
