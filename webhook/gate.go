@@ -12,7 +12,8 @@ import (
 // webhook's timeoutSeconds, and is then refused with 429 ("shed"): with failurePolicy Fail the API
 // server refuses the object, so running out of time never admits anything.
 //
-// A request waits before its body is read, so the queue costs connections, not memory.
+// A request waits once its body is read: a client sending its body slowly must never hold a
+// slot. The queue then holds bodies, a few KB each.
 type Gate struct {
 	slots   chan struct{}
 	maxWait time.Duration
@@ -36,7 +37,7 @@ func (g *Gate) enter(r *http.Request) bool {
 	default:
 	}
 	wait := g.maxWait
-	if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 {
+	if t, ok := apiTimeout(r); ok {
 		wait = min(wait, t/2)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)

@@ -1,9 +1,16 @@
 package webhook
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +34,7 @@ func TestGateSheds(t *testing.T) {
 		"waits its bound, then 429":            {private, "", 50 * time.Millisecond, 0, true, false, time.Second},
 		"API server's timeout halves the wait": {private, "?timeout=100ms", 10 * time.Second, 0, true, false, time.Second},
 		"slot freed in time, then judged":      {private, "", 5 * time.Second, 50 * time.Millisecond, false, false, 5 * time.Second},
-		"kube-system is never shed":            {reviewOf(t, "CREATE", "Ingress", "testdata/kube-system-ingress.yaml"), "", 10 * time.Millisecond, 0, false, true, time.Second},
+		"kube-system takes no slot":            {reviewOf(t, "CREATE", "Ingress", "testdata/kube-system-ingress.yaml"), "", 10 * time.Second, 0, false, true, time.Second},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -62,5 +69,62 @@ func TestGateSheds(t *testing.T) {
 				t.Fatalf("allowed = %v, want %v: %+v", out.Response.Allowed, c.allowed, out.Response.Result)
 			}
 		})
+	}
+}
+
+// TestGateSlowBody: a client that sends its headers and then stalls its body holds no slot, so
+// honest requests are judged meanwhile.
+func TestGateSlowBody(t *testing.T) {
+	gate := NewGate(1, 50*time.Millisecond)
+	h := &Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard(), Gate: gate}
+	stalled, writer := io.Pipe()
+	reading := make(chan struct{})
+	slow := httptest.NewRequest(http.MethodPost, "/validate", &firstRead{r: stalled, first: reading})
+	slow.Header.Set("Content-Type", "application/json")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), slow)
+	}()
+	<-reading // the slow request is inside the handler, waiting for its body
+	rec, out := post(t, h, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/grafana.yaml"), "application/json")
+	if out == nil || out.Response.Result != nil && out.Response.Result.Code == http.StatusTooManyRequests {
+		t.Errorf("an honest request was not judged while another's body stalled: HTTP %d %s", rec.Code, rec.Body)
+	}
+	writer.CloseWithError(errors.New("client gone"))
+	<-done
+}
+
+// firstRead closes first when the handler starts reading the body.
+type firstRead struct {
+	r     io.Reader
+	first chan struct{}
+	once  sync.Once
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	f.once.Do(func() { close(f.first) })
+	return f.r.Read(p)
+}
+
+// TestSlowBodyCutOff: over a real connection, a body that stops arriving is given up within the
+// API server's ?timeout=, with 400, and the connection is not held open.
+func TestSlowBodyCutOff(t *testing.T) {
+	srv := httptest.NewServer(&Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard(), Gate: NewGate(1, time.Second)})
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second)) // the test's own bound, far above the cut-off
+	fmt.Fprintf(conn, "POST /validate?timeout=200ms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "read body") {
+		t.Errorf("HTTP %d %q, want 400 naming the body read", resp.StatusCode, body)
 	}
 }

@@ -45,26 +45,14 @@ type Handler struct {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	entered := h.Gate.enter(r)
-	if entered {
-		defer h.Gate.leave()
-	}
-	review, status, err := decode(r)
+	review, status, err := decode(w, r)
 	if err != nil {
 		observe(h.Kind, "bad-request", start)
 		h.Log.Info("rejected malformed admission request", "status", status, "error", err.Error())
 		http.Error(w, err.Error(), status)
 		return
 	}
-	var resp admission.Response
-	var result string
-	if entered || slices.Contains(h.Reviewer.NeverBlock, review.Request.Namespace) {
-		// A never-blocked namespace is answered at once without a decision: shedding it would
-		// lock the cluster out of repairing itself exactly when privgate is struggling.
-		resp, result = h.respond(r.Context(), review.Request)
-	} else {
-		resp, result = admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: Ingress %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", objectName(review.Request))), "shed"
-	}
+	resp, result := h.decide(r, review.Request)
 	// Complete sets the UID and serializes the patch, as admission.Webhook would.
 	if err := resp.Complete(admission.Request{AdmissionRequest: *review.Request}); err != nil {
 		resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err)), "error"
@@ -84,15 +72,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	observe(h.Kind, result, start)
 }
 
+// decide answers one request once the gate lets it in, or refuses it (429, never allowed) when
+// no slot frees up in time. A never-blocked namespace takes no slot: it is answered at once
+// without a decision, since shedding it would lock the cluster out of repairing itself exactly
+// when privgate is struggling.
+func (h *Handler) decide(r *http.Request, req *admissionv1.AdmissionRequest) (admission.Response, string) {
+	if !slices.Contains(h.Reviewer.NeverBlock, req.Namespace) {
+		if !h.Gate.enter(r) {
+			return admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: Ingress %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", objectName(req))), "shed"
+		}
+		defer h.Gate.leave()
+	}
+	return h.respond(r.Context(), req)
+}
+
+// bodyTimeout bounds the reading of a request's body: the API server's default webhook timeout.
+// The server itself bounds only the headers, and the body is read before the gate, so a client
+// sending it slowly holds its own connection and nothing else.
+const bodyTimeout = 10 * time.Second
+
 // decode reads an AdmissionReview, or says with which HTTP status it cannot.
-func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
+func decode(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionReview, int, error) {
 	if r.Method != http.MethodPost {
 		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s: an AdmissionReview is POSTed", r.Method)
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", r.Header.Get("Content-Type"))
 	}
-	body, err := readBody(r)
+	body, err := readBody(w, r)
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
@@ -112,17 +119,40 @@ func decode(r *http.Request) (*admissionv1.AdmissionReview, int, error) {
 	return review, 0, nil
 }
 
-// readBody reads at most maxBody+1 bytes into one buffer sized from Content-Length when the
-// client sends one (the API server does): io.ReadAll would grow its buffer five times for a
-// 5 KB review, and that garbage is a fifth of a public Ingress's cost.
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 && n <= maxBody {
-		buf.Grow(int(n) + bytes.MinRead)
+// readBody reads at most maxBody+1 bytes, within bodyTimeout or the API server's ?timeout=, into
+// one buffer sized from Content-Length when the client sends one (the API server does):
+// io.ReadAll would grow its buffer five times for a 5 KB review, and that garbage is a fifth of
+// a public Ingress's cost. The size is trusted only up to maxPresize: a header alone must not
+// reserve megabytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	timeout := bodyTimeout
+	if t, ok := apiTimeout(r); ok {
+		timeout = min(timeout, t)
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
-	return buf.Bytes(), err
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(timeout)) // unsupported only by test recorders
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 {
+		buf.Grow(int(min(n, maxPresize)) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
+		// The deadline stays: net/http drains an unread body before it answers, and must give
+		// up on this one too.
+		return nil, err
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	return buf.Bytes(), nil
 }
+
+// apiTimeout is the time the API server gives the call, from its ?timeout= parameter.
+func apiTimeout(r *http.Request) (time.Duration, bool) {
+	t, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+	return t, err == nil && t > 0
+}
+
+// maxPresize is the most readBody allocates before the bytes arrive: the largest reviews seen
+// in practice, a few objects with long annotations, fit.
+const maxPresize = 64 << 10
 
 // respond decides one request. It never panics into the server: a panic becomes a refusal
 // (failing closed), with the cause logged.
