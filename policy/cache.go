@@ -16,7 +16,12 @@ var cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Decision cache lookups, by webhook (mutate, validate) and result (hit, miss).",
 }, []string{"webhook", "result"})
 
-func init() { metrics.Registry.MustRegister(cacheLookups) }
+var cacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "privgate_decision_cache_bytes",
+	Help: "Estimated memory held by the decision cache (bounded by --decision-cache-size).",
+})
+
+func init() { metrics.Registry.MustRegister(cacheLookups, cacheBytes) }
 
 // maxCachedObject bounds the objects whose decisions are kept: hashing is cheap, but a request
 // that large is rare enough not to be worth remembering.
@@ -128,6 +133,7 @@ func (c *DecisionCache) put(k cacheKey, d Decision) {
 	for c.bytes > c.budget && c.lru.Len() > 0 {
 		c.lru.RemoveOldest()
 	}
+	cacheBytes.Set(float64(c.bytes))
 }
 
 // decisionSize estimates the memory a kept decision holds. Patch values are decoded JSON (maps,

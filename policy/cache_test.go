@@ -227,6 +227,9 @@ func TestCacheBudget(t *testing.T) {
 	if n := c.lru.Len(); n == 0 || int64(n)*decisionSize(small) != c.Bytes() {
 		t.Errorf("%d entries of %d bytes counted as %d", n, decisionSize(small), c.Bytes())
 	}
+	if g := testutil.ToFloat64(cacheBytes); g != float64(c.Bytes()) {
+		t.Errorf("privgate_decision_cache_bytes = %v, want %d", g, c.Bytes())
+	}
 	c = NewDecisionCache(budget)
 	c.put(cacheKey{1}, big)
 	if c.lru.Len() != 0 {
