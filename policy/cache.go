@@ -23,8 +23,8 @@ var cacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{
 
 func init() { metrics.Registry.MustRegister(cacheLookups, cacheBytes) }
 
-// maxCachedObject bounds the objects whose decisions are kept: hashing is cheap, but a request
-// that large is rare enough not to be worth remembering.
+// maxCachedObject bounds the objects whose decisions are kept: hashing a larger one on every
+// request would cost more than remembering such rare requests saves.
 const maxCachedObject = 64 << 10
 
 // entryOverhead is what an entry costs beyond its strings and patch: the key, the LRU's list
@@ -49,7 +49,7 @@ type DecisionCache struct {
 	budget int64
 
 	mu    sync.Mutex // serializes put, so that every kept entry is counted exactly once
-	bytes int64      // estimated size of the entries kept; guarded by mu, or by lru's lock on eviction
+	bytes int64      // estimated size of the entries kept; guarded by mu (eviction runs only inside put)
 }
 
 type entry struct {

@@ -169,24 +169,15 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 	return nil
 }
 
-// deterministic reports whether no module calls a non-deterministic built-in.
+// deterministic reports whether no module calls a non-deterministic built-in. A call names its
+// built-in by a ref, whether it stands alone or nests in another term, so one walk over refs
+// finds them all.
 func deterministic(mods map[string]*ast.Module) bool {
 	found := false
-	isNondet := func(op ast.Ref) bool {
-		b, ok := ast.BuiltinMap[op.String()]
-		return ok && b.Nondeterministic
-	}
 	for _, m := range mods {
-		ast.WalkExprs(m, func(x *ast.Expr) bool {
-			found = found || (x.IsCall() && isNondet(x.Operator()))
-			return found
-		})
-		ast.WalkTerms(m, func(t *ast.Term) bool {
-			if c, ok := t.Value.(ast.Call); ok && len(c) > 0 {
-				if op, ok := c[0].Value.(ast.Ref); ok && isNondet(op) {
-					found = true
-				}
-			}
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			b, ok := ast.BuiltinMap[r.String()]
+			found = found || ok && b.Nondeterministic
 			return found
 		})
 	}
@@ -298,12 +289,6 @@ func TestModules(ctx context.Context, modules Modules, report func(TestResult)) 
 // setGroups writes a new group set into the store when it differs from the one there. Writes
 // happen only when the source produced a new set, never per request.
 func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
-	e.groupsMu.RLock()
-	same := e.groups == set
-	e.groupsMu.RUnlock()
-	if same {
-		return nil
-	}
 	e.groupsMu.Lock()
 	defer e.groupsMu.Unlock()
 	if e.groups == set {
@@ -325,10 +310,14 @@ func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
 // whichever set was in the store, and Evaluated says which, so that it is never cached under
 // the other's name.
 func (e *Engine) EvalWith(ctx context.Context, set *groups.Set, input ast.Value) (Verdict, Evaluated, error) {
-	if err := e.setGroups(ctx, set); err != nil {
-		return Verdict{}, Evaluated{}, err
-	}
 	e.groupsMu.RLock()
+	if e.groups != set {
+		e.groupsMu.RUnlock()
+		if err := e.setGroups(ctx, set); err != nil {
+			return Verdict{}, Evaluated{}, err
+		}
+		e.groupsMu.RLock()
+	}
 	defer e.groupsMu.RUnlock()
 	c := e.query.Load()
 	v, err := c.eval(ctx, input)
