@@ -23,14 +23,14 @@ unit: ## unit tests: config, hosts, mutation goldens, Rego tests, webhook over H
 
 fuzz: ## run each fuzz target for FUZZTIME inputs (20000x, about 10 s each)
 	$(GO) test -run '^$$' -fuzz '^FuzzZonesPrivate$$' -fuzztime $(FUZZTIME) ./policy/
-	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/
+	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/ingress/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 
 bench-short: ## run every benchmark briefly so none rots
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
 
 bench-go: ## the decision-path Go benchmarks at full length
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./policy/ ./webhook/ ./groups/
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./policy/... ./webhook/ ./groups/
 
 bench: ## load harness: privgate vs opa run --server vs an HTTPS floor (~90 s); writes docs/performance.md
 	bash hack/bench.sh
@@ -52,4 +52,4 @@ vet: ## go vet, gofmt check
 	$(GO) vet -tags e2e ./...
 
 lint: vet ## vet plus the policy's own tests through privgate
-	$(GO) run ./cmd/privgate policy test policy/rego
+	$(GO) run ./cmd/privgate policy test policy/ingress/rego

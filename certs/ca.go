@@ -92,7 +92,14 @@ func (a *Authority) Issue(sans []string, validity time.Duration, now time.Time) 
 	if len(sans) == 0 {
 		return nil, nil, errors.New("a serving certificate needs at least one name")
 	}
-	tmpl := a.template(pkix.Name{CommonName: sans[0]}, x509.ExtKeyUsageServerAuth, validity, now)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: sans[0]},
+		NotBefore:    now.Add(-clockSkew),
+		NotAfter:     now.Add(validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
 	for _, s := range sans {
 		if ip := net.ParseIP(s); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -101,23 +108,6 @@ func (a *Authority) Issue(sans []string, validity time.Duration, now time.Time) 
 		}
 	}
 	return a.sign(tmpl)
-}
-
-// IssueClient signs a client certificate; Kubernetes reads the user from the common name and the
-// groups from the organizations.
-func (a *Authority) IssueClient(user string, groups []string, validity time.Duration, now time.Time) (certPEM, keyPEM []byte, err error) {
-	return a.sign(a.template(pkix.Name{CommonName: user, Organization: groups}, x509.ExtKeyUsageClientAuth, validity, now))
-}
-
-func (a *Authority) template(subject pkix.Name, usage x509.ExtKeyUsage, validity time.Duration, now time.Time) *x509.Certificate {
-	return &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      subject,
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
 }
 
 func (a *Authority) sign(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {

@@ -95,24 +95,3 @@ func TestWriteFiles(t *testing.T) {
 		t.Error("ca.crt is not PEM")
 	}
 }
-
-func TestIssueClient(t *testing.T) {
-	ca, _ := NewCA("clients", time.Hour, time.Now())
-	c, k, err := ca.IssueClient("admin", []string{"system:masters"}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(c, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		t.Fatal(err)
-	}
-	if leaf.Subject.CommonName != "admin" || leaf.Subject.Organization[0] != "system:masters" {
-		t.Errorf("subject %v", leaf.Subject)
-	}
-}

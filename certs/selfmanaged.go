@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,11 +13,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	arv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	acv1 "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // Source is where the webhook server's certificate comes from.
@@ -37,7 +39,7 @@ type SelfManagedOptions struct {
 	Namespace  string
 	SecretName string // one Secret shared by every replica
 	// WebhookConfiguration names the Mutating- and ValidatingWebhookConfiguration whose caBundle
-	// privgate keeps current (only these two, patched by name).
+	// privgate keeps current (only these two, found by name; only caBundle is written).
 	WebhookConfiguration string
 	// SANs of the serving certificate; privgate.<ns>.svc and privgate.<ns>.svc.cluster.local are
 	// always included.
@@ -108,48 +110,57 @@ func (s *SelfManaged) Ready() error {
 // Start reconciles at once, then every CheckInterval (sooner when a renewal is due), until ctx
 // ends. Errors are logged and retried; the certificate being served stays.
 func (s *SelfManaged) Start(ctx context.Context) error {
-	for {
-		next, err := s.Reconcile(ctx)
-		if err != nil {
-			s.opts.Log.Error(err, "serving certificate reconcile failed; retrying", "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+	var next time.Duration
+	// A DelayFunc rather than a fixed period: each reconcile says when the next is due. Sliding,
+	// so that the wait starts after a reconcile, however long the API server took.
+	_ = wait.DelayFunc(func() time.Duration { return next }).Until(ctx, true, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if next, err = s.Reconcile(ctx); err != nil {
+			s.opts.Log.Error(err, "serving certificate reconcile failed; retrying", "secret", s.secretRef())
 			next = min(s.opts.CheckInterval, 5*time.Second)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(next):
-		}
-	}
+		return false, nil // never done: only ctx ends the loop
+	})
+	return nil
 }
 
 // Reconcile makes the Secret hold a valid, current pair, serves it, and points the webhooks'
 // caBundle at its CA. It returns when to check again.
 func (s *SelfManaged) Reconcile(ctx context.Context) (time.Duration, error) {
-	for attempt := 0; attempt < 5; attempt++ {
-		secret, err := s.ensureSecret(ctx)
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			continue // another replica wrote first: read what it wrote
-		}
-		if err != nil {
-			return 0, err
-		}
-		pair, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
-		if err != nil {
-			return 0, fmt.Errorf("load serving certificate from secret: %w", err)
-		}
-		s.cert.Store(&pair)
-		if err := s.patchCABundles(ctx, secret.Data[keyCACert]); err != nil {
-			return 0, err
-		}
-		leaf, _ := x509.ParseCertificate(pair.Certificate[0])
-		return min(s.opts.CheckInterval, max(time.Second, time.Until(renewAt(leaf)))), nil
+	var secret *corev1.Secret
+	err := retry.OnError(retry.DefaultRetry, lostRace, func() (err error) {
+		secret, err = s.ensureSecret(ctx)
+		return err
+	})
+	if lostRace(err) {
+		return 0, fmt.Errorf("secret %s kept changing under concurrent writers: %w", s.secretRef(), err)
 	}
-	return 0, errors.New("secret kept changing under concurrent writers")
+	if err != nil {
+		return 0, err
+	}
+	pair, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return 0, fmt.Errorf("load serving certificate from secret %s: %w", s.secretRef(), err)
+	}
+	s.cert.Store(&pair)
+	if err := s.applyCABundles(ctx, secret.Data[keyCACert]); err != nil {
+		return 0, err
+	}
+	leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+	return min(s.opts.CheckInterval, max(time.Second, time.Until(renewAt(leaf)))), nil
 }
 
+// lostRace is another replica having written the Secret first (Conflict on update, AlreadyExists
+// on create); reading again picks up what it wrote.
+func lostRace(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
+}
+
+func (s *SelfManaged) secretRef() string { return s.opts.Namespace + "/" + s.opts.SecretName }
+
 // ensureSecret returns the Secret once it holds a valid pair that is not due for renewal,
-// creating, repairing or renewing it as needed. Write conflicts are returned for the caller to
-// re-read.
+// creating, repairing or renewing it as needed. A lost race (see lostRace) is returned for the
+// caller to read again.
 func (s *SelfManaged) ensureSecret(ctx context.Context) (*corev1.Secret, error) {
 	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
 	secret, err := secrets.Get(ctx, s.opts.SecretName, metav1.GetOptions{})
@@ -165,13 +176,14 @@ func (s *SelfManaged) ensureSecret(ctx context.Context) (*corev1.Secret, error) 
 			Data: data,
 		}
 		created, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
-		if err == nil {
-			s.opts.Log.Info("created serving certificate", "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+		if err != nil {
+			return nil, fmt.Errorf("create secret %s: %w", s.secretRef(), err)
 		}
-		return created, err
+		s.opts.Log.Info("created serving certificate", "secret", s.secretRef())
+		return created, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read secret %s/%s: %w", s.opts.Namespace, s.opts.SecretName, err)
+		return nil, fmt.Errorf("read secret %s: %w", s.secretRef(), err)
 	}
 	ca, problem := s.check(secret.Data)
 	if problem == "" {
@@ -188,10 +200,11 @@ func (s *SelfManaged) ensureSecret(ctx context.Context) (*corev1.Secret, error) 
 	updated := secret.DeepCopy()
 	updated.Data = data
 	updated, err = secrets.Update(ctx, updated, metav1.UpdateOptions{}) // carries resourceVersion
-	if err == nil {
-		s.opts.Log.Info("rewrote serving certificate", "reason", problem, "secret", s.opts.Namespace+"/"+s.opts.SecretName)
+	if err != nil {
+		return nil, fmt.Errorf("update secret %s: %w", s.secretRef(), err)
 	}
-	return updated, err
+	s.opts.Log.Info("rewrote serving certificate", "reason", problem, "secret", s.secretRef())
+	return updated, nil
 }
 
 const caRenewal = "CA at two thirds of its lifetime: renewing"
@@ -250,72 +263,67 @@ func (s *SelfManaged) issue(ca *Authority, keep []byte) (map[string][]byte, erro
 	}, nil
 }
 
-// patchCABundles sets caBundle on every webhook of privgate's two configurations, by name, with a
-// JSON patch of just that field. A configuration not installed yet is skipped.
-func (s *SelfManaged) patchCABundles(ctx context.Context, caPEM []byte) error {
+// fieldManager is privgate's name under server-side apply: it owns caBundle of the webhooks in
+// its two configurations and nothing else there, so whoever installed them keeps the rest.
+const fieldManager = "privgate"
+
+// applyCABundles sets caBundle on every webhook of privgate's two configurations, found by name.
+func (s *SelfManaged) applyCABundles(ctx context.Context, caPEM []byte) error {
 	name := s.opts.WebhookConfiguration
 	if name == "" {
 		return nil
 	}
 	ar := s.opts.Client.AdmissionregistrationV1()
-	mutating := func() ([][]byte, error) {
-		m, err := ar.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		var bundles [][]byte
-		for _, w := range m.Webhooks {
-			bundles = append(bundles, w.ClientConfig.CABundle)
-		}
-		return bundles, nil
-	}
-	validating := func() ([][]byte, error) {
-		v, err := ar.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		var bundles [][]byte
-		for _, w := range v.Webhooks {
-			bundles = append(bundles, w.ClientConfig.CABundle)
-		}
-		return bundles, nil
-	}
-	if err := patchBundles("mutatingwebhookconfiguration "+name, caPEM, mutating, func(body []byte) error {
-		_, err := ar.MutatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
-		return err
-	}); err != nil {
+	clientConfig := acv1.WebhookClientConfig().WithCABundle(caPEM...)
+	err := applyCABundle(ctx, ar.MutatingWebhookConfigurations(), "mutatingwebhookconfiguration", name,
+		func(c *arv1.MutatingWebhookConfiguration) (*acv1.MutatingWebhookConfigurationApplyConfiguration, bool) {
+			cfg, stale := acv1.MutatingWebhookConfiguration(name), false
+			for _, w := range c.Webhooks {
+				stale = stale || !bytes.Equal(w.ClientConfig.CABundle, caPEM)
+				cfg.WithWebhooks(acv1.MutatingWebhook().WithName(w.Name).WithClientConfig(clientConfig))
+			}
+			return cfg, stale
+		})
+	if err != nil {
 		return err
 	}
-	return patchBundles("validatingwebhookconfiguration "+name, caPEM, validating, func(body []byte) error {
-		_, err := ar.ValidatingWebhookConfigurations().Patch(ctx, name, types.JSONPatchType, body, metav1.PatchOptions{})
-		return err
-	})
+	return applyCABundle(ctx, ar.ValidatingWebhookConfigurations(), "validatingwebhookconfiguration", name,
+		func(c *arv1.ValidatingWebhookConfiguration) (*acv1.ValidatingWebhookConfigurationApplyConfiguration, bool) {
+			cfg, stale := acv1.ValidatingWebhookConfiguration(name), false
+			for _, w := range c.Webhooks {
+				stale = stale || !bytes.Equal(w.ClientConfig.CABundle, caPEM)
+				cfg.WithWebhooks(acv1.ValidatingWebhook().WithName(w.Name).WithClientConfig(clientConfig))
+			}
+			return cfg, stale
+		})
 }
 
-// patchBundles patches the caBundle of each webhook that differs from caPEM.
-func patchBundles(what string, caPEM []byte, current func() ([][]byte, error), apply func([]byte) error) error {
-	bundles, err := current()
+// webhookConfigurations is the part of either typed client that applyCABundle uses.
+type webhookConfigurations[T, A any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Apply(ctx context.Context, cfg A, opts metav1.ApplyOptions) (T, error)
+}
+
+// applyCABundle reads a configuration and applies desired's caBundles only when one differs, so
+// that a steady state writes nothing. desired names every webhook, not only the stale ones: under
+// server-side apply, a field privgate applied before and leaves out now is removed. A
+// configuration not installed yet is skipped; the next reconcile after it is installed sets it.
+func applyCABundle[T, A any](ctx context.Context, client webhookConfigurations[T, A], kind, name string, desired func(T) (A, bool)) error {
+	current, err := client.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", what, err)
+		return fmt.Errorf("read %s %s: %w", kind, name, err)
 	}
-	var ops []map[string]any
-	for i, b := range bundles {
-		if !bytes.Equal(b, caPEM) {
-			ops = append(ops, map[string]any{"op": "add", "path": fmt.Sprintf("/webhooks/%d/clientConfig/caBundle", i), "value": caPEM})
-		}
-	}
-	if len(ops) == 0 {
+	cfg, stale := desired(current)
+	if !stale {
 		return nil
 	}
-	body, err := json.Marshal(ops)
-	if err == nil {
-		err = apply(body)
-	}
-	if err != nil {
-		return fmt.Errorf("patch caBundle of %s: %w", what, err)
+	// Force: caBundle may still belong to whoever set it before (kubectl, an older privgate that
+	// patched it); privgate is its owner from now on.
+	if _, err := client.Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+		return fmt.Errorf("apply caBundle to %s %s: %w", kind, name, err)
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func (c *DecisionCache) key(webhook string, req Request, generation, groupSet ui
 	}
 	h := sha256.New()
 	var buf [8]byte
-	for _, s := range []string{webhook, req.Operation, req.Namespace, req.Name, req.Username} {
+	for _, s := range []string{webhook, req.Kind.String(), req.Operation, req.Namespace, req.Name, req.Username} {
 		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
 		h.Write(buf[:])
 		h.Write([]byte(s))
@@ -116,11 +116,11 @@ func (c *DecisionCache) get(webhook string, k cacheKey) (Decision, bool) {
 	return v.(entry).d, true
 }
 
-// put keeps d under k. The decoded Ingress is dropped: the webhooks answer from the patch and
+// put keeps d under k. The decoded object is dropped: the webhooks answer from the patch and
 // the verdict alone. A decision over 1/64 of the budget is not kept, so that a few outsized ones
 // cannot crowd out the many ordinary ones.
 func (c *DecisionCache) put(k cacheKey, d Decision) {
-	d.Mutated = nil
+	d.mutated = nil
 	size := decisionSize(d)
 	if size > c.budget/64 {
 		return
@@ -140,7 +140,7 @@ func (c *DecisionCache) put(k cacheKey, d Decision) {
 // slices, strings) and cost about twice their encoding.
 func decisionSize(d Decision) int64 {
 	n := entryOverhead + len(d.Note)
-	for _, vs := range [][]Violation{d.Violations, d.Warnings} {
+	for _, vs := range [][]Violation{d.Violations, d.Warnings, d.Audited} {
 		for _, v := range vs {
 			n += 96 + len(v.ID) + len(v.Host) + len(v.Field) + len(v.Message) + len(v.Group)
 		}

@@ -1,8 +1,9 @@
-package policy
+package policy_test
 
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
+	pgtest "github.com/privgate/privgate/test/testutil"
 )
 
 func lookups(webhook, result string) float64 {
-	return testutil.ToFloat64(cacheLookups.WithLabelValues(webhook, result))
+	return testutil.ToFloat64(policy.CacheLookups.WithLabelValues(webhook, result))
 }
 
 // TestCacheAnswersAsComputed judges every golden input twice through a cached reviewer: the second
@@ -24,13 +27,14 @@ func lookups(webhook, result string) float64 {
 func TestCacheAnswersAsComputed(t *testing.T) {
 	plain := testReviewer(t)
 	cached := *plain
-	cached.Cache = NewDecisionCache(1 << 20)
-	inputs := append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
+	cached.Cache = policy.NewDecisionCache(1 << 20)
+	inputs := append(must(filepath.Glob("ingress/testdata/review/*.yaml")), must(filepath.Glob("ingress/testdata/mutate/*.in.yaml"))...)
 	ctx := context.Background()
 	for _, in := range inputs {
 		t.Run(filepath.Base(in), func(t *testing.T) {
-			raw := readYAMLObject(t, in)
-			req := Request{Operation: "CREATE", Namespace: "monitoring", Name: "x", Object: raw}
+			raw := pgtest.ReadYAML(t, in)
+			req := create("monitoring", raw)
+			req.Name = "x"
 			want, err := plain.Mutate(req)
 			if err != nil {
 				t.Fatal(err)
@@ -41,18 +45,15 @@ func TestCacheAnswersAsComputed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// The cache keeps no decoded Ingress; everything the webhook answers with is equal.
-				wantNoIngress := want
-				got.Mutated, wantNoIngress.Mutated = nil, nil
-				if !reflect.DeepEqual(got, wantNoIngress) {
+				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("mutate call %d: cached decision differs:\n got %+v\nwant %+v", i, got, want)
 				}
 				if hit := lookups("mutate", "hit") - hits; hit != float64(i) {
 					t.Fatalf("mutate call %d: %v hits, want %d", i, hit, i)
 				}
 			}
-			if want.Mutated != nil {
-				req.Object = applyPatch(t, raw, want.Patch)
+			if req.Object, err = policy.ApplyPatch(raw, want.Patch); err != nil {
+				t.Fatal(err)
 			}
 			wantV, err := plain.Validate(ctx, req)
 			if err != nil {
@@ -76,27 +77,28 @@ func TestCacheAnswersAsComputed(t *testing.T) {
 func TestCacheKey(t *testing.T) {
 	ctx := context.Background()
 	known := groups.NewSet([]string{"/developers", "/sre"})
-	good := Request{Operation: "CREATE", Namespace: "monitoring", Name: "grafana", Username: "alice", Object: grafanaWithGroups("/sre")}
+	good := create("monitoring", grafanaWithGroups("/sre"))
+	good.Name, good.Username = "grafana", "alice"
 	cases := map[string]struct {
-		second func(r *Reviewer, src *switchableSource, req *Request)
+		second func(r *policy.Reviewer, src *switchableSource, req *policy.Request)
 		hit    bool
 	}{
-		"same request again": {func(*Reviewer, *switchableSource, *Request) {}, true},
-		"another requester":  {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Username = "bob" }, false},
-		"dry run":            {func(_ *Reviewer, _ *switchableSource, q *Request) { q.DryRun = true }, false},
-		"update":             {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Operation = "UPDATE" }, false},
-		"another namespace":  {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Namespace = "argocd" }, false},
-		"another name":       {func(_ *Reviewer, _ *switchableSource, q *Request) { q.Name = "grafana2" }, false},
-		"one byte of the object": {func(_ *Reviewer, _ *switchableSource, q *Request) {
+		"same request again": {func(*policy.Reviewer, *switchableSource, *policy.Request) {}, true},
+		"another requester":  {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) { q.Username = "bob" }, false},
+		"dry run":            {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) { q.DryRun = true }, false},
+		"update":             {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) { q.Operation = "UPDATE" }, false},
+		"another namespace":  {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) { q.Namespace = "argocd" }, false},
+		"another name":       {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) { q.Name = "grafana2" }, false},
+		"one byte of the object": {func(_ *policy.Reviewer, _ *switchableSource, q *policy.Request) {
 			q.Object = bytes.Replace(q.Object, []byte("grafana.private"), []byte("grafanb.private"), 1)
 		}, false},
-		"a new group set": {func(_ *Reviewer, s *switchableSource, _ *Request) {
+		"a new group set": {func(_ *policy.Reviewer, s *switchableSource, _ *policy.Request) {
 			s.snap.Store(&groups.Snapshot{Set: groups.NewSet([]string{"/developers", "/sre"}), Synced: time.Now()})
 		}, false},
-		"the group source turns stale": {func(_ *Reviewer, s *switchableSource, _ *Request) {
+		"the group source turns stale": {func(_ *policy.Reviewer, s *switchableSource, _ *policy.Request) {
 			s.snap.Store(&groups.Snapshot{Set: known, Synced: time.Now(), Stale: true})
 		}, false},
-		"a policy reload": {func(r *Reviewer, _ *switchableSource, _ *Request) {
+		"a policy reload": {func(r *policy.Reviewer, _ *switchableSource, _ *policy.Request) {
 			if err := r.Engine.Load(ctx, r.Engine.Modules()); err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +107,7 @@ func TestCacheKey(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			r.Cache = NewDecisionCache(1 << 20)
+			r.Cache = policy.NewDecisionCache(1 << 20)
 			src := &switchableSource{}
 			src.snap.Store(&groups.Snapshot{Set: known, Synced: time.Now()})
 			r.Groups = src
@@ -128,22 +130,22 @@ func TestCacheKey(t *testing.T) {
 func TestCacheKeepsOnlyWhatMayBeKept(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]struct {
-		req  Request
+		req  policy.Request
 		kept bool
 	}{
-		"allowed":            {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}, true},
-		"denied":             {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("sre")}, true},
-		"unknown group":      {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/ops")}, false},
-		"never-blocked":      {Request{Operation: "CREATE", Namespace: "kube-system", Object: grafanaWithGroups("/sre")}, false},
-		"malformed":          {Request{Operation: "CREATE", Namespace: "monitoring", Object: []byte(`{"spec":{"rules":"x"}}`)}, false},
-		"over 64 KiB object": {Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre" + strings.Repeat(",/sre", 14000))}, false},
+		"allowed":            {create("monitoring", grafanaWithGroups("/sre")), true},
+		"denied":             {create("monitoring", grafanaWithGroups("sre")), true},
+		"unknown group":      {create("monitoring", grafanaWithGroups("/ops")), false},
+		"never-blocked":      {create("kube-system", grafanaWithGroups("/sre")), false},
+		"malformed":          {create("monitoring", []byte(`{"spec":{"rules":"x"}}`)), false},
+		"over 64 KiB object": {create("monitoring", grafanaWithGroups("/sre"+strings.Repeat(",/sre", 14000))), false},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			r.Cache = NewDecisionCache(1 << 20)
+			r.Cache = policy.NewDecisionCache(1 << 20)
 			_, _ = r.Validate(ctx, c.req)
-			if kept := r.Cache.lru.Len() == 1; kept != c.kept {
+			if kept := policy.CacheLen(r.Cache) == 1; kept != c.kept {
 				t.Errorf("kept = %v, want %v", kept, c.kept)
 			}
 		})
@@ -151,13 +153,13 @@ func TestCacheKeepsOnlyWhatMayBeKept(t *testing.T) {
 }
 
 func TestCacheDisabled(t *testing.T) {
-	if c := NewDecisionCache(0); c != nil {
+	if c := policy.NewDecisionCache(0); c != nil {
 		t.Fatalf("size 0 gave a cache: %v", c)
 	}
 	r := testReviewer(t)
 	misses := lookups("validate", "miss")
 	for range 2 {
-		if _, err := r.Validate(context.Background(), Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}); err != nil {
+		if _, err := r.Validate(context.Background(), create("monitoring", grafanaWithGroups("/sre"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,13 +184,13 @@ func TestCacheNotKeptUnderAnotherSet(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			r.Cache = NewDecisionCache(1 << 20)
+			r.Cache = policy.NewDecisionCache(1 << 20)
 			r.Groups = &scriptedSource{sets: c.sets}
-			d, err := r.Validate(ctx, Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")})
-			if err != nil || hasUnknownGroup(d.Violations) {
+			d, err := r.Validate(ctx, create("monitoring", grafanaWithGroups("/sre")))
+			if err != nil || policy.HasUnknownGroup(d.Violations) {
 				t.Fatalf("want a verdict that may be kept: %v %v", err, d.Violations)
 			}
-			if n := r.Cache.lru.Len(); n != c.kept {
+			if n := policy.CacheLen(r.Cache); n != c.kept {
 				t.Errorf("%d kept, want %d", n, c.kept)
 			}
 		})
@@ -211,41 +213,6 @@ func (s *scriptedSource) Snapshot() *groups.Snapshot {
 	return &groups.Snapshot{Set: set, Synced: time.Now()}
 }
 
-// TestCacheBudget: the cache holds at most its budget of estimated bytes, keeps nothing over a
-// 64th of it, and counts a decision kept twice (two misses racing) once.
-func TestCacheBudget(t *testing.T) {
-	small := Decision{Allowed: true, Violations: []Violation{{ID: "x", Message: strings.Repeat("m", 100)}}}
-	big := Decision{Violations: []Violation{{ID: "x", Message: strings.Repeat("m", 4<<10)}}}
-	const budget = 64 << 10
-	c := NewDecisionCache(budget)
-	for i := range 1000 {
-		c.put(cacheKey{byte(i), byte(i >> 8)}, small)
-		if c.Bytes() > budget {
-			t.Fatalf("after %d puts: %d bytes, budget %d", i+1, c.Bytes(), budget)
-		}
-	}
-	if n := c.lru.Len(); n == 0 || int64(n)*decisionSize(small) != c.Bytes() {
-		t.Errorf("%d entries of %d bytes counted as %d", n, decisionSize(small), c.Bytes())
-	}
-	if g := testutil.ToFloat64(cacheBytes); g != float64(c.Bytes()) {
-		t.Errorf("privgate_decision_cache_bytes = %v, want %d", g, c.Bytes())
-	}
-	c = NewDecisionCache(budget)
-	c.put(cacheKey{1}, big)
-	if c.lru.Len() != 0 {
-		t.Errorf("a %d-byte decision was kept in a %d-byte cache", decisionSize(big), budget)
-	}
-	c.put(cacheKey{2}, small)
-	c.put(cacheKey{2}, small)
-	if c.Bytes() != decisionSize(small) {
-		t.Errorf("one decision kept twice counts %d bytes, want %d", c.Bytes(), decisionSize(small))
-	}
-	got, _ := c.get("validate", cacheKey{2})
-	if got.Mutated != nil || !reflect.DeepEqual(got, small) {
-		t.Errorf("kept %+v, want %+v", got, small)
-	}
-}
-
 // TestCacheNondeterministicPolicy: a policy that reads the clock or draws random numbers is
 // judged every time; the default one is cached.
 func TestCacheNondeterministicPolicy(t *testing.T) {
@@ -262,18 +229,18 @@ func TestCacheNondeterministicPolicy(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := testReviewer(t)
-			mods := DefaultModules()
+			mods := maps.Clone(r.Engine.Modules())
 			if c.extra != "" {
 				mods["extra.rego"] = c.extra
 			}
 			if err := r.Engine.Load(ctx, mods); err != nil {
 				t.Fatal(err)
 			}
-			r.Cache = NewDecisionCache(1 << 20)
-			if _, err := r.Validate(ctx, Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups("/sre")}); err != nil {
+			r.Cache = policy.NewDecisionCache(1 << 20)
+			if _, err := r.Validate(ctx, create("monitoring", grafanaWithGroups("/sre"))); err != nil {
 				t.Fatal(err)
 			}
-			if kept := r.Cache.lru.Len() == 1; kept != c.kept {
+			if kept := policy.CacheLen(r.Cache) == 1; kept != c.kept {
 				t.Errorf("kept = %v, want %v", kept, c.kept)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
@@ -39,6 +40,11 @@ type Config struct {
 	// TLSSecretSuffix names the tls entry privgate adds: <ingress name><suffix>.
 	TLSSecretSuffix string `json:"tlsSecretSuffix,omitempty"`
 
+	// Enforcement says what becomes of violations, globally and per namespace; Rules, per rule
+	// of the Ingress target (the most specific wins). See Enforcement.
+	Enforcement Enforcement     `json:"enforcement,omitempty"`
+	Rules       map[string]Mode `json:"rules,omitempty"`
+
 	// Dir is the directory of the config file; relative paths in the file resolve against it.
 	Dir string `json:"-"`
 	// File is the config file's path, for messages.
@@ -47,8 +53,8 @@ type Config struct {
 	zoneSet Zones
 }
 
-// zones is the private-zone matcher, built once when the config is parsed.
-func (c *Config) zones() Zones {
+// Zones is the private-zone matcher, built once when the config is parsed.
+func (c *Config) Zones() Zones {
 	if c.zoneSet.zones == nil {
 		return NewZones(c.PrivateDomains)
 	}
@@ -77,32 +83,15 @@ type Groups struct {
 
 // Keycloak configures groups.source: keycloak.
 type Keycloak struct {
-	URL                string   `json:"url"`
-	Realm              string   `json:"realm"`
-	ClientID           string   `json:"clientID"`
-	ClientSecretFile   string   `json:"clientSecretFile"`
-	RefreshInterval    Duration `json:"refreshInterval,omitempty"`
-	MaxStaleness       Duration `json:"maxStaleness,omitempty"`
-	CAFile             string   `json:"caFile,omitempty"`
-	InsecureSkipVerify bool     `json:"insecureSkipVerify,omitempty"`
+	URL                string          `json:"url"`
+	Realm              string          `json:"realm"`
+	ClientID           string          `json:"clientID"`
+	ClientSecretFile   string          `json:"clientSecretFile"`
+	RefreshInterval    metav1.Duration `json:"refreshInterval,omitempty"`
+	MaxStaleness       metav1.Duration `json:"maxStaleness,omitempty"`
+	CAFile             string          `json:"caFile,omitempty"`
+	InsecureSkipVerify bool            `json:"insecureSkipVerify,omitempty"`
 }
-
-// Duration reads "60s", "15m" from YAML.
-type Duration struct{ time.Duration }
-
-// UnmarshalJSON accepts a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration like 60s or 15m", s)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
 
 const (
 	ClaimFormatPath = "path"
@@ -250,6 +239,9 @@ func (c *Config) validate() error {
 	if errs := validation.IsDNS1123Subdomain(strings.TrimPrefix(c.TLSSecretSuffix, "-")); len(errs) > 0 {
 		return fail("tlsSecretSuffix", "%q cannot end a Secret name: %s", c.TLSSecretSuffix, errs[0])
 	}
+	if err := c.Enforcement.validate(c.Rules); err != nil {
+		return fail(err.Key, "%s", err.Msg)
+	}
 	return c.validateGroups(fail)
 }
 
@@ -363,7 +355,7 @@ func walkKeys(file, prefix string, n *yamlv3.Node, t reflect.Type) error {
 		t = t.Elem()
 	}
 	switch {
-	case t.Kind() == reflect.Struct && t != reflect.TypeFor[Duration]():
+	case t.Kind() == reflect.Struct && t != reflect.TypeFor[metav1.Duration]():
 		if n.Kind != yamlv3.MappingNode {
 			if n.Kind == yamlv3.ScalarNode && n.Tag == "!!null" {
 				return nil

@@ -1,12 +1,12 @@
 package policy
 
 import (
+	"cmp"
 	"context"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,19 +23,14 @@ import (
 	"github.com/privgate/privgate/groups"
 )
 
-//go:embed rego/*.rego
-var defaultRego embed.FS
-
 // Modules are Rego source files by file name.
 type Modules map[string]string
 
-// DefaultModules returns the embedded default policy and its tests.
-func DefaultModules() Modules {
+// DefaultModules is the default policy of the targets: each target's Rego files and their tests.
+func DefaultModules(targets ...Target) Modules {
 	m := Modules{}
-	entries, _ := fs.ReadDir(defaultRego, "rego")
-	for _, e := range entries {
-		b, _ := defaultRego.ReadFile("rego/" + e.Name())
-		m[e.Name()] = string(b)
+	for _, t := range targets {
+		maps.Copy(m, t.Modules())
 	}
 	return m
 }
@@ -64,8 +59,8 @@ func ReadModules(dir string) (Modules, error) {
 
 // WithOverrides returns the defaults with the files of dir laid over them: a file of the same
 // name replaces a default file (privgate.rego, privgate_test.rego), any other file extends.
-func WithOverrides(dir string) (Modules, error) {
-	m := DefaultModules()
+func WithOverrides(defaults Modules, dir string) (Modules, error) {
+	m := maps.Clone(defaults)
 	if dir == "" {
 		return m, nil
 	}
@@ -73,9 +68,7 @@ func WithOverrides(dir string) (Modules, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range extra {
-		m[k] = v
-	}
+	maps.Copy(m, extra)
 	return m, nil
 }
 
@@ -91,10 +84,13 @@ func capabilities() *ast.Capabilities {
 }
 
 // Engine holds the compiled policy and the data it judges with (config and known groups). The
-// prepared query is swapped atomically: a reload that fails leaves the last good one serving.
+// prepared queries, one per target package, are swapped atomically: a reload that fails leaves
+// the last good ones serving.
 type Engine struct {
-	store storage.Store
-	query atomic.Pointer[compiled]
+	store    storage.Store
+	packages []string // the Rego packages judging the targets
+	defaults Modules  // the targets' own policy, under any directory laid over it
+	query    atomic.Pointer[compiled]
 
 	// groupsMu guards groups, the set last written to the store: evaluations hold it for
 	// reading, so that each can say which set it judged with; a new set is written under it.
@@ -103,7 +99,7 @@ type Engine struct {
 }
 
 type compiled struct {
-	query      rego.PreparedEvalQuery
+	queries    map[string]rego.PreparedEvalQuery // by package
 	modules    Modules
 	generation uint64 // distinct for every policy ever loaded by this process
 	// deterministic is false when the policy calls a built-in whose answer changes between
@@ -122,9 +118,9 @@ type Evaluated struct {
 
 var generations atomic.Uint64
 
-// NewEngine prepares the policy over the config. It fails if the modules do not compile or their
-// tests fail.
-func NewEngine(ctx context.Context, cfg *Config, modules Modules) (*Engine, error) {
+// NewEngine prepares the targets' policy, with the files of policyDir laid over it (see
+// WithOverrides), over the config. It fails if the modules do not compile or their tests fail.
+func NewEngine(ctx context.Context, cfg *Config, policyDir string, targets ...Target) (*Engine, error) {
 	cfgDoc, err := toJSONValue(cfg)
 	if err != nil {
 		return nil, err
@@ -132,7 +128,14 @@ func NewEngine(ctx context.Context, cfg *Config, modules Modules) (*Engine, erro
 	store := inmem.NewFromObjectWithOpts(map[string]any{
 		"privgate": map[string]any{"config": cfgDoc, "groups": map[string]any{}},
 	}, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	e := &Engine{store: store}
+	e := &Engine{store: store, defaults: DefaultModules(targets...)}
+	for _, t := range targets {
+		e.packages = append(e.packages, t.Package())
+	}
+	modules, err := WithOverrides(e.defaults, policyDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := e.Load(ctx, modules); err != nil {
 		return nil, err
 	}
@@ -148,25 +151,38 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 	if err != nil {
 		return err
 	}
-	opts := []func(*rego.Rego){
-		rego.Query("deny := {v | some v in data.privgate.deny}; warn := {v | some v in data.privgate.warn}"),
-		rego.Store(e.store),
-		rego.Capabilities(capabilities()),
-		rego.StrictBuiltinErrors(false),
+	queries := map[string]rego.PreparedEvalQuery{}
+	for _, pkg := range e.packages {
+		if !definesDeny(parsed, pkg) {
+			return fmt.Errorf("compile policy: no module defines data.%s.deny; without it nothing would ever be denied", pkg)
+		}
+		opts := []func(*rego.Rego){
+			rego.Query(fmt.Sprintf("deny := {v | some v in data.%[1]s.deny}; warn := {v | some v in data.%[1]s.warn}", pkg)),
+			rego.Store(e.store),
+			rego.Capabilities(capabilities()),
+			rego.StrictBuiltinErrors(false),
+		}
+		for _, m := range parsed {
+			opts = append(opts, rego.ParsedModule(m))
+		}
+		pq, err := rego.New(opts...).PrepareForEval(ctx)
+		if err != nil {
+			return fmt.Errorf("compile policy: %w", err)
+		}
+		queries[pkg] = pq
 	}
-	for _, m := range parsed {
-		opts = append(opts, rego.ParsedModule(m))
-	}
-	r := rego.New(opts...)
-	pq, err := r.PrepareForEval(ctx)
-	if err != nil {
-		return fmt.Errorf("compile policy: %w", err)
-	}
-	if !definesDeny(parsed) {
-		return errors.New("compile policy: no module defines data.privgate.deny; without it nothing would ever be denied")
-	}
-	e.query.Store(&compiled{query: pq, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed)})
+	e.query.Store(&compiled{queries: queries, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed)})
 	return nil
+}
+
+// Reload lays dir over the targets' policy again, as NewEngine did, keeping the serving policy
+// when that fails.
+func (e *Engine) Reload(ctx context.Context, dir string) (Modules, error) {
+	mods, err := WithOverrides(e.defaults, dir)
+	if err != nil {
+		return nil, err
+	}
+	return mods, e.Load(ctx, mods)
 }
 
 // deterministic reports whether no module calls a non-deterministic built-in. A call names its
@@ -190,9 +206,9 @@ func (e *Engine) Generation() uint64 { return e.query.Load().generation }
 // Modules returns the modules now serving.
 func (e *Engine) Modules() Modules { return e.query.Load().modules }
 
-func definesDeny(mods map[string]*ast.Module) bool {
+func definesDeny(mods map[string]*ast.Module, pkg string) bool {
 	for _, m := range mods {
-		if m.Package.Path.String() != "data.privgate" {
+		if m.Package.Path.String() != "data."+pkg {
 			continue
 		}
 		for _, r := range m.Rules {
@@ -305,11 +321,11 @@ func (e *Engine) setGroups(ctx context.Context, set *groups.Set) error {
 	return nil
 }
 
-// EvalWith evaluates input with the known groups of set and says what it judged with. Requests
-// holding different snapshots may race to write their set; the evaluation then ran with
-// whichever set was in the store, and Evaluated says which, so that it is never cached under
-// the other's name.
-func (e *Engine) EvalWith(ctx context.Context, set *groups.Set, input ast.Value) (Verdict, Evaluated, error) {
+// EvalWith evaluates input with package pkg and the known groups of set, and says what it
+// judged with. Requests holding different snapshots may race to write their set; the
+// evaluation then ran with whichever set was in the store, and Evaluated says which, so that it
+// is never cached under the other's name.
+func (e *Engine) EvalWith(ctx context.Context, pkg string, set *groups.Set, input ast.Value) (Verdict, Evaluated, error) {
 	e.groupsMu.RLock()
 	if e.groups != set {
 		e.groupsMu.RUnlock()
@@ -320,7 +336,7 @@ func (e *Engine) EvalWith(ctx context.Context, set *groups.Set, input ast.Value)
 	}
 	defer e.groupsMu.RUnlock()
 	c := e.query.Load()
-	v, err := c.eval(ctx, input)
+	v, err := c.eval(ctx, pkg, input)
 	return v, Evaluated{Generation: c.generation, Groups: e.groups, Deterministic: c.deterministic}, err
 }
 
@@ -330,23 +346,18 @@ type Verdict struct {
 	Warn []Violation
 }
 
-// Violation is one problem the policy found.
-type Violation struct {
-	ID      string `json:"id"`
-	Host    string `json:"host,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	// Group is the unknown group a group-unknown violation is about.
-	Group string `json:"group,omitempty"`
+// Eval evaluates package pkg of the serving policy on an input document, with the groups last
+// written.
+func (e *Engine) Eval(ctx context.Context, pkg string, input ast.Value) (Verdict, error) {
+	return e.query.Load().eval(ctx, pkg, input)
 }
 
-// Eval evaluates the serving policy on an input document, with the groups last written.
-func (e *Engine) Eval(ctx context.Context, input ast.Value) (Verdict, error) {
-	return e.query.Load().eval(ctx, input)
-}
-
-func (c *compiled) eval(ctx context.Context, input ast.Value) (Verdict, error) {
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+func (c *compiled) eval(ctx context.Context, pkg string, input ast.Value) (Verdict, error) {
+	q, ok := c.queries[pkg]
+	if !ok {
+		return Verdict{}, fmt.Errorf("evaluate policy: no target judges with package %s", pkg)
+	}
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Verdict{}, fmt.Errorf("evaluate policy: %w", err)
 	}
@@ -382,10 +393,17 @@ func violations(x any) ([]Violation, error) {
 		}
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b Violation) int {
-		return strings.Compare(a.ID+"\x00"+a.Host+"\x00"+a.Field+"\x00"+a.Message, b.ID+"\x00"+b.Host+"\x00"+b.Field+"\x00"+b.Message)
-	})
+	sortViolations(out)
 	return out, nil
+}
+
+// sortViolations orders violations by rule id, host, field and message: the same verdict always
+// reads the same (Argo CD shows it, golden files hold it).
+func sortViolations(vs []Violation) {
+	slices.SortFunc(vs, func(a, b Violation) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Host, b.Host),
+			strings.Compare(a.Field, b.Field), strings.Compare(a.Message, b.Message))
+	})
 }
 
 func toJSONValue(v any) (any, error) {

@@ -1,12 +1,15 @@
-package policy
+package policy_test
 
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/privgate/privgate/policy"
 )
 
 // extraRule is the README's example of an admin's extra rule.
@@ -19,12 +22,12 @@ deny contains {"id": "owner-label", "host": concat(",", protected_hosts), "field
 }
 `
 
-func bareGrafana() Request {
-	return Request{Operation: "CREATE", Namespace: "monitoring", Object: []byte(`{"metadata":{"name":"grafana","namespace":"monitoring"},
-	"spec":{"rules":[{"host":"grafana.private.example.com"}]}}`)}
+func bareGrafana() policy.Request {
+	return create("monitoring", []byte(`{"metadata":{"name":"grafana","namespace":"monitoring"},
+	"spec":{"rules":[{"host":"grafana.private.example.com"}]}}`))
 }
 
-func denyIDs(t *testing.T, r *Reviewer) []string {
+func denyIDs(t *testing.T, r *policy.Reviewer) []string {
 	t.Helper()
 	d, err := r.Review(context.Background(), bareGrafana())
 	if err != nil {
@@ -50,11 +53,8 @@ func TestPolicyOverrides(t *testing.T) {
 		}
 	}
 	load := func() error {
-		mods, err := WithOverrides(dir)
-		if err != nil {
-			return err
-		}
-		return r.Engine.Load(ctx, mods)
+		_, err := r.Engine.Reload(ctx, dir)
+		return err
 	}
 
 	write("extra.rego", extraRule)
@@ -94,7 +94,7 @@ func TestPolicyOverrides(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, c.want)
 			}
 			if name == "fails its own test" {
-				var tf *TestFailure
+				var tf *policy.TestFailure
 				if !errors.As(err, &tf) || len(tf.Failed) != 1 {
 					t.Errorf("want one failed test, got %v", err)
 				}
@@ -117,7 +117,7 @@ func TestReadModulesSkipsConfigMapInternals(t *testing.T) {
 	_ = os.Symlink(filepath.Base(data), filepath.Join(dir, "..data"))
 	_ = os.Symlink(filepath.Join("..data", "extra.rego"), filepath.Join(dir, "extra.rego"))
 	_ = os.WriteFile(filepath.Join(dir, "README.md"), []byte("not rego"), 0o600)
-	mods, err := ReadModules(dir)
+	mods, err := policy.ReadModules(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestReadModulesSkipsConfigMapInternals(t *testing.T) {
 // Network built-ins are not available to policies: a decision never waits on the network.
 func TestNoNetworkBuiltins(t *testing.T) {
 	r := testReviewer(t)
-	mods := DefaultModules()
+	mods := maps.Clone(r.Engine.Modules())
 	mods["net.rego"] = "package privgate\n\ndeny contains x if { x := http.send({\"method\": \"get\", \"url\": \"https://example.com\"}) }"
 	err := r.Engine.Load(context.Background(), mods)
 	if err == nil || !strings.Contains(err.Error(), "http.send") {

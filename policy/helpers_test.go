@@ -1,85 +1,53 @@
-package policy
+package policy_test
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
-	"os"
+	"sync/atomic"
 	"testing"
 
-	jsonpatchapply "github.com/evanphx/json-patch/v5"
-	"sigs.k8s.io/yaml"
-
 	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata from the current output")
-
 // testReviewer is the decision core over testdata/privgate.yaml and its groups file, with the
-// embedded default policy.
-func testReviewer(t testing.TB) *Reviewer {
+// Ingress target and the embedded default policy.
+func testReviewer(t testing.TB) *policy.Reviewer {
 	t.Helper()
-	cfg, err := LoadConfig("testdata/privgate.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := NewEngine(context.Background(), cfg, DefaultModules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Reviewer{Config: cfg, Engine: engine, Groups: groups.NewStatic(names), NeverBlock: []string{"kube-system", "privgate"}}
+	return testutil.Reviewer(t, "testdata/privgate.yaml")
 }
 
-// readYAMLObject reads a YAML manifest as JSON.
-func readYAMLObject(t testing.TB, path string) []byte {
-	t.Helper()
-	y, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := yaml.YAMLToJSON(y)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return j
+// create is a CREATE of an Ingress in namespace.
+func create(namespace string, obj []byte) policy.Request {
+	return policy.Request{Kind: testutil.IngressKind, Operation: "CREATE", Namespace: namespace, Object: obj}
 }
 
-// applyPatch applies JSON patch ops to a document, as the API server does with a webhook's patch.
-func applyPatch(t testing.TB, doc []byte, ops any) []byte {
-	t.Helper()
-	b, err := json.Marshal(ops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := jsonpatchapply.DecodePatch(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.Apply(doc)
-	if err != nil {
-		t.Fatalf("apply patch %s: %v", b, err)
-	}
-	return out
+func grafanaWithGroups(g string) []byte {
+	return []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana","namespace":"monitoring",
+	"annotations":{"privgate.io/allowed-groups":"` + g + `"}},"spec":{"ingressClassName":"nginx","rules":[{"host":"grafana.private.example.com"}]}}`)
 }
 
-// golden compares got with the file's content, or rewrites the file under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+// switchableSource is a group source whose snapshot tests change, and that can be refreshed.
+type switchableSource struct {
+	snap      atomic.Pointer[groups.Snapshot]
+	onRefresh func() *groups.Snapshot
+	refreshes atomic.Int32
+}
+
+func (s *switchableSource) Snapshot() *groups.Snapshot { return s.snap.Load() }
+
+func (s *switchableSource) Refresh(context.Context) bool {
+	s.refreshes.Add(1)
+	if s.onRefresh == nil {
+		return false
 	}
-	want, err := os.ReadFile(path)
+	s.snap.Store(s.onRefresh())
+	return true
+}
+
+func must[T any](v T, err error) T {
 	if err != nil {
-		t.Fatalf("%v (run go test ./policy/ -update to create it)", err)
+		panic(err)
 	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
+	return v
 }

@@ -1,17 +1,12 @@
 package policy
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-	"gomodules.xyz/jsonpatch/v2"
-	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/groups"
 )
@@ -29,239 +24,183 @@ type GroupRefresher interface {
 	Refresh(ctx context.Context) bool
 }
 
-// Request is one admission of an Ingress as every door (webhook, check) sees it.
-type Request struct {
-	Operation string // CREATE or UPDATE
-	Namespace string
-	Name      string
-	DryRun    bool
-	Username  string // "" when unknown (privgate check)
-	Object    []byte // the Ingress as JSON
-}
-
-// Decision is privgate's answer for one Ingress.
-type Decision struct {
-	Allowed    bool
-	Violations []Violation
-	Warnings   []Violation
-	// Patch turns the request's object into Mutated; empty when nothing changed.
-	Patch []jsonpatch.Operation
-	// Mutated is the Ingress after mutation (the request's object when nothing changed). It is
-	// nil when nothing was decoded (never-blocked namespace, public Ingress) and when the
-	// decision came from the cache: callers that go on judging it use Review.
-	Mutated *networkingv1.Ingress
-	// Note says why an admitted Ingress needed nothing (public, exempt, never-blocked namespace).
-	Note string
-}
-
-// Messages renders violations one a line, as kubectl and Argo CD show them:
-// [id] namespace/name host field: message.
-func Messages(obj string, vs []Violation) []string {
-	out := make([]string, 0, len(vs))
-	for _, v := range vs {
-		var b strings.Builder
-		fmt.Fprintf(&b, "[%s] %s", v.ID, obj)
-		if v.Host != "" {
-			b.WriteString(" " + v.Host)
-		}
-		if v.Field != "" {
-			b.WriteString(" " + v.Field)
-		}
-		b.WriteString(": " + v.Message)
-		out = append(out, b.String())
-	}
-	return out
-}
-
-// Reviewer is the decision core: Ingress (+ config, policy, groups) -> mutated Ingress and
-// Decision. The webhook and privgate check both call it; neither judges anything itself.
+// Reviewer is the decision core: object (+ config, policy, groups) -> mutated object and
+// Decision. Every door (the webhooks, privgate check) calls it and decides nothing itself:
+// which kinds are judged, which namespaces are never intercepted, and what a violation does
+// (deny, warn, audit, off) are all settled here.
 type Reviewer struct {
-	Config *Config
-	Engine *Engine
-	Groups GroupSource
-	// NeverBlock lists namespaces whose Ingresses are always admitted untouched (kube-system
-	// and privgate's own), so that privgate can never lock the cluster out of repairing itself.
-	NeverBlock []string
+	Config  *Config
+	Engine  *Engine
+	Groups  GroupSource
+	Targets []Target
+	// NeverIntercepted lists namespaces whose objects are always admitted untouched
+	// (kube-system and privgate's own), so that privgate can never lock the cluster out of
+	// repairing itself.
+	NeverIntercepted []string
 	// Cache, when set, answers requests seen before (see DecisionCache). privgate check has none.
 	Cache *DecisionCache
 }
 
-// DecodeIngress parses an Ingress, naming what is wrong when it cannot.
-func DecodeIngress(raw []byte) (*networkingv1.Ingress, error) {
-	ing := &networkingv1.Ingress{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(ing); err != nil {
-		return nil, fmt.Errorf("object is not a valid Ingress: %w", err)
-	}
-	return ing, nil
-}
-
-// hostsOnly is the part of an Ingress that says whether it can be private. Decoding only this
-// (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a
-// cluster's, through without the full decode.
-type hostsOnly struct {
-	Spec struct {
-		DefaultBackend json.RawMessage `json:"defaultBackend"`
-		Rules          []struct {
-			Host string `json:"host"`
-		} `json:"rules"`
-	} `json:"spec"`
-}
-
-// surelyPublic reports whether an Ingress answers no private host, from a partial decode. When it
-// cannot tell (a decode error), it says no and the full path decides.
-func (r *Reviewer) surelyPublic(raw []byte) bool {
-	var h hostsOnly
-	if json.Unmarshal(raw, &h) != nil {
-		return false
-	}
-	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null"
-	zones := r.Config.zones()
-	for _, rule := range h.Spec.Rules {
-		// Normalized exactly as Inspect does: " " is a catch-all there, so it must be here.
-		if host := NormalizeHost(rule.Host); host == "" {
-			hostless = true
-		} else if zones.Private(host) {
-			return false
-		}
-	}
-	return !hostless || r.Config.HostlessRules != "private"
+// Intercepts reports whether objects in namespace are judged at all. The webhook asks before it
+// queues a request, so that a never-intercepted namespace is answered even under overload.
+func (r *Reviewer) Intercepts(namespace string) bool {
+	return !slices.Contains(r.NeverIntercepted, namespace)
 }
 
 // Mutate decides the patch for the mutating webhook. Mutation depends on the config and the
 // request alone, so its cache key holds nothing else.
 func (r *Reviewer) Mutate(req Request) (Decision, error) {
-	if done, ok := r.neverBlocked(req); ok {
-		return done, nil
+	t, done, err := r.route(req)
+	if t == nil || err != nil {
+		return done, err
 	}
 	return r.cached("mutate", req, 0, 0, false, func() (Decision, bool, error) {
-		d, err := r.mutate(req)
+		d, err := r.mutate(t, req)
 		return d, true, err
 	})
 }
 
-func (r *Reviewer) mutate(req Request) (Decision, error) {
-	if done, ok := r.public(req); ok {
-		return done, nil
-	}
-	ing, err := DecodeIngress(req.Object)
-	if err != nil {
-		return Decision{}, err
-	}
-	d := Decision{Allowed: true, Mutated: ing}
-	facts := r.Config.Inspect(ing, req.Username)
-	if !facts.Protected() {
-		d.Note = "no private host to protect"
-		return d, nil
-	}
-	mutated := ing.DeepCopy()
-	if !r.Config.Mutate(mutated, facts) {
-		return d, nil
-	}
-	d.Mutated = mutated
-	d.Patch, err = diff(ing, mutated)
-	return d, err
-}
-
-// Validate judges an Ingress as it is (after all mutating webhooks ran). A verdict depends on
+// Validate judges an object as it is (after all mutating webhooks ran). A verdict depends on
 // the policy and the known groups too, so both are part of its cache key.
 func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) {
-	if done, ok := r.neverBlocked(req); ok {
-		return done, nil
+	t, done, err := r.route(req)
+	if t == nil || err != nil {
+		return done, err
 	}
 	snap, generation := r.Groups.Snapshot(), r.Engine.Generation()
 	return r.cached("validate", req, generation, snap.Set.ID(), snap.Stale, func() (Decision, bool, error) {
-		if done, ok := r.public(req); ok {
-			return done, true, nil
+		if t.SurelyPublic(req.Object) {
+			return public(), true, nil
 		}
-		ing, err := DecodeIngress(req.Object)
+		obj, err := t.Decode(req.Object)
 		if err != nil {
 			return Decision{}, false, err
 		}
-		d, used, err := r.validate(ctx, req, ing)
+		d, used, err := r.validate(ctx, t, req, obj)
 		// An unknown group may be created any minute (and triggers a refresh), so its denial is
 		// not kept. Neither is a verdict judged with another policy or group set than the key
 		// names (one changed, or a request holding an older snapshot wrote its set meanwhile),
 		// or by a policy whose answers change by themselves.
-		keep := !hasUnknownGroup(d.Violations) && !hasUnknownGroup(d.Warnings) &&
+		keep := !hasUnknownGroup(d.Violations, d.Warnings, d.Audited) &&
 			(used == Evaluated{} || used == Evaluated{Generation: generation, Groups: snap.Set, Deterministic: true})
 		return d, keep, err
 	})
 }
 
-// cached answers from the cache when it can, else computes, and keeps what may be kept.
-// Errors are never kept.
-func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
-	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
-	if cacheable {
-		if d, ok := r.Cache.get(webhook, key); ok {
-			return d, nil
-		}
-	}
-	d, keep, err := compute()
-	if err == nil && keep && cacheable {
-		r.Cache.put(key, d)
-	}
-	return d, err
-}
-
-// Review mutates and then validates the result, as the API server would call the two webhooks:
+// Review mutates and then validates the result, as the API server calls the two webhooks:
 // privgate check's path.
 func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
-	m, err := r.mutated(req)
-	if err != nil || m.Mutated == nil {
+	t, done, err := r.route(req)
+	if t == nil || err != nil {
+		return done, err
+	}
+	m, err := r.mutate(t, req)
+	if err != nil || m.mutated == nil {
 		return m, err
 	}
-	v, _, err := r.validate(ctx, req, m.Mutated)
+	v, _, err := r.validate(ctx, t, req, m.mutated)
 	if err != nil {
 		return Decision{}, err
 	}
-	v.Patch, v.Mutated = m.Patch, m.Mutated
+	v.Patch = m.Patch
 	return v, nil
 }
 
-// mutated is Mutate without the cache, which does not keep Mutated: for callers that go on
-// judging the mutated Ingress.
-func (r *Reviewer) mutated(req Request) (Decision, error) {
-	if done, ok := r.neverBlocked(req); ok {
-		return done, nil
+// route finds the target judging a request. Without one (a never-intercepted namespace, another
+// kind or operation) the request is answered at once, skipped; an unjudged version of a judged
+// kind is an error, so that it is refused rather than let through. The namespace comes first:
+// nothing in kube-system or privgate's own is ever refused.
+func (r *Reviewer) route(req Request) (Target, Decision, error) {
+	if !r.Intercepts(req.Namespace) {
+		return nil, skipped(fmt.Sprintf("namespace %s is never intercepted", req.Namespace)), nil
 	}
-	return r.mutate(req)
+	t, err := r.target(req.Kind)
+	switch {
+	case err != nil:
+		return nil, Decision{}, err
+	case t == nil:
+		return nil, skipped(fmt.Sprintf("kind %s is not judged", req.Kind.GroupKind())), nil
+	case req.Operation != "CREATE" && req.Operation != "UPDATE":
+		return nil, skipped(fmt.Sprintf("operation %s is not judged", req.Operation)), nil
+	}
+	return t, Decision{}, nil
 }
 
-// neverBlocked answers at once for never-blocked namespaces, and public for Ingresses with no
-// private host. Mutated stays nil: nothing was decoded, nothing changes.
-func (r *Reviewer) neverBlocked(req Request) (Decision, bool) {
-	if slices.Contains(r.NeverBlock, req.Namespace) {
-		return Decision{Allowed: true, Note: fmt.Sprintf("namespace %s is never intercepted", req.Namespace)}, true
-	}
-	return Decision{}, false
+// Judges reports whether objects of kind are a target's: judged, or refused in an unjudged
+// version. privgate check reports those and only counts the others.
+func (r *Reviewer) Judges(kind schema.GroupVersionKind) bool {
+	t, err := r.target(kind)
+	return t != nil || err != nil
 }
 
-func (r *Reviewer) public(req Request) (Decision, bool) {
-	if r.surelyPublic(req.Object) {
-		return Decision{Allowed: true, Note: "no private host"}, true
+// target is the target judging kind: nil for a kind no target judges, an UnsupportedError for
+// another version of a judged kind.
+func (r *Reviewer) target(kind schema.GroupVersionKind) (Target, error) {
+	for _, t := range r.Targets {
+		if slices.Contains(t.Kinds(), kind) {
+			return t, nil
+		}
 	}
-	return Decision{}, false
+	for _, t := range r.Targets {
+		for _, k := range t.Kinds() {
+			if k.GroupKind() == kind.GroupKind() || slices.Contains(t.Retired(), kind) {
+				return nil, &UnsupportedError{Kind: kind, Want: k}
+			}
+		}
+	}
+	return nil, nil
 }
 
-// validate judges a decoded Ingress; callers have already skipped what needs no judgement.
-// It says what the policy judged with (zero when the policy was not needed).
-func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.Ingress) (Decision, Evaluated, error) {
-	d := Decision{Allowed: true, Mutated: ing}
-	facts := r.Config.Inspect(ing, req.Username)
+func skipped(why string) Decision { return Decision{Allowed: true, Skipped: true, Note: why} }
+
+func public() Decision { return Decision{Allowed: true, Note: "no private host"} }
+
+// mutate computes the patch for an object of t; mutated holds the object the validation then
+// judges.
+func (r *Reviewer) mutate(t Target, req Request) (Decision, error) {
+	if t.SurelyPublic(req.Object) {
+		return public(), nil
+	}
+	obj, err := t.Decode(req.Object)
+	if err != nil {
+		return Decision{}, err
+	}
+	d := Decision{Allowed: true, mutated: obj}
+	facts := obj.Facts(req.Username)
+	if !facts.Protected() {
+		d.Note = "no private host to protect"
+		return d, nil
+	}
+	mutated, changed := obj.Mutate(facts)
+	if !changed {
+		return d, nil
+	}
+	d.mutated = mutated
+	d.Patch, err = diff(obj, mutated)
+	return d, err
+}
+
+// validate judges a decoded object and says what the policy judged with (zero when the policy
+// was not needed).
+func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Object) (Decision, Evaluated, error) {
+	d := Decision{Allowed: true, mutated: obj}
+	facts := obj.Facts(req.Username)
 	if !facts.AnyPrivate() {
-		// Public Ingresses never need the policy; exempt-only ones still do (mixing rules).
+		// Public objects never need the policy; exempt-only ones still do (mixing rules).
 		d.Note = "no private host"
 		return d, Evaluated{}, nil
 	}
-	verdict, used, err := r.eval(ctx, req, ing, facts)
+	input, err := r.input(req, obj, facts)
+	if err != nil {
+		return Decision{}, Evaluated{}, err
+	}
+	verdict, used, err := r.eval(ctx, t, input)
 	if err != nil {
 		return Decision{}, Evaluated{}, err
 	}
 	if refresher, ok := r.Groups.(GroupRefresher); ok && hasUnknownGroup(verdict.Deny) && refresher.Refresh(ctx) {
 		// The group may have been created since the last sync: judge again on fresh groups.
-		if verdict, used, err = r.eval(ctx, req, ing, facts); err != nil {
+		if verdict, used, err = r.eval(ctx, t, input); err != nil {
 			return Decision{}, Evaluated{}, err
 		}
 	}
@@ -271,24 +210,58 @@ func (r *Reviewer) validate(ctx context.Context, req Request, ing *networkingv1.
 	case !facts.Protected():
 		d.Note = "exempt host (exemptHosts)"
 	}
-	d.Violations, d.Warnings = verdict.Deny, verdict.Warn
-	r.suggest(d.Violations)
-	r.suggest(d.Warnings)
+	r.suggest(verdict.Deny)
+	r.suggest(verdict.Warn)
+	r.Config.sortVerdict(t.Name(), namespaceOf(req, obj), verdict, &d)
 	d.Allowed = len(d.Violations) == 0
 	return d, used, nil
 }
 
-func hasUnknownGroup(vs []Violation) bool {
-	return slices.ContainsFunc(vs, func(v Violation) bool { return v.ID == "group-unknown" })
-}
-
-func (r *Reviewer) eval(ctx context.Context, req Request, ing *networkingv1.Ingress, f Facts) (Verdict, Evaluated, error) {
+func (r *Reviewer) eval(ctx context.Context, t Target, input *Input) (Verdict, Evaluated, error) {
 	snap := r.Groups.Snapshot()
-	input, err := buildInput(req, ing, f, snap.Stale)
+	input.GroupsStale = snap.Stale
+	v, err := input.value()
 	if err != nil {
 		return Verdict{}, Evaluated{}, err
 	}
-	return r.Engine.EvalWith(ctx, snap.Set, input)
+	return r.Engine.EvalWith(ctx, t.Package(), snap.Set, v)
+}
+
+// input is what the policy judges of obj.
+func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
+	doc, err := obj.JSON()
+	if err != nil {
+		return nil, err
+	}
+	name := req.Name
+	if name == "" {
+		name = obj.Name()
+	}
+	return &Input{
+		Request: InputRequest{
+			Operation: req.Operation, Namespace: namespaceOf(req, obj), Name: name, DryRun: req.DryRun,
+			UserInfo: UserInfo{Username: req.Username},
+		},
+		Object:     doc,
+		Hosts:      f.Hosts,
+		ACMESolver: f.ACMESolver,
+	}, nil
+}
+
+func namespaceOf(req Request, obj Object) string {
+	if req.Namespace != "" {
+		return req.Namespace
+	}
+	return obj.Namespace()
+}
+
+func hasUnknownGroup(lists ...[]Violation) bool {
+	for _, vs := range lists {
+		if slices.ContainsFunc(vs, func(v Violation) bool { return v.ID == "group-unknown" }) {
+			return true
+		}
+	}
+	return false
 }
 
 // suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
@@ -305,118 +278,51 @@ func (r *Reviewer) suggest(vs []Violation) {
 	}
 }
 
-// buildInput is the document the policy judges. managedFields are dropped: they are bookkeeping
-// of the API server, large, and say nothing about exposure.
-func buildInput(req Request, ing *networkingv1.Ingress, f Facts, stale bool) (ast.Value, error) {
-	objDoc, err := toJSONValue(withoutManagedFields(ing))
-	if err != nil {
-		return nil, err
-	}
-	hosts := make([]any, 0, len(f.Hosts))
-	for _, h := range f.Hosts {
-		hosts = append(hosts, map[string]any{
-			"host": h.Host, "field": h.Field, "private": h.Private, "exempt": h.Exempt, "tls": h.TLS, "any": h.Any,
-		})
-	}
-	name := req.Name
-	if name == "" {
-		name = ing.Name
-	}
-	ns := req.Namespace
-	if ns == "" {
-		ns = ing.Namespace
-	}
-	return ast.InterfaceToValue(map[string]any{
-		"request": map[string]any{
-			"operation": req.Operation, "namespace": ns, "name": name, "dryRun": req.DryRun,
-			"userInfo": map[string]any{"username": req.Username},
-		},
-		"object":      objDoc,
-		"hosts":       hosts,
-		"acmeSolver":  f.ACMESolver,
-		"groupsStale": stale,
-	})
-}
-
-// diff is the JSON patch from one Ingress to another. Both sides are marshalled the same way, so
-// the patch holds only what mutation changed; ops are sorted so equal inputs give equal bytes.
-// managedFields are left out of both sides: mutation never touches them, and they are most of
-// the bytes.
-func diff(from, to *networkingv1.Ingress) ([]jsonpatch.Operation, error) {
-	from, to = withoutManagedFields(from), withoutManagedFields(to)
-	a, err := json.Marshal(from)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(to)
-	if err != nil {
-		return nil, err
-	}
-	ops, err := jsonpatch.CreatePatch(a, b)
-	if err != nil {
-		return nil, err
-	}
-	sortPatch(ops)
-	return ops, nil
-}
-
-// sortPatch orders ops deterministically (jsonpatch walks maps in random order) while keeping
-// the patch valid: array removals come first, highest index first, as jsonpatch emits them for
-// a shrinking array; everything else follows in path order.
-func sortPatch(ops []jsonpatch.Operation) {
-	slices.SortStableFunc(ops, func(a, b jsonpatch.Operation) int {
-		ar, br := a.Operation == "remove", b.Operation == "remove"
-		switch {
-		case ar && !br:
-			return -1
-		case !ar && br:
-			return 1
-		case ar && br:
-			return -comparePaths(a.Path, b.Path)
+// cached answers from the cache when it can, else computes, and keeps what may be kept.
+// Errors are never kept.
+func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
+	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
+	if cacheable {
+		if d, ok := r.Cache.get(webhook, key); ok {
+			return d, nil
 		}
-		return comparePaths(a.Path, b.Path)
-	})
-}
-
-// comparePaths compares JSON pointers segment by segment, numerically where both are indices.
-func comparePaths(a, b string) int {
-	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		if as[i] == bs[i] {
-			continue
-		}
-		ai, aerr := strconv.Atoi(as[i])
-		bi, berr := strconv.Atoi(bs[i])
-		if aerr == nil && berr == nil {
-			return ai - bi
-		}
-		return strings.Compare(as[i], bs[i])
 	}
-	return len(as) - len(bs)
+	d, keep, err := compute()
+	if err == nil && keep && cacheable {
+		r.Cache.put(key, d)
+	}
+	d.mutated = nil // a hit has none either: the webhooks answer from the patch and verdict
+	return d, err
 }
 
 // InputDocument is the policy input privgate builds for req (after mutation), as plain JSON
 // values, together with the data document (config and known groups). It exists so that other
 // engines (opa run --server in the load harness) can be given exactly what privgate evaluates.
 func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
-	ing, err := DecodeIngress(req.Object)
+	t, _, err := r.route(req)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := r.mutated(req)
+	if t == nil {
+		return nil, nil, fmt.Errorf("%s is not judged", req.Kind)
+	}
+	m, err := r.mutate(t, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	if m.Mutated != nil {
-		ing = m.Mutated
+	obj := m.mutated
+	if obj == nil {
+		if obj, err = t.Decode(req.Object); err != nil {
+			return nil, nil, err
+		}
 	}
-	f := r.Config.Inspect(ing, req.Username)
+	in, err := r.input(req, obj, obj.Facts(req.Username))
+	if err != nil {
+		return nil, nil, err
+	}
 	snap := r.Groups.Snapshot()
-	v, err := buildInput(req, ing, f, snap.Stale)
-	if err != nil {
-		return nil, nil, err
-	}
-	if input, err = ast.JSON(v); err != nil {
+	in.GroupsStale = snap.Stale
+	if input, err = toJSONValue(in); err != nil {
 		return nil, nil, err
 	}
 	cfgDoc, err := toJSONValue(r.Config)
@@ -428,14 +334,4 @@ func (r *Reviewer) InputDocument(req Request) (input, data any, err error) {
 		known[g] = true
 	}
 	return input, map[string]any{"privgate": map[string]any{"config": cfgDoc, "groups": known}}, nil
-}
-
-// withoutManagedFields returns a shallow copy of ing without metadata.managedFields.
-func withoutManagedFields(ing *networkingv1.Ingress) *networkingv1.Ingress {
-	if len(ing.ManagedFields) == 0 {
-		return ing
-	}
-	c := *ing
-	c.ManagedFields = nil
-	return &c
 }

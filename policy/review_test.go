@@ -1,125 +1,18 @@
-package policy
+package policy_test
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
+	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
 )
-
-// verdictText renders a decision as the golden files hold it.
-func verdictText(name string, d Decision) string {
-	var b strings.Builder
-	if d.Allowed {
-		fmt.Fprintf(&b, "allowed (%d patch ops)\n", len(d.Patch))
-	} else {
-		b.WriteString("denied\n")
-	}
-	for _, m := range Messages(name, d.Violations) {
-		b.WriteString("deny: " + m + "\n")
-	}
-	for _, m := range Messages(name, d.Warnings) {
-		b.WriteString("warn: " + m + "\n")
-	}
-	return b.String()
-}
-
-// TestReviewGolden runs manifests through mutation and validation (privgate check's path) and
-// compares the verdict and every message with testdata/review/NAME.verdict.
-func TestReviewGolden(t *testing.T) {
-	r := testReviewer(t)
-	inputs, _ := filepath.Glob("testdata/review/*.yaml")
-	inputs = append(inputs, must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
-	for _, in := range inputs {
-		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(in), ".yaml"), ".in")
-		t.Run(filepath.Base(filepath.Dir(in))+"/"+name, func(t *testing.T) {
-			raw := readYAMLObject(t, in)
-			ing, err := DecodeIngress(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := r.Review(context.Background(), Request{Operation: "CREATE", Namespace: ing.Namespace, Name: ing.Name, Object: raw})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, strings.TrimSuffix(strings.TrimSuffix(in, ".yaml"), ".in")+".verdict", []byte(verdictText(ing.Namespace+"/"+ing.Name, d)))
-		})
-	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-// TestReviewRequester covers what depends on the request rather than the object: who sends it
-// and where.
-func TestReviewRequester(t *testing.T) {
-	r := testReviewer(t)
-	solver := readYAMLObject(t, "testdata/mutate/acme-solver.in.yaml")
-	bare := readYAMLObject(t, "testdata/mutate/bare.in.yaml")
-	cases := map[string]struct {
-		object    []byte
-		namespace string
-		username  string
-		patched   bool
-		note      string
-	}{
-		"solver created by cert-manager":       {solver, "monitoring", "system:serviceaccount:cert-manager:cert-manager", false, "cert-manager HTTP-01 solver"},
-		"solver shape from check (no user)":    {solver, "monitoring", "", false, "cert-manager HTTP-01 solver"},
-		"solver shape created by someone else": {solver, "monitoring", "alice", true, ""},
-		"kube-system is never intercepted":     {bare, "kube-system", "alice", false, "namespace kube-system is never intercepted"},
-		"privgate's namespace either":          {bare, "privgate", "alice", false, "namespace privgate is never intercepted"},
-		"any other namespace":                  {bare, "argocd", "alice", true, ""},
-	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			d, err := r.Review(context.Background(), Request{Operation: "CREATE", Namespace: c.namespace, Username: c.username, Object: c.object})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !d.Allowed {
-				t.Errorf("denied: %v", d.Violations)
-			}
-			if got := len(d.Patch) > 0; got != c.patched {
-				t.Errorf("patched = %v, want %v (%v)", got, c.patched, d.Patch)
-			}
-			if d.Note != c.note {
-				t.Errorf("note = %q, want %q", d.Note, c.note)
-			}
-		})
-	}
-}
-
-// switchableSource is a group source whose snapshot tests change, and that can be refreshed.
-type switchableSource struct {
-	snap      atomic.Pointer[groups.Snapshot]
-	onRefresh func() *groups.Snapshot
-	refreshes atomic.Int32
-}
-
-func (s *switchableSource) Snapshot() *groups.Snapshot { return s.snap.Load() }
-
-func (s *switchableSource) Refresh(context.Context) bool {
-	s.refreshes.Add(1)
-	if s.onRefresh == nil {
-		return false
-	}
-	s.snap.Store(s.onRefresh())
-	return true
-}
-
-func grafanaWithGroups(g string) []byte {
-	return []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana","namespace":"monitoring",
-	"annotations":{"privgate.io/allowed-groups":"` + g + `"}},"spec":{"ingressClassName":"nginx","rules":[{"host":"grafana.private.example.com"}]}}`)
-}
 
 func TestReviewGroupSources(t *testing.T) {
 	base := testReviewer(t)
@@ -149,7 +42,7 @@ func TestReviewGroupSources(t *testing.T) {
 			}
 			r := *base
 			r.Groups = src
-			d, err := r.Review(context.Background(), Request{Operation: "CREATE", Namespace: "monitoring", Object: grafanaWithGroups(c.group)})
+			d, err := r.Review(context.Background(), create("monitoring", grafanaWithGroups(c.group)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,17 +56,119 @@ func TestReviewGroupSources(t *testing.T) {
 	}
 }
 
-func TestReviewMalformedObject(t *testing.T) {
+// TestRoute: the core, not the door, decides which requests are judged. Every door (webhook,
+// check) therefore gives the same answer for the same object.
+func TestRoute(t *testing.T) {
 	r := testReviewer(t)
-	for name, obj := range map[string]string{
-		"not json":       `{"kind":`,
-		"rules a string": `{"metadata":{"name":"x"},"spec":{"rules":"grafana.private.example.com"}}`,
-	} {
+	bare := []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana"},"spec":{"rules":[{"host":"grafana.private.example.com"}]}}`)
+	v1beta1 := schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1beta1", Kind: "Ingress"}
+	cases := map[string]struct {
+		kind      schema.GroupVersionKind
+		op        string
+		namespace string
+		skipped   string // the note of a skipped request; "" when judged
+		err       string
+	}{
+		"an Ingress":                {testutil.IngressKind, "CREATE", "monitoring", "", ""},
+		"an update":                 {testutil.IngressKind, "UPDATE", "monitoring", "", ""},
+		"a delete":                  {testutil.IngressKind, "DELETE", "monitoring", "operation DELETE is not judged", ""},
+		"another kind":              {schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, "CREATE", "monitoring", "kind ConfigMap is not judged", ""},
+		"no kind at all":            {schema.GroupVersionKind{}, "CREATE", "monitoring", "kind  is not judged", ""},
+		"kube-system":               {testutil.IngressKind, "CREATE", "kube-system", "namespace kube-system is never intercepted", ""},
+		"privgate's own namespace":  {testutil.IngressKind, "CREATE", "privgate", "namespace privgate is never intercepted", ""},
+		"an Ingress of an old API":  {v1beta1, "CREATE", "monitoring", "", "apiVersion networking.k8s.io/v1beta1 is not judged for kind Ingress; use networking.k8s.io/v1"},
+		"an old API in kube-system": {v1beta1, "CREATE", "kube-system", "namespace kube-system is never intercepted", ""},
+		"a retired API group":       {schema.GroupVersionKind{Group: "extensions", Version: "v1beta1", Kind: "Ingress"}, "CREATE", "monitoring", "", "apiVersion extensions/v1beta1 is not judged for kind Ingress; use networking.k8s.io/v1"},
+	}
+	ctx := context.Background()
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := r.Review(context.Background(), Request{Namespace: "default", Object: []byte(obj)})
-			if err == nil || !strings.Contains(err.Error(), "not a valid Ingress") {
-				t.Fatalf("got %v", err)
+			req := policy.Request{Kind: c.kind, Operation: c.op, Namespace: c.namespace, Object: bare}
+			for door, decide := range map[string]func() (policy.Decision, error){
+				"mutate":   func() (policy.Decision, error) { return r.Mutate(req) },
+				"validate": func() (policy.Decision, error) { return r.Validate(ctx, req) },
+				"review":   func() (policy.Decision, error) { return r.Review(ctx, req) },
+			} {
+				d, err := decide()
+				if c.err != "" {
+					var unsupported *policy.UnsupportedError
+					if !errors.As(err, &unsupported) || !strings.Contains(err.Error(), c.err) {
+						t.Errorf("%s: got %v, want an UnsupportedError %q", door, err, c.err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", door, err)
+				}
+				if d.Skipped != (c.skipped != "") || c.skipped != "" && d.Note != c.skipped {
+					t.Errorf("%s: skipped=%v note %q, want %q", door, d.Skipped, d.Note, c.skipped)
+				}
+				if c.skipped != "" && (!d.Allowed || len(d.Patch) > 0) {
+					t.Errorf("%s: a skipped request must be allowed untouched: %+v", door, d)
+				}
+				if c.skipped == "" && door != "validate" && len(d.Patch) == 0 && c.kind == testutil.IngressKind {
+					t.Errorf("%s: a judged bare private Ingress must be mutated", door)
+				}
 			}
 		})
 	}
+}
+
+// TestEnforcement: deny | warn | audit | off per rule, per namespace and globally, the most
+// specific winning, and never stronger than what the policy says.
+func TestEnforcement(t *testing.T) {
+	// Denied for class-foreign (and nothing else once mutated); warned by annotation-lockout.
+	obj := []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana",
+	"annotations":{"nginx.ingress.kubernetes.io/custom-http-errors":"403"}},
+	"spec":{"ingressClassName":"traefik","rules":[{"host":"grafana.private.example.com"}]}}`)
+	type lists struct{ deny, warn, audit string }
+	cases := map[string]struct {
+		enforcement policy.Enforcement
+		rules       map[string]policy.Mode
+		namespace   string
+		want        lists
+	}{
+		"defaults":                     {policy.Enforcement{}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+		"global warn":                  {policy.Enforcement{Default: policy.ModeWarn}, nil, "monitoring", lists{"", "annotation-lockout,class-foreign", ""}},
+		"global audit":                 {policy.Enforcement{Default: policy.ModeAudit}, nil, "monitoring", lists{"", "", "annotation-lockout,class-foreign"}},
+		"global off":                   {policy.Enforcement{Default: policy.ModeOff}, nil, "monitoring", lists{"", "", ""}},
+		"namespace warn":               {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, nil, "monitoring", lists{"", "annotation-lockout,class-foreign", ""}},
+		"another namespace's warn":     {policy.Enforcement{Namespaces: map[string]policy.Mode{"legacy": policy.ModeWarn}}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+		"namespace beats global":       {policy.Enforcement{Default: policy.ModeWarn, Namespaces: map[string]policy.Mode{"monitoring": policy.ModeDeny}}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+		"rule beats namespace":         {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, map[string]policy.Mode{"class-foreign": policy.ModeDeny}, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+		"rule off":                     {policy.Enforcement{}, map[string]policy.Mode{"annotation-lockout": policy.ModeOff}, "monitoring", lists{"class-foreign", "", ""}},
+		"rule audit":                   {policy.Enforcement{}, map[string]policy.Mode{"class-foreign": policy.ModeAudit}, "monitoring", lists{"", "annotation-lockout", "class-foreign"}},
+		"a warning never becomes deny": {policy.Enforcement{}, map[string]policy.Mode{"annotation-lockout": policy.ModeDeny}, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+	}
+	ctx := context.Background()
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testReviewer(t)
+			cfg := *r.Config
+			cfg.Enforcement, cfg.Rules = c.enforcement, c.rules
+			r.Config = &cfg
+			d, err := r.Review(ctx, create(c.namespace, obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := lists{ids(d.Violations), ids(d.Warnings), ids(d.Audited)}
+			if got != c.want {
+				t.Errorf("deny/warn/audit = %+v, want %+v", got, c.want)
+			}
+			if d.Allowed != (c.want.deny == "") {
+				t.Errorf("allowed = %v with violations %v", d.Allowed, d.Violations)
+			}
+			if len(d.Patch) == 0 {
+				t.Error("an admitted private Ingress is still mutated, whatever the mode")
+			}
+		})
+	}
+}
+
+func ids(vs []policy.Violation) string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.ID)
+	}
+	return strings.Join(out, ",")
 }

@@ -59,10 +59,7 @@ func Watch(ctx context.Context, dir string, e *Engine, log logr.Logger) error {
 
 // Reload loads dir over the defaults into e, keeping the serving policy when that fails.
 func Reload(ctx context.Context, dir string, e *Engine, log logr.Logger) {
-	mods, err := WithOverrides(dir)
-	if err == nil {
-		err = e.Load(ctx, mods)
-	}
+	mods, err := e.Reload(ctx, dir)
 	if err != nil {
 		reloads.WithLabelValues("failure").Inc()
 		lastReload.Set(0)

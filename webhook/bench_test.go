@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -15,42 +14,21 @@ import (
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // referenceReview is issue 7's reference request: a private Ingress of 3 hosts naming two
-// groups, with the managedFields a real apply carries (~5 KB).
+// groups, with the managedFields a real apply carries (~5 KB); public, the same in a public zone.
 func referenceReview(b *testing.B, private bool) []byte {
 	b.Helper()
-	raw, err := os.ReadFile("testdata/create-argocd.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(raw, &review); err != nil {
-		b.Fatal(err)
-	}
-	var obj map[string]any
-	_ = json.Unmarshal(review.Request.Object.Raw, &obj)
 	zone := "private.example.com"
 	if !private {
 		zone = "example.com"
 	}
-	rules := []any{}
-	for _, h := range []string{"argocd", "cd", "deploy"} {
-		rules = append(rules, map[string]any{"host": h + "." + zone, "http": map[string]any{"paths": []any{
-			map[string]any{"path": "/", "pathType": "Prefix", "backend": map[string]any{"service": map[string]any{"name": "argocd-server", "port": map[string]any{"number": 443}}}},
-		}}})
+	review, err := testutil.ReferenceReview("", zone, "privgate.io/allowed-groups")
+	if err != nil {
+		b.Fatal(err)
 	}
-	obj["spec"] = map[string]any{"ingressClassName": "nginx", "rules": rules}
-	meta := obj["metadata"].(map[string]any)
-	meta["annotations"].(map[string]any)["privgate.io/allowed-groups"] = "/developers,/sre"
-	mf := meta["managedFields"].([]any)
-	for i := range 12 { // what a few controllers and kubectl edits leave behind
-		mf = append(mf, map[string]any{"manager": fmt.Sprintf("controller-%d", i), "operation": "Update", "apiVersion": "networking.k8s.io/v1",
-			"time": "2026-11-25T03:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:metadata": map[string]any{"f:labels": map[string]any{fmt.Sprintf("f:team-%d", i): map[string]any{}}}}})
-	}
-	meta["managedFields"] = mf
-	review.Request.Object.Raw, _ = json.Marshal(obj)
 	out, _ := json.Marshal(review)
 	return out
 }
@@ -123,8 +101,8 @@ func mutatedReview(b *testing.B, h *Handler, body []byte) []byte {
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	var in admissionv1.AdmissionReview
 	_ = json.Unmarshal(body, &in)
-	in.Request.Object.Raw = applyPatchBytes(b, in.Request.Object.Raw, out.Response.Patch)
-	d, err := h.Reviewer.Validate(context.Background(), toRequest(&in))
+	in.Request.Object.Raw = testutil.ApplyPatch(b, in.Request.Object.Raw, out.Response.Patch)
+	d, err := h.Reviewer.Validate(context.Background(), testutil.Request(in.Request))
 	if err != nil || !d.Allowed {
 		b.Fatalf("reference Ingress must be admitted after mutation: %v %v", err, d.Violations)
 	}

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/privgate/privgate/policy"
@@ -32,9 +33,11 @@ const (
 // limit, plus the envelope (the bound controller-runtime uses too).
 const maxBody = 7 << 20
 
-// Handler serves one webhook (/mutate or /validate). It is an http.Handler rather than
-// controller-runtime's admission.Webhook because a malformed AdmissionReview must get HTTP 400,
-// where admission.Webhook answers 200 with an error inside the body.
+// Handler serves one webhook (/mutate or /validate). Its decision is controller-runtime's
+// admission.Handler contract (Handle); ServeHTTP is its own rather than admission.Webhook's
+// because a malformed AdmissionReview must get HTTP 400, where admission.Webhook answers 200
+// with an error inside the body, and because the admission gate must sit between reading the
+// body and deciding. Either way the body is decoded once.
 type Handler struct {
 	Kind     Kind
 	Reviewer *policy.Reviewer
@@ -42,6 +45,8 @@ type Handler struct {
 	// Gate, when set, bounds the requests decided at once (shared by both webhooks).
 	Gate *Gate
 }
+
+var _ admission.Handler = (*Handler)(nil)
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -52,11 +57,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	resp, result := h.decide(r, review.Request)
+	req := admission.Request{AdmissionRequest: *review.Request}
+	resp := h.gated(r, req)
 	// Complete sets the UID and serializes the patch, as admission.Webhook would.
-	if err := resp.Complete(admission.Request{AdmissionRequest: *review.Request}); err != nil {
-		resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err)), "error"
-		resp.UID = review.Request.UID
+	if err := resp.Complete(req); err != nil {
+		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
+		resp.UID = req.UID
 	}
 	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
 	if out.APIVersion == "" {
@@ -69,21 +75,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
-	observe(h.Kind, result, start)
+	observe(h.Kind, result(resp), start)
 }
 
-// decide answers one request once the gate lets it in, or refuses it (429, never allowed) when
-// no slot frees up in time. A never-blocked namespace takes no slot: it is answered at once
-// without a decision, since shedding it would lock the cluster out of repairing itself exactly
-// when privgate is struggling.
-func (h *Handler) decide(r *http.Request, req *admissionv1.AdmissionRequest) (admission.Response, string) {
-	if !slices.Contains(h.Reviewer.NeverBlock, req.Namespace) {
+// gated decides once the gate lets the request in, or refuses it (429, never allowed) when no
+// slot frees up in time. A never-intercepted namespace takes no slot: shedding it would lock the
+// cluster out of repairing itself exactly when privgate is struggling.
+func (h *Handler) gated(r *http.Request, req admission.Request) admission.Response {
+	if h.Reviewer.Intercepts(req.Namespace) {
 		if !h.Gate.enter(r) {
-			return admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: Ingress %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", objectName(req))), "shed"
+			return admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: %s %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", req.Kind.Kind, objectName(req.AdmissionRequest)))
 		}
 		defer h.Gate.leave()
 	}
-	return h.respond(r.Context(), req)
+	return h.Handle(r.Context(), req)
 }
 
 // bodyTimeout bounds the reading of a request's body: the API server's default webhook timeout.
@@ -154,23 +159,19 @@ func apiTimeout(r *http.Request) (time.Duration, bool) {
 // in practice, a few objects with long annotations, fit.
 const maxPresize = 64 << 10
 
-// respond decides one request. It never panics into the server: a panic becomes a refusal
-// (failing closed), with the cause logged.
-func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest) (resp admission.Response, result string) {
+// Handle decides one request through the core. It never panics into the server: a panic
+// becomes a refusal (failing closed), with the cause logged.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	name := objectName(req.AdmissionRequest)
+	kind := req.Kind.Kind
 	defer func() {
 		if p := recover(); p != nil {
-			h.Log.Error(fmt.Errorf("%v", p), "panic while deciding; refusing the request", "object", objectName(req))
-			resp, result = admission.Errored(http.StatusInternalServerError, fmt.Errorf("privgate failed on this request and refuses it to stay safe")), "error"
+			h.Log.Error(fmt.Errorf("%v", p), "panic while deciding; refusing the request", "object", name)
+			resp = admission.Errored(http.StatusInternalServerError, errors.New("privgate failed on this request and refuses it to stay safe"))
 		}
 	}()
-	if req.Kind.Group != "networking.k8s.io" || req.Kind.Kind != "Ingress" ||
-		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
-		return admission.Allowed(""), "ignored"
-	}
-	if req.Kind.Version != "v1" {
-		return admission.Denied(fmt.Sprintf("privgate: Ingress %s: apiVersion networking.k8s.io/%s is not judged; use networking.k8s.io/v1", objectName(req), req.Kind.Version)), "denied"
-	}
 	in := policy.Request{
+		Kind:      schema.GroupVersionKind(req.Kind),
 		Operation: string(req.Operation),
 		Namespace: req.Namespace,
 		Name:      req.Name,
@@ -178,45 +179,65 @@ func (h *Handler) respond(ctx context.Context, req *admissionv1.AdmissionRequest
 		Username:  req.UserInfo.Username,
 		Object:    req.Object.Raw,
 	}
+	var d policy.Decision
+	var err error
 	if h.Kind == Mutate {
-		d, err := h.Reviewer.Mutate(in)
-		if err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)), "error"
-		}
-		if len(d.Patch) == 0 {
-			return admission.Allowed(""), "allowed"
-		}
-		return admission.Patched("", d.Patch...), "patched"
-	}
-	d, err := h.Reviewer.Validate(ctx, in)
-	if err != nil {
-		h.Log.Error(err, "cannot judge; refusing", "object", objectName(req))
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: Ingress %s: %w", objectName(req), err)), "error"
-	}
-	name := objectName(req)
-	var out admission.Response
-	if d.Allowed {
-		out, result = admission.Allowed(""), "allowed"
+		d, err = h.Reviewer.Mutate(in)
 	} else {
-		out, result = admission.Denied(DenialMessage(name, d.Violations)), "denied"
-		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
+		d, err = h.Reviewer.Validate(ctx, in)
 	}
-	out.Warnings = policy.Messages(name, d.Warnings)
-	return out, result
+	switch {
+	case err != nil:
+		h.Log.Info("cannot judge; refusing", "object", name, "error", err.Error())
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: %s %s: %w", kind, name, err))
+	case d.Skipped:
+		return ignored
+	case !d.Allowed:
+		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
+		resp = admission.Denied(DenialMessage(kind, name, d.Violations))
+	case len(d.Patch) > 0:
+		resp = admission.Patched("", d.Patch...)
+	default:
+		resp = admission.Allowed("")
+	}
+	resp.Warnings = policy.Messages(name, d.Warnings)
+	return resp
+}
+
+// ignored answers what the core does not judge; result() tells it from an allow by its reason.
+var ignored = admission.Allowed(ignoredReason)
+
+const ignoredReason = "not judged by privgate"
+
+// result names an answer for the metrics.
+func result(r admission.Response) string {
+	switch {
+	case r.Result != nil && r.Result.Code == http.StatusTooManyRequests:
+		return "shed"
+	case r.Result != nil && r.Result.Code >= 400 && r.Result.Code != http.StatusForbidden:
+		return "error"
+	case !r.Allowed:
+		return "denied"
+	case len(r.Patches) > 0 || len(r.Patch) > 0:
+		return "patched"
+	case r.Result != nil && r.Result.Message == ignoredReason:
+		return "ignored"
+	}
+	return "allowed"
 }
 
 // DenialMessage is what kubectl prints after "denied the request: ", and what Argo CD shows as
 // the sync error: a headline, then one violation a line.
-func DenialMessage(name string, vs []policy.Violation) string {
+func DenialMessage(kind, name string, vs []policy.Violation) string {
 	lines := policy.Messages(name, vs)
 	problems := "problems"
 	if len(vs) == 1 {
 		problems = "problem"
 	}
-	return fmt.Sprintf("privgate: Ingress %s exposes private hosts unprotected (%d %s):\n%s", name, len(vs), problems, strings.Join(lines, "\n"))
+	return fmt.Sprintf("privgate: %s %s exposes private hosts unprotected (%d %s):\n%s", kind, name, len(vs), problems, strings.Join(lines, "\n"))
 }
 
-func objectName(req *admissionv1.AdmissionRequest) string {
+func objectName(req admissionv1.AdmissionRequest) string {
 	name := req.Name
 	if name == "" {
 		var meta struct {

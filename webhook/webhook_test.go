@@ -10,68 +10,31 @@ import (
 	"strings"
 	"testing"
 
-	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
 )
 
 func testReviewer(t testing.TB) *policy.Reviewer {
 	t.Helper()
-	cfg, err := policy.LoadConfig("../examples/privgate.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.NewEngine(context.Background(), cfg, policy.DefaultModules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &policy.Reviewer{Config: cfg, Engine: engine, Groups: groups.NewStatic(names), NeverBlock: []string{"kube-system", "privgate"}}
+	return testutil.Reviewer(t, "../examples/privgate.yaml")
 }
 
 // reviewOf wraps a manifest (YAML file) in an AdmissionReview as kube-apiserver sends it.
 func reviewOf(t testing.TB, op, kind, manifest string) []byte {
 	t.Helper()
-	var obj json.RawMessage
-	if manifest != "" {
-		y, err := os.ReadFile(manifest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if obj, err = yaml.YAMLToJSON(y); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var meta struct {
-		Metadata struct{ Name, Namespace string }
-	}
-	_ = json.Unmarshal(obj, &meta)
-	group, version := "networking.k8s.io", "v1"
+	gvk := testutil.IngressKind
 	if kind == "ConfigMap" {
-		group = ""
+		gvk = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 	}
-	req := map[string]any{
-		"uid":       "00000000-0000-4000-8000-000000000042",
-		"kind":      map[string]string{"group": group, "version": version, "kind": kind},
-		"resource":  map[string]string{"group": group, "version": version, "resource": strings.ToLower(kind) + "s"},
-		"name":      meta.Metadata.Name,
-		"namespace": meta.Metadata.Namespace,
-		"operation": op,
-		"userInfo":  map[string]any{"username": "alice"},
-		"object":    obj,
+	var obj []byte
+	if manifest != "" {
+		obj = testutil.ReadYAML(t, manifest)
 	}
-	b, err := json.Marshal(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.AdmissionReview(t, op, gvk, obj)
 }
 
 func post(t testing.TB, h http.Handler, body []byte, contentType string) (*httptest.ResponseRecorder, *admissionv1.AdmissionReview) {
@@ -167,16 +130,9 @@ func TestMutateThenValidate(t *testing.T) {
 	r := testReviewer(t)
 	body, _ := os.ReadFile("testdata/create-argocd.json")
 	_, out := post(t, &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}, body, "application/json")
-	p, err := jsonpatchapply.DecodePatch(out.Response.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := admissionv1.AdmissionReview{}
 	_ = json.Unmarshal(body, &in)
-	mutated, err := p.Apply(in.Request.Object.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mutated := testutil.ApplyPatch(t, in.Request.Object.Raw, out.Response.Patch)
 	if !bytes.Contains(mutated, []byte(`"managedFields"`)) {
 		t.Error("the patch must leave managedFields alone")
 	}
@@ -264,27 +220,10 @@ func FuzzHandler(f *testing.F) {
 			(in.Request.Operation == admissionv1.Create || in.Request.Operation == admissionv1.Update) &&
 			in.Request.Namespace != "kube-system" && in.Request.Namespace != "privgate" {
 			// An allowed Ingress must be one the core also allows: no path around the policy.
-			d, err := h.Reviewer.Validate(context.Background(), policy.Request{Namespace: in.Request.Namespace, Object: in.Request.Object.Raw, Username: in.Request.UserInfo.Username})
+			d, err := h.Reviewer.Validate(context.Background(), testutil.Request(in.Request))
 			if err != nil || !d.Allowed {
 				t.Fatalf("webhook allowed what the core refuses (%v): %s", err, body)
 			}
 		}
 	})
-}
-
-func applyPatchBytes(t testing.TB, doc, patch []byte) []byte {
-	t.Helper()
-	p, err := jsonpatchapply.DecodePatch(patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.Apply(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func toRequest(r *admissionv1.AdmissionReview) policy.Request {
-	return policy.Request{Operation: string(r.Request.Operation), Namespace: r.Request.Namespace, Name: r.Request.Name, Object: r.Request.Object.Raw}
 }

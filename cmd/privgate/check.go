@@ -5,17 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/policy"
 )
 
-// checkResult is one judged Ingress, as -o json prints it.
+// checkResult is one judged object, as -o json prints it.
 type checkResult struct {
 	Kind       string                `json:"kind"`
 	Namespace  string                `json:"namespace"`
@@ -23,97 +23,100 @@ type checkResult struct {
 	File       string                `json:"file"`
 	Line       int                   `json:"line"`
 	Allowed    bool                  `json:"allowed"`
+	Skipped    bool                  `json:"skipped,omitempty"` // never judged: note says why
+	Note       string                `json:"note,omitempty"`    // why an admitted object needed nothing
 	Violations []policy.Violation    `json:"violations"`
 	Warnings   []policy.Violation    `json:"warnings"`
+	Audited    []policy.Violation    `json:"audited"` // admitted in audit mode; the audit reports them
 	Patch      []jsonpatch.Operation `json:"patch"`
 	Mutated    json.RawMessage       `json:"mutated"`
-
-	note string
 }
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", stderr)
-	var files listFlag
-	configPath := fs.String("config", "", "privgate.yaml")
-	policyDir := fs.String("policy-dir", "", "directory of .rego files laid over the embedded policy")
-	output := fs.String("o", "text", "output: text, json (one array of results) or yaml (the mutated Ingresses)")
-	fs.Var(&files, "f", "manifest file or folder (repeatable; - for standard input)")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+func newCheckCommand() *cobra.Command {
+	var (
+		files                     []string
+		config, policyDir, output string
+		namespace                 string
+	)
+	cmd := &cobra.Command{
+		Use:   "check --config FILE -f PATH [-f PATH...]",
+		Short: "Judge manifests offline, exactly as the two webhooks would",
+		Long: "Read manifests (files and folders, recursively: *.yaml, *.yml, *.json; - for standard input;\n" +
+			"multi-document YAML and kind: List) and judge every object privgate judges as the webhooks\n" +
+			"would: mutate, then validate. Exit 0 when everything is admitted, 1 when something is\n" +
+			"denied, 2 on unreadable input or bad config.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch output {
+			case "text", "json", "yaml":
+			default:
+				return usageError("-o %s: want text, json or yaml", output)
+			}
+			s, err := load(cmd.Context(), config, policyDir, neverIntercepted(namespace), true)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			objs, err := readManifests(files, cmd.InOrStdin())
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			results, others := []checkResult{}, 0
+			for _, o := range objs {
+				r, err := judge(cmd.Context(), s.reviewer, o)
+				if err != nil {
+					return &exitError{exitUsage, fmt.Errorf("%s: %w", o.where(), err)}
+				}
+				if r == nil {
+					others++
+					continue
+				}
+				results = append(results, *r)
+			}
+			if err := printResults(cmd.OutOrStdout(), output, results, others); err != nil {
+				return &exitError{exitUsage, err}
+			}
+			for _, r := range results {
+				if !r.Allowed {
+					return exit(exitDenied)
+				}
+			}
+			return nil
+		},
 	}
-	switch *output {
-	case "text", "json", "yaml":
-	default:
-		fmt.Fprintf(stderr, "privgate check: -o %s: want text, json or yaml\n", *output)
-		return exitUsage
-	}
-	if len(files) == 0 {
-		fmt.Fprintln(stderr, "privgate check: -f is required (a manifest file or folder)")
-		return exitUsage
-	}
-	s, err := load(ctx, *configPath, *policyDir, nil, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "privgate check: %v\n", err)
-		return exitUsage
-	}
-	objs, err := readManifests(files, os.Stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "privgate check: %v\n", err)
-		return exitUsage
-	}
-	results := []checkResult{}
-	for _, o := range objs {
-		if o.Kind != "Ingress" {
-			continue
-		}
-		if o.APIVersion != "networking.k8s.io/v1" {
-			fmt.Fprintf(stderr, "privgate check: %s: Ingress apiVersion %q is not served by current Kubernetes; use networking.k8s.io/v1\n", o.where(), o.APIVersion)
-			return exitUsage
-		}
-		r, err := judge(ctx, s.reviewer, o)
-		if err != nil {
-			fmt.Fprintf(stderr, "privgate check: %s: %v\n", o.where(), err)
-			return exitUsage
-		}
-		results = append(results, r)
-	}
-	if err := printResults(stdout, *output, results); err != nil {
-		fmt.Fprintf(stderr, "privgate check: %v\n", err)
-		return exitUsage
-	}
-	for _, r := range results {
-		if !r.Allowed {
-			return exitDenied
-		}
-	}
-	return exitOK
+	f := cmd.Flags()
+	f.StringVar(&config, "config", "", "privgate.yaml")
+	f.StringVar(&policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy")
+	f.StringVarP(&output, "output", "o", "text", "output: text, json (one array of results) or yaml (the mutated objects)")
+	f.StringArrayVarP(&files, "filename", "f", nil, "manifest file or folder (repeatable; - for standard input)")
+	f.StringVar(&namespace, "namespace", "privgate", "privgate's own namespace in the cluster, never intercepted (as serve's --namespace)")
+	_ = cmd.MarkFlagRequired("config")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
 }
 
-// judge runs one Ingress through the same path as the two webhooks, mutation then validation.
-func judge(ctx context.Context, rev *policy.Reviewer, o object) (checkResult, error) {
+// judge runs one object through the same path as the two webhooks, mutation then validation.
+// It returns nil for an object of a kind privgate does not judge.
+func judge(ctx context.Context, rev *policy.Reviewer, o object) (*checkResult, error) {
+	kind := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
+	if !rev.Judges(kind) {
+		return nil, nil
+	}
 	ns := o.Namespace
 	if ns == "" {
 		ns = "default" // where kubectl would create it
 	}
-	d, err := rev.Review(ctx, policy.Request{Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
+	d, err := rev.Review(ctx, policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
 	if err != nil {
-		return checkResult{}, err
+		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, ns, o.Name, err)
 	}
-	mutated := o.Raw
-	if len(d.Patch) > 0 {
-		ops, _ := json.Marshal(d.Patch)
-		p, err := jsonpatchapply.DecodePatch(ops)
-		if err != nil {
-			return checkResult{}, err
-		}
-		if mutated, err = p.Apply(o.Raw); err != nil {
-			return checkResult{}, fmt.Errorf("apply privgate's patch: %w", err)
-		}
+	mutated, err := policy.ApplyPatch(o.Raw, d.Patch)
+	if err != nil {
+		return nil, err
 	}
-	return checkResult{
-		Kind: "Ingress", Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
-		Allowed: d.Allowed, Violations: orEmpty(d.Violations), Warnings: orEmpty(d.Warnings),
-		Patch: orEmpty(d.Patch), Mutated: mutated, note: d.Note,
+	return &checkResult{
+		Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
+		Allowed: d.Allowed, Skipped: d.Skipped, Violations: orEmpty(d.Violations), Warnings: orEmpty(d.Warnings),
+		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note,
 	}, nil
 }
 
@@ -124,7 +127,7 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-func printResults(w io.Writer, format string, results []checkResult) error {
+func printResults(w io.Writer, format string, results []checkResult, others int) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -144,10 +147,13 @@ func printResults(w io.Writer, format string, results []checkResult) error {
 		}
 		return nil
 	}
-	admitted, mutated, denied := 0, 0, 0
+	admitted, mutated, denied, skipped := 0, 0, 0, 0
 	for _, r := range results {
 		name := r.Namespace + "/" + r.Name
 		switch {
+		case r.Skipped:
+			skipped++
+			fmt.Fprintf(w, "SKIPPED   %s (%s:%d): %s\n", name, r.File, r.Line, r.Note)
 		case !r.Allowed:
 			denied++
 			fmt.Fprintf(w, "DENIED    %s (%s:%d)\n", name, r.File, r.Line)
@@ -168,16 +174,26 @@ func printResults(w io.Writer, format string, results []checkResult) error {
 		default:
 			admitted++
 			why := "protected as written, untouched"
-			if r.note != "" {
-				why = r.note + ", untouched"
+			if r.Note != "" {
+				why = r.Note + ", untouched"
 			}
 			fmt.Fprintf(w, "ADMITTED  %s (%s:%d): %s\n", name, r.File, r.Line, why)
 		}
 		for _, line := range policy.Messages(name, r.Warnings) {
 			fmt.Fprintf(w, "          warning: %s\n", line)
 		}
+		for _, line := range policy.Messages(name, r.Audited) {
+			fmt.Fprintf(w, "          audit: %s\n", line)
+		}
 	}
-	fmt.Fprintf(w, "%d Ingress%s: %d admitted (%d mutated), %d denied\n", len(results), plural(len(results)), admitted, mutated, denied)
+	fmt.Fprintf(w, "%d Ingress%s: %d admitted (%d mutated), %d denied", len(results), plural(len(results)), admitted, mutated, denied)
+	if skipped > 0 {
+		fmt.Fprintf(w, ", %d skipped", skipped)
+	}
+	if others > 0 {
+		fmt.Fprintf(w, "; other objects not judged: %d", others)
+	}
+	fmt.Fprintln(w)
 	return nil
 }
 

@@ -36,9 +36,9 @@ func TestCheckExitCodes(t *testing.T) {
 		{"kind List and multi-doc", []string{"-f", "testdata/list.yaml"}, 0, []string{"monitoring/grafana (testdata/list.yaml:2), mutated", "default/blog (testdata/list.yaml:14)", "2 Ingresses"}, ""},
 		{"json file", []string{"-f", "testdata/ingress.json"}, 0, []string{"headlamp/headlamp", "allowed_groups=/sre"}, ""},
 		{"bad yaml names file and line", []string{"-f", "testdata/bad-yaml.yaml"}, 2, nil, "testdata/bad-yaml.yaml:10: not valid YAML"},
-		{"old apiVersion", []string{"-f", "testdata/old-api.yaml"}, 2, nil, "testdata/old-api.yaml:1: Ingress apiVersion \"extensions/v1beta1\""},
+		{"old apiVersion", []string{"-f", "testdata/old-api.yaml"}, 2, nil, "testdata/old-api.yaml:1: Ingress default/legacy: apiVersion extensions/v1beta1 is not judged for kind Ingress; use networking.k8s.io/v1"},
 		{"missing file", []string{"-f", "testdata/nope.yaml"}, 2, nil, "nope.yaml"},
-		{"no -f", nil, 2, nil, "-f is required"},
+		{"no -f", nil, 2, nil, `required flag(s) "filename" not set`},
 		{"bad output", []string{"-o", "xml", "-f", "testdata/list.yaml"}, 2, nil, "want text, json or yaml"},
 	}
 	for _, c := range cases {

@@ -1,8 +1,5 @@
-// Command privgate is a Kubernetes admission webhook that keeps private Ingresses behind login.
-//
-//	privgate serve --config privgate.yaml [--policy-dir DIR]   the HTTPS admission webhook
-//	privgate check --config privgate.yaml -f manifests/          the same decisions, offline
-//	privgate policy test DIR                                     a policy directory's Rego tests
+// Command privgate is a Kubernetes admission webhook that keeps private hosts behind login.
+// `privgate --help` lists its commands; each command's --help, its flags.
 package main
 
 import (

@@ -1,51 +1,54 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/privgate/privgate/policy"
 )
 
-// runPolicyTest runs the Rego tests of a policy directory laid over the defaults: the admin's
-// tests and the defaults' (a replaced privgate.rego must come with its privgate_test.rego).
-func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("policy test", stderr)
-	verbose := fs.Bool("v", false, "print every test, not only failures")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: privgate policy test [-v] DIR")
-		return exitUsage
-	}
-	mods, err := policy.WithOverrides(fs.Arg(0))
-	if err != nil {
-		fmt.Fprintf(stderr, "privgate policy test: %v\n", err)
-		return exitUsage
-	}
-	passed, failed := 0, 0
-	err = policy.TestModules(ctx, mods, func(r policy.TestResult) {
-		if r.Passed {
-			passed++
-			if *verbose {
-				fmt.Fprintf(stdout, "PASS %s\n", r.Name)
+func newPolicyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Work on the Rego policy"}
+	var verbose bool
+	test := &cobra.Command{
+		Use:   "test [-v] DIR",
+		Short: "Run a policy directory's Rego tests, laid over the default policy",
+		Long: "Run the Rego tests of DIR laid over the default policy: the admin's tests and the defaults'\n" +
+			"(a replaced privgate.rego must come with its privgate_test.rego). Exit 1 when a test fails.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// The targets' Rego does not depend on the config: an empty one lists their files.
+			mods, err := policy.WithOverrides(policy.DefaultModules(targets(&policy.Config{})...), args[0])
+			if err != nil {
+				return &exitError{exitUsage, err}
 			}
-			return
-		}
-		failed++
-		fmt.Fprintf(stdout, "FAIL %s\n     %s\n", r.Name, r.Detail)
-	})
-	var tf *policy.TestFailure
-	if err != nil && !errors.As(err, &tf) {
-		fmt.Fprintf(stderr, "privgate policy test: %v\n", err)
-		return exitUsage
+			out := cmd.OutOrStdout()
+			passed, failed := 0, 0
+			err = policy.TestModules(cmd.Context(), mods, func(r policy.TestResult) {
+				if r.Passed {
+					passed++
+					if verbose {
+						fmt.Fprintf(out, "PASS %s\n", r.Name)
+					}
+					return
+				}
+				failed++
+				fmt.Fprintf(out, "FAIL %s\n     %s\n", r.Name, r.Detail)
+			})
+			var tf *policy.TestFailure
+			if err != nil && !errors.As(err, &tf) {
+				return &exitError{exitUsage, err}
+			}
+			fmt.Fprintf(out, "policy: %d passed, %d failed\n", passed, failed)
+			if failed > 0 {
+				return exit(exitDenied)
+			}
+			return nil
+		},
 	}
-	fmt.Fprintf(stdout, "policy: %d passed, %d failed\n", passed, failed)
-	if failed > 0 {
-		return exitDenied
-	}
-	return exitOK
+	test.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every test, not only failures")
+	cmd.AddCommand(test)
+	return cmd
 }

@@ -3,93 +3,84 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/ingress"
 )
 
 // Exit codes shared by every command.
 const (
 	exitOK     = 0
-	exitDenied = 1 // check: an Ingress is denied; policy test: a test failed
+	exitDenied = 1 // check: an object is denied; policy test: a test failed; serve: stopped on an error
 	exitUsage  = 2 // bad flags, bad config, unreadable input
 )
 
-const usage = `privgate keeps private Ingresses behind login.
-
-Usage:
-  privgate serve --config FILE [--policy-dir DIR] [--cert-dir DIR] [--port N]
-  privgate check --config FILE -f PATH [-f PATH...] [-o text|json|yaml] [--policy-dir DIR]
-  privgate policy test DIR
-  privgate certs generate --dir DIR --san NAME [--san NAME...]
-  privgate version
-
-Run "privgate COMMAND -h" for a command's flags.
-`
-
 var version = "dev"
 
+// exitError carries a command's exit code; its message, if any, is printed after the command's
+// name.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// exit ends a command with code and no further message (what it had to say is printed).
+func exit(code int) error { return &exitError{code: code} }
+
+// run executes privgate with args, as main does, and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var e *exitError
+	if !errors.As(err, &e) {
+		// cobra's own: an unknown command or flag, a missing argument.
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
 		return exitUsage
 	}
-	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], stderr)
-	case "check":
-		return runCheck(ctx, args[1:], stdout, stderr)
-	case "policy":
-		if len(args) < 2 || args[1] != "test" {
-			fmt.Fprintln(stderr, "usage: privgate policy test DIR")
-			return exitUsage
-		}
-		return runPolicyTest(ctx, args[2:], stdout, stderr)
-	case "certs":
-		return runCerts(args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, version)
-		return exitOK
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+	if e.err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), e.err)
 	}
-	fmt.Fprintf(stderr, "privgate: unknown command %q\n\n%s", args[0], usage)
-	return exitUsage
+	return e.code
 }
 
-// newFlags returns a FlagSet that reports errors instead of exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("privgate "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parseFlags parses args and reports whether to go on, and with which exit code if not.
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "privgate",
+		Short:         "privgate keeps private hosts behind login",
+		Long:          "privgate is a Kubernetes admission webhook: Ingresses whose hosts lie in your private zone are\nmutated to carry oauth2-proxy external auth, TLS and an ingress class, and validated by a Rego\npolicy that rejects anything still unprotected or weakened.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
 	}
-	return 0, true
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newServeCommand(), newCheckCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
+		Use:   "version",
+		Short: "Print privgate's version",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
+	})
+	return root
 }
 
-// listFlag collects a repeated flag (-f a -f b).
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// setup loads what every decision needs: config, groups, policy. Its errors are the user's to fix
-// (exit 2).
+// setup is what every decision needs: config, groups, policy, the core. Its errors are the
+// user's to fix (exit 2).
 type setup struct {
 	cfg      *policy.Config
 	reviewer *policy.Reviewer
@@ -97,10 +88,15 @@ type setup struct {
 	engine   *policy.Engine
 }
 
+// targets are the kinds of object privgate judges.
+func targets(cfg *policy.Config) []policy.Target {
+	return []policy.Target{ingress.New(cfg)}
+}
+
 // load reads config, groups and policy. With syncGroups, a remote group source (Keycloak) is read
 // once before returning, as a one-shot command needs; serve instead starts unready and syncs in
 // the background, so that Keycloak being down never stops privgate from starting.
-func load(ctx context.Context, configPath, policyDir string, neverBlock []string, syncGroups bool) (*setup, error) {
+func load(ctx context.Context, configPath, policyDir string, neverIntercepted []string, syncGroups bool) (*setup, error) {
 	if configPath == "" {
 		return nil, errors.New("--config is required (the path of privgate.yaml)")
 	}
@@ -112,11 +108,8 @@ func load(ctx context.Context, configPath, policyDir string, neverBlock []string
 	if err != nil {
 		return nil, err
 	}
-	mods, err := policy.WithOverrides(policyDir)
-	if err != nil {
-		return nil, err
-	}
-	engine, err := policy.NewEngine(ctx, cfg, mods)
+	ts := targets(cfg)
+	engine, err := policy.NewEngine(ctx, cfg, policyDir, ts...)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", orDefault(policyDir), err)
 	}
@@ -125,9 +118,17 @@ func load(ctx context.Context, configPath, policyDir string, neverBlock []string
 		source: source,
 		engine: engine,
 		reviewer: &policy.Reviewer{
-			Config: cfg, Engine: engine, Groups: source, NeverBlock: neverBlock,
+			Config: cfg, Engine: engine, Groups: source, Targets: ts, NeverIntercepted: neverIntercepted,
 		},
 	}, nil
+}
+
+// neverIntercepted are the namespaces privgate never judges: kube-system and its own.
+func neverIntercepted(namespace string) []string {
+	if namespace == "" || namespace == "kube-system" {
+		return []string{"kube-system"}
+	}
+	return []string{"kube-system", namespace}
 }
 
 func orDefault(dir string) string {

@@ -8,24 +8,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // servedPrivgate runs `privgate serve` in-process on a free port with a fresh CA, waits until it
 // is ready, and returns its base URL, an HTTPS client that trusts only that CA (as the API server
 // would) and its logs. extraArgs come last and may override --config.
-func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *syncBuffer) {
+func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *testutil.LockedBuffer) {
 	t.Helper()
 	base, client, logs := servedPrivgateUnready(t, extraArgs...)
 	waitReady(t, client, base, logs)
@@ -33,7 +31,7 @@ func servedPrivgate(t *testing.T, extraArgs ...string) (string, *http.Client, *s
 }
 
 // servedPrivgateUnready starts serve and waits only until it accepts connections.
-func servedPrivgateUnready(t *testing.T, extraArgs ...string) (string, *http.Client, *syncBuffer) {
+func servedPrivgateUnready(t *testing.T, extraArgs ...string) (string, *http.Client, *testutil.LockedBuffer) {
 	t.Helper()
 	certDir := t.TempDir()
 	if code, _, stderr := runCmd(t, "certs", "generate", "--dir", certDir, "--san", "127.0.0.1", "--validity", "1h"); code != 0 {
@@ -43,9 +41,9 @@ func servedPrivgateUnready(t *testing.T, extraArgs ...string) (string, *http.Cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testutil.LockedBuffer{}
 	done := make(chan int, 1)
 	args := append([]string{"serve", "--config", exampleConfig, "--cert-dir", certDir, "--host", "127.0.0.1",
 		"--port", fmt.Sprint(port), "--metrics-bind-address", "0", "--namespace", "privgate"}, extraArgs...)
@@ -79,7 +77,7 @@ func servedPrivgateUnready(t *testing.T, extraArgs ...string) (string, *http.Cli
 	}
 }
 
-func waitReady(t *testing.T, client *http.Client, base string, logs *syncBuffer) {
+func waitReady(t *testing.T, client *http.Client, base string, logs *testutil.LockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -97,58 +95,10 @@ func waitReady(t *testing.T, client *http.Client, base string, logs *syncBuffer)
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // admissionReview wraps a manifest as kube-apiserver does.
 func admissionReview(t *testing.T, op, manifest string) []byte {
 	t.Helper()
-	y, err := os.ReadFile(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := yaml.YAMLToJSON(y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		Metadata struct{ Name, Namespace string }
-	}
-	_ = json.Unmarshal(obj, &meta)
-	review := map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": map[string]any{
-		"uid": "d6c3a1e0-1c1b-4e8e-9f5a-2b9a3e7c0001", "operation": op,
-		"kind":     map[string]string{"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
-		"resource": map[string]string{"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
-		"name":     meta.Metadata.Name, "namespace": meta.Metadata.Namespace,
-		"userInfo": map[string]any{"username": "kubernetes-admin", "groups": []string{"system:masters"}},
-		"object":   json.RawMessage(obj), "dryRun": false,
-	}}
-	b, _ := json.Marshal(review)
-	return b
+	return testutil.AdmissionReview(t, op, testutil.IngressKind, testutil.ReadYAML(t, manifest))
 }
 
 func postReview(t *testing.T, client *http.Client, url string, body []byte) *admissionv1.AdmissionResponse {
@@ -197,13 +147,7 @@ func TestServeHTTPS(t *testing.T) {
 			if c.mutated {
 				var in admissionv1.AdmissionReview
 				_ = json.Unmarshal(review, &in)
-				p, err := jsonpatchapply.DecodePatch(m.Patch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if in.Request.Object.Raw, err = p.Apply(in.Request.Object.Raw); err != nil {
-					t.Fatal(err)
-				}
+				in.Request.Object.Raw = testutil.ApplyPatch(t, in.Request.Object.Raw, m.Patch)
 				review, _ = json.Marshal(in)
 			}
 			v := postReview(t, client, base+"/validate", review)

@@ -2,8 +2,9 @@
 # A real etcd + kube-apiserver on 127.0.0.1, for the demo. Source this file, then:
 #   cp_start WORKDIR    builds (once, cached) and starts them; exports KUBECONFIG and KUBECTL
 #   cp_stop             stops every process cp_start started (also on EXIT via the caller's trap)
-# Certificates come from `privgate certs generate` (PRIVGATE must point at the binary), so
-# nothing beyond Go and the module proxy is needed.
+# Serving certificates come from `privgate certs generate` (PRIVGATE must point at the binary), the
+# admin's client certificate from hack/devcerts (development only, so not in privgate), so nothing
+# beyond Go and the module proxy is needed.
 
 CP_PIDS=()
 
@@ -24,14 +25,18 @@ cp_free_port() {
 }
 
 cp_start() {
-  local work=$1 bin etcd_port peer_port api_port
-  bin=$(bash "$(dirname "${BASH_SOURCE[0]}")/../build-control-plane.sh")
+  local work bin root etcd_port peer_port api_port
+  # Absolute, since hack/devcerts runs from the repository root, not from the caller's directory.
+  mkdir -p "$1"
+  work=$(cd "$1" && pwd)
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  bin=$(bash "$root/hack/build-control-plane.sh")
   export KUBECTL="$bin/kubectl"
   mkdir -p "$work/etcd" "$work/pki"
   chmod 700 "$work/etcd"
 
   "$PRIVGATE" certs generate --dir "$work/pki/apiserver" --san 127.0.0.1 --san localhost --validity 24h >/dev/null
-  "$PRIVGATE" certs generate --dir "$work/pki/admin" --client-cn admin --client-org system:masters --validity 24h >/dev/null
+  go -C "$root" run ./hack/devcerts -dir "$work/pki/admin" -cn admin -org system:masters -validity 24h
   # The service-account signing key: any EC key will do; the serving key of a throwaway cert is one.
   "$PRIVGATE" certs generate --dir "$work/pki/sa" --san service-accounts --validity 24h >/dev/null
 

@@ -19,6 +19,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/privgate/privgate/test/testutil"
 )
 
 const serviceAccount = "system:serviceaccount:privgate:privgate"
@@ -102,7 +104,7 @@ func selfManaged(t *testing.T) {
 	kubeconfig := impersonatingKubeconfig(t)
 	_ = c.client.CoreV1().Secrets("privgate").Delete(ctx, "privgate-tls", deleteOpts)
 
-	ports := []int{freePort(t), freePort(t)}
+	ports := []int{testutil.FreePort(t), testutil.FreePort(t)}
 	// Point the installed configurations at the first replica, with no caBundle: privgate
 	// must set it.
 	for _, kind := range []string{"mutatingwebhookconfiguration", "validatingwebhookconfiguration"} {
@@ -116,9 +118,9 @@ func selfManaged(t *testing.T) {
 		}
 	}
 	var wg sync.WaitGroup
-	logs := make([]*lockedBuffer, len(ports))
+	logs := make([]*testutil.LockedBuffer, len(ports))
 	for i, port := range ports { // both at once: they must settle on one Secret, not fight
-		logs[i] = &lockedBuffer{}
+		logs[i] = &testutil.LockedBuffer{}
 		cmd := exec.Command(c.privgate, "serve", "--config", c.example("privgate.yaml"), "--namespace", "privgate",
 			"--certs", "self-managed", "--cert-san", "127.0.0.1", "--cert-validity", "9s", "--cert-check-interval", "1s",
 			"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--metrics-bind-address", "0")
@@ -227,14 +229,4 @@ func impersonatingKubeconfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

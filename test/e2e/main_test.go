@@ -24,6 +24,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/certs"
+
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // cluster is the shared fixture: one API server, one privgate, one kubectl.
@@ -40,7 +42,7 @@ type cluster struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *testutil.LockedBuffer
 }
 
 var c *cluster
@@ -186,7 +188,7 @@ func (c *cluster) registerWebhooks() error {
 func (c *cluster) startPrivgate() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.logs = &lockedBuffer{}
+	c.logs = &testutil.LockedBuffer{}
 	c.cmd = exec.Command(c.privgate, "serve", "--config", c.example("privgate.yaml"), "--policy-dir", c.policyDir,
 		"--cert-dir", filepath.Join(c.work, "certs"), "--host", "127.0.0.1", "--port", fmt.Sprint(c.port),
 		"--metrics-bind-address", "0", "--namespace", "privgate")
@@ -248,21 +250,4 @@ func (c *cluster) eventually(timeout time.Duration, f func() error) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -9,16 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // fixture is what the three servers are given: privgate's config and groups, the policy and
@@ -48,23 +47,18 @@ func newFixture(dir, configPath, reviewPath string, n int) (*fixture, error) {
 	if err := writeConfig(configPath, f.configPath, n); err != nil {
 		return nil, err
 	}
-	cfg, err := policy.LoadConfig(f.configPath)
-	if err != nil {
+	var err error
+	if f.reviewer, err = testutil.NewReviewer(f.configPath, ""); err != nil {
 		return nil, err
 	}
-	names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), cfg.Groups.ClaimFormat == policy.ClaimFormatPath)
-	if err != nil {
-		return nil, err
+	cfg := f.reviewer.Config
+	if got := f.reviewer.Groups.Snapshot().Set.Len(); got != n {
+		return nil, fmt.Errorf("%s: %d groups, want %d", cfg.Path(cfg.Groups.File), got, n)
 	}
-	if len(names) != n {
-		return nil, fmt.Errorf("%s: %d groups, want %d", cfg.Path(cfg.Groups.File), len(names), n)
-	}
-	// InputDocument needs config and groups only; the engine stays privgate serve's business.
-	f.reviewer = &policy.Reviewer{Config: cfg, Groups: groups.NewStatic(names)}
 	if err := os.MkdirAll(f.policyDir, 0o755); err != nil {
 		return nil, err
 	}
-	for name, src := range policy.DefaultModules() {
+	for name, src := range policy.DefaultModules(f.reviewer.Targets...) {
 		if strings.HasSuffix(name, "_test.rego") {
 			continue
 		}
@@ -72,10 +66,10 @@ func newFixture(dir, configPath, reviewPath string, n int) (*fixture, error) {
 			return nil, err
 		}
 	}
-	if f.original, err = referenceReview(reviewPath, cfg); err != nil {
+	if f.original, err = testutil.ReferenceReview(reviewPath, cfg.PrivateDomains[0], cfg.Groups.Annotation); err != nil {
 		return nil, err
 	}
-	_, data, err := f.reviewer.InputDocument(toRequest(f.original.Request, f.original.Request.Object.Raw))
+	_, data, err := f.reviewer.InputDocument(testutil.Request(f.original.Request))
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +78,6 @@ func newFixture(dir, configPath, reviewPath string, n int) (*fixture, error) {
 		return nil, err
 	}
 	return f, os.WriteFile(f.dataPath, raw, 0o644)
-}
-
-func toRequest(r *admissionv1.AdmissionRequest, obj []byte) policy.Request {
-	return policy.Request{
-		Operation: string(r.Operation), Namespace: r.Namespace, Name: r.Name,
-		DryRun: r.DryRun != nil && *r.DryRun, Username: r.UserInfo.Username, Object: obj,
-	}
 }
 
 // writeConfig copies the config to path, its groups file replaced by one of n groups: the
@@ -122,53 +109,6 @@ func writeConfig(from, to string, n int) error {
 	return os.WriteFile(filepath.Join(dir, src.Groups.File), []byte(strings.Join(names[:n], "\n")+"\n"), 0o644)
 }
 
-// referenceReview builds issue 7's reference request from an AdmissionReview of the Argo CD
-// Ingress: three hosts in the first private zone, the groups annotation naming two known groups,
-// and the managedFields a few controllers and kubectl edits leave behind.
-func referenceReview(path string, cfg *policy.Config) (*admissionv1.AdmissionReview, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	review := &admissionv1.AdmissionReview{}
-	if err := json.Unmarshal(raw, review); err != nil || review.Request == nil {
-		return nil, fmt.Errorf("%s: not an AdmissionReview: %v", path, err)
-	}
-	ing, err := policy.DecodeIngress(review.Request.Object.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	class, prefix := "nginx", networkingv1.PathTypePrefix
-	ing.Spec = networkingv1.IngressSpec{IngressClassName: &class}
-	for _, sub := range []string{"argocd", "cd", "deploy"} {
-		backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-			Name: "argocd-server", Port: networkingv1.ServiceBackendPort{Number: 443},
-		}}
-		ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{
-			Host: sub + "." + cfg.PrivateDomains[0],
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: backend}},
-			}},
-		})
-	}
-	if ing.Annotations == nil {
-		ing.Annotations = map[string]string{}
-	}
-	ing.Annotations[cfg.Groups.Annotation] = "/developers,/sre"
-	edited := metav1.NewTime(time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC))
-	for i := range 12 {
-		ing.ManagedFields = append(ing.ManagedFields, metav1.ManagedFieldsEntry{
-			Manager: fmt.Sprintf("controller-%d", i), Operation: metav1.ManagedFieldsOperationUpdate,
-			APIVersion: "networking.k8s.io/v1", Time: &edited, FieldsType: "FieldsV1",
-			FieldsV1: &metav1.FieldsV1{Raw: fmt.Appendf(nil, `{"f:metadata":{"f:labels":{"f:team-%d":{}}}}`, i)},
-		})
-	}
-	if review.Request.Object.Raw, err = json.Marshal(ing); err != nil {
-		return nil, err
-	}
-	return review, nil
-}
-
 // mutated asks privgate's /mutate for the patch of the reference and applies it, as the API
 // server does before it calls /validate. It then builds both request bodies for privgate and,
 // from the same objects, opa's inputs.
@@ -192,8 +132,8 @@ func (f *fixture) mutated(client *http.Client, base string) error {
 	if err != nil {
 		return fmt.Errorf("apply the reference's patch: %w", err)
 	}
-	ing, err := policy.DecodeIngress(obj)
-	if err != nil {
+	ing := &networkingv1.Ingress{}
+	if err := json.Unmarshal(obj, ing); err != nil {
 		return err
 	}
 	bad := ing.DeepCopy()
@@ -218,7 +158,7 @@ func (f *fixture) bodies(ing *networkingv1.Ingress, uid types.UID) (review, opaI
 	if review, err = json.Marshal(r); err != nil {
 		return nil, nil, err
 	}
-	input, _, err := f.reviewer.InputDocument(toRequest(r.Request, obj))
+	input, _, err := f.reviewer.InputDocument(testutil.Request(r.Request))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,17 +1,22 @@
-# privgate's default policy: every private host of an Ingress must be behind oauth2-proxy login,
+# privgate's default policy for Ingresses: every private host must be behind oauth2-proxy login,
 # with TLS, on an ingress class that enforces it, without annotations that weaken it.
 #
-# Inputs (see the README, "Writing policy"):
-#   input.request   operation, namespace, name, dryRun, userInfo of the admission request
+# Inputs (the README's "Editing the policy" lists them; policy/input.go defines them):
+#   input.request   operation, namespace, name, dryRun, userInfo.username of the request
 #   input.object    the Ingress after mutation (metadata.managedFields dropped)
 #   input.hosts     [{host, field, private, exempt, tls, any}] computed by privgate
 #   input.acmeSolver   true for cert-manager's own HTTP-01 solver Ingress
 #   input.groupsStale  true when the group source has been unreachable past maxStaleness
 #   data.privgate.config  the config (privgate.yaml)
 #   data.privgate.groups  {"<group>": true} for every known group
-# Outputs: deny and warn, sets of {id, host, field, message} (group-unknown adds "group", the
-# group name, for privgate's "did you mean" hint). privgate prints each as
+# Outputs: deny and warn, sets of {id, host, field, message} (group-unknown adds "group", for
+# privgate's "did you mean" hint). privgate prints each as
 #   [id] <namespace>/<name> <host> <field>: <message>
+# and privgate.yaml's `rules: {<id>: deny|warn|audit|off}` changes what one of them does.
+#
+# Layout: every default rule below adds to `problems` (denied) or `cautions` (warned); the one
+# gate here applies them only to Ingresses that answer a protected host. Rules of your own can
+# add to deny and warn directly (see the README's example).
 package privgate
 
 cfg := data.privgate.config
@@ -24,14 +29,11 @@ prefix := concat("", [cfg.annotationPrefix, "/"])
 
 nginx(name) := concat("", [prefix, name])
 
-# The keys privgate reads, as rules: rules are cached for the whole decision, functions are not.
 auth_url_key := nginx("auth-url")
 
 auth_signin_key := nginx("auth-signin")
 
-# The annotations under the controller's prefix, by name without it. Rules below intersect this
-# set with their tables (one set operation) instead of looking every annotation up in every table:
-# most Ingresses carry none of what they look for, and that answer should cost next to nothing.
+# The annotations under the controller's prefix, by name without it.
 nginx_names contains substring(key, count(prefix), -1) if {
 	some key, _ in annotations
 	startswith(key, prefix)
@@ -45,6 +47,16 @@ protected if {
 	not input.acmeSolver
 }
 
+deny contains v if {
+	protected
+	some v in problems
+}
+
+warn contains v if {
+	protected
+	some v in cautions
+}
+
 hosts_text := concat(",", protected_hosts)
 
 violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
@@ -53,15 +65,13 @@ annotation_field(key) := sprintf("metadata.annotations[%s]", [key])
 
 # ---- auth-url and auth-signin -------------------------------------------------------------
 
-deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
 	some key in [auth_url_key, auth_signin_key]
 	not annotations[key]
 	msg := sprintf("missing, so requests reach the app without login; remove whatever drops it (privgate sets %q)", [expected(key)])
 }
 
-deny contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("auth-missing", hosts_text, annotation_field(key), msg) if {
 	some key in [auth_url_key, auth_signin_key]
 	trim_space(annotations[key]) == ""
 	msg := sprintf("is empty, which switches external auth off; remove the annotation (privgate sets %q)", [expected(key)])
@@ -102,17 +112,24 @@ port_or_default("", "http") := "80"
 # validation off it would drop a value with others, and the location would run without auth.
 nginx_url_chars := `^[-._~a-zA-Z0-9/:, ?&=$]*$`
 
-# The same, with any allowed_groups value let through: groups are judged by the group rules. One
-# match decides the common case; the rule below finds the offending character only when it fails.
+# The same, with any allowed_groups value let through: groups are judged by the group rules.
 nginx_url_chars_or_groups := `^(?:[-._~a-zA-Z0-9/:, ?&=$]|allowed_groups=[^&]*)*$`
 
 endpoint_checks := [
-	{"key": auth_url_key, "want": cfg.auth.url, "id": "auth-url"},
-	{"key": auth_signin_key, "want": cfg.auth.signin, "id": "auth-signin"},
+	{
+		"key": auth_url_key, "want": cfg.auth.url,
+		"invalid": "auth-url-invalid", "userinfo": "auth-url-userinfo",
+		"endpoint": "auth-url-endpoint", "fragment": "auth-url-fragment",
+	},
+	{
+		"key": auth_signin_key, "want": cfg.auth.signin,
+		"invalid": "auth-signin-invalid", "userinfo": "auth-signin-userinfo",
+		"endpoint": "auth-signin-endpoint", "fragment": "auth-signin-fragment",
+	},
 ]
 
-# Parsed once per decision. These are complete rules on purpose: OPA caches a complete rule for
-# the whole query, while a partial object rule looked up by key is evaluated again at each lookup.
+# Both URLs parsed once per decision (complete rules are evaluated once; see
+# docs/performance-profile.md).
 parsed := {key: p |
 	some key in [auth_url_key, auth_signin_key]
 	p := url_parts(annotations[key])
@@ -120,8 +137,7 @@ parsed := {key: p |
 
 wanted := {auth_url_key: url_parts(cfg.auth.url).endpoint, auth_signin_key: url_parts(cfg.auth.signin).endpoint}
 
-deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
-	protected
+problems contains violation(c.invalid, hosts_text, annotation_field(c.key), msg) if {
 	some c in endpoint_checks
 	not parsed[c.key]
 	value := annotations[c.key]
@@ -131,8 +147,7 @@ deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_fi
 
 # Groups in allowed_groups are judged by the group rules, and userinfo by its own rule: each
 # problem is reported once, where it was written.
-deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_field(c.key), msg) if {
-	protected
+problems contains violation(c.invalid, hosts_text, annotation_field(c.key), msg) if {
 	some c in endpoint_checks
 	not regex.match(nginx_url_chars_or_groups, annotations[c.key])
 	value := regex.replace(annotations[c.key], `allowed_groups=[^&]*`, "")
@@ -142,22 +157,19 @@ deny contains violation(sprintf("%s-invalid", [c.id]), hosts_text, annotation_fi
 	msg := sprintf("contains %q, which ingress-nginx rejects in this annotation (and then serves the app without auth); remove it", [bad])
 }
 
-deny contains violation(sprintf("%s-userinfo", [c.id]), hosts_text, annotation_field(c.key), msg) if {
-	protected
+problems contains violation(c.userinfo, hosts_text, annotation_field(c.key), msg) if {
 	some c in endpoint_checks
 	parsed[c.key].userinfo
 	msg := sprintf("%q carries userinfo (user@host), a way to make a URL look like another; use %q", [annotations[c.key], c.want])
 }
 
-deny contains violation(sprintf("%s-endpoint", [c.id]), hosts_text, annotation_field(c.key), msg) if {
-	protected
+problems contains violation(c.endpoint, hosts_text, annotation_field(c.key), msg) if {
 	some c in endpoint_checks
 	parsed[c.key].endpoint != wanted[c.key]
 	msg := sprintf("points at %s, not the configured %s (scheme, host, port and path must all match); remove it so privgate sets it", [parsed[c.key].endpoint, wanted[c.key]])
 }
 
-deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_field(c.key), msg) if {
-	protected
+problems contains violation(c.fragment, hosts_text, annotation_field(c.key), msg) if {
 	some c in endpoint_checks
 	parsed[c.key].fragment != ""
 	msg := sprintf("%q carries a fragment; use %q", [annotations[c.key], c.want])
@@ -167,8 +179,7 @@ deny contains violation(sprintf("%s-fragment", [c.id]), hosts_text, annotation_f
 # anything else in the query is not ours to judge.
 auth_url_params := {"allowed_groups", "allowed_emails"}
 
-deny contains violation("auth-url-query", hosts_text, annotation_field(auth_url_key), msg) if {
-	protected
+problems contains violation("auth-url-query", hosts_text, annotation_field(auth_url_key), msg) if {
 	some param in split(parsed[auth_url_key].query, "&")
 	param != ""
 	name := split(param, "=")[0]
@@ -178,23 +189,20 @@ deny contains violation("auth-url-query", hosts_text, annotation_field(auth_url_
 
 # ---- TLS and issuer -----------------------------------------------------------------------
 
-deny contains violation("tls-missing", h.host, h.field, msg) if {
-	protected
+problems contains violation("tls-missing", h.host, h.field, msg) if {
 	some h in input.hosts
 	h.private
 	not h.tls
 	msg := "not covered by spec.tls, so it would be served without a certificate; add it to a spec.tls entry (privgate adds one when none covers it)"
 }
 
-deny contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/cluster-issuer"), msg) if {
-	protected
+problems contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/cluster-issuer"), msg) if {
 	issuer := annotations["cert-manager.io/cluster-issuer"]
 	issuer != cfg.tls.clusterIssuer
 	msg := sprintf("names ClusterIssuer %q; private hosts take certificates from %q: remove the annotation or set it to that", [issuer, cfg.tls.clusterIssuer])
 }
 
-deny contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/issuer"), msg) if {
-	protected
+problems contains violation("issuer-foreign", hosts_text, annotation_field("cert-manager.io/issuer"), msg) if {
 	issuer := annotations["cert-manager.io/issuer"]
 	msg := sprintf("names the namespaced Issuer %q; private hosts take certificates from ClusterIssuer %q: remove it", [issuer, cfg.tls.clusterIssuer])
 }
@@ -208,36 +216,31 @@ classes contains c if {
 
 classes contains c if c := annotations["kubernetes.io/ingress.class"]
 
-deny contains violation("class-foreign", hosts_text, "spec.ingressClassName", msg) if {
-	protected
+problems contains violation("class-foreign", hosts_text, "spec.ingressClassName", msg) if {
 	some c in classes
 	not c in cfg.ingressClasses
 	msg := sprintf("class %q is not one whose controller enforces auth-url (%s); a controller that ignores the annotation would publish the app without login: use %s", [c, concat(", ", cfg.ingressClasses), cfg.ingressClasses[0]])
 }
 
-deny contains violation("class-conflict", hosts_text, "spec.ingressClassName", msg) if {
-	protected
+problems contains violation("class-conflict", hosts_text, "spec.ingressClassName", msg) if {
 	count(classes) > 1
 	msg := sprintf("spec.ingressClassName and the kubernetes.io/ingress.class annotation disagree (%s); controllers differ on which wins: keep spec.ingressClassName only", [concat(" vs ", sort(classes))])
 }
 
-deny contains violation("class-missing", hosts_text, "spec.ingressClassName", msg) if {
-	protected
+problems contains violation("class-missing", hosts_text, "spec.ingressClassName", msg) if {
 	count(classes) == 0
 	msg := sprintf("no ingress class, so the cluster default (which may not enforce auth) would serve it; set spec.ingressClassName: %s", [cfg.ingressClasses[0]])
 }
 
 # ---- hosts sharing one Ingress ------------------------------------------------------------
 
-deny contains violation("hosts-mixed", h.host, h.field, msg) if {
-	protected
+problems contains violation("hosts-mixed", h.host, h.field, msg) if {
 	some h in input.hosts
 	not h.private
 	msg := sprintf("public host in an Ingress with private hosts (%s); annotations apply to every host, so split it into a public and a private Ingress", [hosts_text])
 }
 
-deny contains violation("hosts-mixed", h.host, h.field, msg) if {
-	protected
+problems contains violation("hosts-mixed", h.host, h.field, msg) if {
 	some h in input.hosts
 	h.exempt
 	msg := sprintf("exempt host in an Ingress with protected hosts (%s); it would get login too (a redirect loop for oauth2-proxy): give it its own Ingress", [hosts_text])
@@ -260,8 +263,7 @@ risky := {
 	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
 }
 
-deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	some name in nginx_names & risky_names
 	key := nginx(name)
 	reason := risky[name]
@@ -279,8 +281,7 @@ risky_values := {
 
 risky_names := object.keys(risky)
 
-deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	some name in nginx_names & object.keys(risky_values)
 	by_value := risky_values[name]
 	key := nginx(name)
@@ -289,8 +290,7 @@ deny contains violation("annotation-risky", hosts_text, annotation_field(key), m
 	msg := sprintf("%q %s; remove it", [value, reason])
 }
 
-deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	key := nginx("enable-cors")
 	lower(trim_space(annotations[key])) == "true"
 	origin := object.get(annotations, nginx("cors-allow-origin"), "*")
@@ -300,16 +300,14 @@ deny contains violation("annotation-risky", hosts_text, annotation_field(key), m
 
 # auth-cache-key caches oauth2-proxy's answer under the key: unless the key is the user's own
 # credential, one user's login admits everyone sharing the key.
-deny contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	protected
+problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	key := nginx("auth-cache-key")
 	value := annotations[key]
 	not regex.match(`\$(cookie_[A-Za-z0-9_]+|http_authorization)`, value)
 	msg := sprintf("%q caches the auth decision under a key that is not the user's session, so one login would admit others; key it on the session cookie, e.g. $cookie__oauth2_proxy", [value])
 }
 
-warn contains violation("annotation-lockout", hosts_text, annotation_field(key), msg) if {
-	protected
+cautions contains violation("annotation-lockout", hosts_text, annotation_field(key), msg) if {
 	key := nginx("custom-http-errors")
 	some code in split(annotations[key], ",")
 	trim_space(code) in {"401", "403"}
@@ -331,7 +329,6 @@ named_groups contains {"group": g, "key": auth_url_key} if {
 }
 
 auth_url_groups contains g if {
-	protected
 	some param in split(parsed[auth_url_key].query, "&")
 	startswith(param, "allowed_groups=")
 	some g in split(substring(param, count("allowed_groups="), -1), ",")
@@ -339,7 +336,6 @@ auth_url_groups contains g if {
 }
 
 annotation_groups contains g if {
-	protected
 	some raw in split(annotations[groups_key], ",")
 	g := trim_space(raw)
 	g != ""
@@ -359,14 +355,14 @@ group_form_ok(g) if {
 	not startswith(g, "/")
 }
 
-deny contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
+problems contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	cfg.groups.claimFormat == "path"
 	not startswith(n.group, "/")
 	msg := sprintf("group %q is a bare name, but oauth2-proxy receives full group paths here (claimFormat path): write \"/%s\"", [n.group, n.group])
 }
 
-deny contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
+problems contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	cfg.groups.claimFormat == "name"
 	startswith(n.group, "/")
@@ -374,7 +370,7 @@ deny contains violation("group-form", hosts_text, annotation_field(n.key), msg) 
 	msg := sprintf("group %q is a path, but oauth2-proxy receives bare group names here (claimFormat name): write %q", [n.group, parts[count(parts) - 1]])
 }
 
-deny contains violation("group-chars", hosts_text, annotation_field(n.key), msg) if {
+problems contains violation("group-chars", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
 	not regex.match(group_chars, n.group)
 	bad := regex.find_n(`[^-._~a-zA-Z0-9/:]`, n.group, 1)[0]
@@ -389,20 +385,19 @@ unknown_groups contains n if {
 }
 
 # The "group" field lets privgate append "did you mean ...?" from the known groups.
-deny contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
+problems contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
 	some n in unknown_groups
 	not input.groupsStale
 	msg := sprintf("group %q does not exist, so nobody would get in (oauth2-proxy compares group names exactly)", [n.group])
 }
 
-warn contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
+cautions contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
 	some n in unknown_groups
 	input.groupsStale
 	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
 }
 
-deny contains violation("groups-mismatch", hosts_text, annotation_field(auth_url_key), msg) if {
-	protected
+problems contains violation("groups-mismatch", hosts_text, annotation_field(auth_url_key), msg) if {
 	groups_key in object.keys(annotations)
 	annotation_groups != auth_url_groups
 	msg := sprintf("auth-url allows groups [%s] but %s names [%s], so the annotation is not what is enforced; remove auth-url so privgate sets it from the annotation", [concat(",", sort(auth_url_groups)), groups_key, concat(",", sort(annotation_groups))])

@@ -1,22 +1,27 @@
-package policy
+package ingress_test
 
 import (
 	"context"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/privgate/privgate/policy"
 )
 
 // referenceIngress is issue 7's reference private Ingress (3 hosts, two groups) after mutation.
-func referenceIngress(b *testing.B, r *Reviewer) Request {
+func referenceIngress(b *testing.B, r *policy.Reviewer) policy.Request {
 	b.Helper()
 	raw := []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"argocd","namespace":"argocd",
 	"annotations":{"privgate.io/allowed-groups":"/developers,/sre","nginx.ingress.kubernetes.io/backend-protocol":"HTTPS"}},
 	"spec":{"ingressClassName":"nginx","rules":[{"host":"argocd.private.example.com"},{"host":"cd.private.example.com"},{"host":"deploy.private.example.com"}]}}`)
-	req := Request{Operation: "CREATE", Namespace: "argocd", Name: "argocd", Object: raw}
+	req := create("argocd", raw)
+	req.Name = "argocd"
 	m, err := r.Mutate(req)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req.Object = applyPatch(b, raw, m.Patch)
+	req.Object = applyPatch(b, raw, m)
 	return req
 }
 
@@ -24,18 +29,19 @@ func referenceIngress(b *testing.B, r *Reviewer) Request {
 func BenchmarkEval(b *testing.B) {
 	r := testReviewer(b)
 	req := referenceIngress(b, r)
-	ing, _ := DecodeIngress(req.Object)
-	input, err := buildInput(req, ing, r.Config.Inspect(ing, ""), false)
+	doc, _, err := r.InputDocument(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	input, err := ast.InterfaceToValue(doc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.Engine.setGroups(ctx, r.Groups.Snapshot().Set); err != nil {
-		b.Fatal(err)
-	}
+	set := r.Groups.Snapshot().Set
 	b.ReportAllocs()
 	for b.Loop() {
-		v, err := r.Engine.Eval(ctx, input)
+		v, _, err := r.Engine.EvalWith(ctx, "privgate", set, input)
 		if err != nil || len(v.Deny) != 0 {
 			b.Fatal(err, v.Deny)
 		}

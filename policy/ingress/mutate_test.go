@@ -1,4 +1,4 @@
-package policy
+package ingress_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,9 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // TestMutateGolden runs every testdata/mutate/*.in.yaml through the mutating path and compares
@@ -22,8 +25,8 @@ func TestMutateGolden(t *testing.T) {
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			raw := readYAMLObject(t, in)
-			d, err := r.Mutate(Request{Operation: "CREATE", Namespace: "default", Object: raw})
+			raw := testutil.ReadYAML(t, in)
+			d, err := r.Mutate(create("default", raw))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -32,17 +35,16 @@ func TestMutateGolden(t *testing.T) {
 			}
 			patch, _ := json.MarshalIndent(d.Patch, "", "  ")
 			golden(t, strings.Replace(in, ".in.yaml", ".patch.json", 1), append(patch, '\n'))
-			out := raw
-			if len(d.Patch) > 0 {
-				out = applyPatch(t, raw, d.Patch)
-			}
+			out := applyPatch(t, raw, d)
 			outYAML, err := yaml.JSONToYAML(out)
 			if err != nil {
 				t.Fatal(err)
 			}
 			golden(t, strings.Replace(in, ".in.yaml", ".out.yaml", 1), outYAML)
 
-			again, err := r.Mutate(Request{Operation: "UPDATE", Namespace: "default", Object: out})
+			update := create("default", out)
+			update.Operation = "UPDATE"
+			again, err := r.Mutate(update)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +53,7 @@ func TestMutateGolden(t *testing.T) {
 			}
 			// Same input, same bytes: jsonpatch walks maps randomly, the sorted patch must not.
 			for range 5 {
-				d2, _ := r.Mutate(Request{Operation: "CREATE", Namespace: "default", Object: raw})
+				d2, _ := r.Mutate(create("default", raw))
 				if d2.Patch == nil {
 					d2.Patch = []jsonpatch.Operation{}
 				}
@@ -74,7 +76,7 @@ func TestSplitGroups(t *testing.T) {
 		"/developers/frontend,/sre": {"/developers/frontend", "/sre"},
 	}
 	for in, want := range cases {
-		got := SplitGroups(in)
+		got := ingress.SplitGroups(in)
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("SplitGroups(%q) = %q, want %q", in, got, want)
 		}

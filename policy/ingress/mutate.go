@@ -1,4 +1,4 @@
-package policy
+package ingress
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/privgate/privgate/policy"
 )
 
 // Annotation keys privgate sets or reads besides the ingress-nginx ones.
@@ -17,13 +19,13 @@ const (
 	AnnotationIngressClass  = "kubernetes.io/ingress.class"
 )
 
-// AuthURLKey is the ingress-nginx auth-url annotation under the configured prefix.
-func (c *Config) AuthURLKey() string { return c.AnnotationPrefix + "/auth-url" }
+// authURLKey is the ingress-nginx auth-url annotation under the configured prefix.
+func authURLKey(c *policy.Config) string { return c.AnnotationPrefix + "/auth-url" }
 
-// AuthSigninKey is the ingress-nginx auth-signin annotation under the configured prefix.
-func (c *Config) AuthSigninKey() string { return c.AnnotationPrefix + "/auth-signin" }
+// authSigninKey is the ingress-nginx auth-signin annotation under the configured prefix.
+func authSigninKey(c *policy.Config) string { return c.AnnotationPrefix + "/auth-signin" }
 
-// Mutate injects into ing (a copy the caller owns) what a private Ingress needs: auth-url (with
+// mutate injects into ing (a copy the caller owns) what a private Ingress needs: auth-url (with
 // the Ingress's groups), auth-signin, the cluster issuer, an ingress class, and a tls entry for
 // every private host no tls entry covers. It reports whether anything changed.
 //
@@ -32,7 +34,8 @@ func (c *Config) AuthSigninKey() string { return c.AnnotationPrefix + "/auth-sig
 // auth-url that already points at the configured endpoint: its allowed_groups follow the groups
 // annotation, so that editing the annotation is enough. Running Mutate on its own output changes
 // nothing, and the output depends only on the input (Argo CD compares).
-func (c *Config) Mutate(ing *networkingv1.Ingress, f Facts) bool {
+func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
+	c := t.cfg
 	if !f.Protected() {
 		return false
 	}
@@ -48,17 +51,15 @@ func (c *Config) Mutate(ing *networkingv1.Ingress, f Facts) bool {
 	}
 
 	groupsValue, named := ing.Annotations[c.Groups.Annotation]
-	if cur, ok := ing.Annotations[c.AuthURLKey()]; !ok {
-		set(c.AuthURLKey(), c.AuthURL(SplitGroups(groupsValue)))
-	} else if named && c.ownsAuthURL(cur) {
-		set(c.AuthURLKey(), c.AuthURL(SplitGroups(groupsValue)))
+	if cur, ok := ing.Annotations[authURLKey(c)]; !ok || named && ownsAuthURL(c, cur) {
+		set(authURLKey(c), authURL(c, SplitGroups(groupsValue)))
 	}
-	if _, ok := ing.Annotations[c.AuthSigninKey()]; !ok {
-		set(c.AuthSigninKey(), c.Auth.Signin)
+	if _, ok := ing.Annotations[authSigninKey(c)]; !ok {
+		set(authSigninKey(c), c.Auth.Signin)
 	}
 	_, cluster := ing.Annotations[AnnotationClusterIssuer]
 	_, namespaced := ing.Annotations[AnnotationIssuer]
-	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h HostFact) bool { return h.Private && !h.Any }) {
+	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h policy.HostFact) bool { return h.Private && !h.Any }) {
 		set(AnnotationClusterIssuer, c.TLS.ClusterIssuer)
 	}
 	if _, ok := ing.Annotations[AnnotationIngressClass]; !ok && ing.Spec.IngressClassName == nil {
@@ -66,16 +67,16 @@ func (c *Config) Mutate(ing *networkingv1.Ingress, f Facts) bool {
 		ing.Spec.IngressClassName = &class
 		changed = true
 	}
-	if c.mutateTLS(ing, f) {
+	if mutateTLS(c, ing, f) {
 		changed = true
 	}
 	return changed
 }
 
-// AuthURL is the configured auth endpoint with allowed_groups for the given groups. The groups
+// authURL is the configured auth endpoint with allowed_groups for the given groups. The groups
 // are written as they are, not percent-encoded: ingress-nginx rejects '%' in auth-url, and
 // validation denies any group that would need encoding.
-func (c *Config) AuthURL(groups []string) string {
+func authURL(c *policy.Config, groups []string) string {
 	if len(groups) == 0 {
 		return c.Auth.URL
 	}
@@ -84,7 +85,7 @@ func (c *Config) AuthURL(groups []string) string {
 
 // ownsAuthURL reports whether an auth-url is the configured endpoint with at most an
 // allowed_groups query, i.e. one privgate may keep in step with the groups annotation.
-func (c *Config) ownsAuthURL(raw string) bool {
+func ownsAuthURL(c *policy.Config, raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
 		return false
@@ -119,8 +120,8 @@ func SplitGroups(v string) []string {
 // touched; privgate owns one entry, named <ingress><suffix>, holding exactly the private hosts
 // no other entry covers, sorted. spec.tls is an atomic list in server-side apply, so it is
 // rewritten only when that owned entry must change.
-func (c *Config) mutateTLS(ing *networkingv1.Ingress, f Facts) bool {
-	owned := c.tlsSecretName(ing)
+func mutateTLS(c *policy.Config, ing *networkingv1.Ingress, f policy.Facts) bool {
+	owned := tlsSecretName(c, ing)
 	var others []networkingv1.IngressTLS
 	seenOwned := false
 	for _, t := range ing.Spec.TLS {
@@ -154,7 +155,7 @@ func (c *Config) mutateTLS(ing *networkingv1.Ingress, f Facts) bool {
 
 // tlsSecretName is the deterministic Secret name of privgate's tls entry: <name><suffix>, or for
 // an Ingress created with generateName, one derived from its generateName.
-func (c *Config) tlsSecretName(ing *networkingv1.Ingress) string {
+func tlsSecretName(c *policy.Config, ing *networkingv1.Ingress) string {
 	base := ing.Name
 	if base == "" {
 		base = strings.TrimSuffix(ing.GenerateName, "-")

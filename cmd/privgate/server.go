@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/privgate/privgate/certs"
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/webhook"
+)
+
+// serverOptions are serve's flags.
+type serverOptions struct {
+	config      string
+	policyDir   string
+	certs       string
+	certDir     string
+	certSecret  string
+	webhookName string
+	certSANs    []string
+	certValid   time.Duration
+	caValid     time.Duration
+	certCheck   time.Duration
+	host        string
+	port        int
+	metricsAddr string
+	namespace   string
+	cacheSize   resource.QuantityValue
+	inFlight    int
+	maxWait     time.Duration
+}
+
+func (o *serverOptions) validate() error {
+	switch {
+	case o.inFlight < 1 || o.maxWait <= 0:
+		return fmt.Errorf("--max-in-flight %d --max-wait %s: want at least 1 and a positive wait", o.inFlight, o.maxWait)
+	case o.cacheSize.Sign() < 0:
+		return fmt.Errorf("--decision-cache-size %s: want 0 (off) or a size such as 8Mi", o.cacheSize.String())
+	case o.certs != "files" && o.certs != "self-managed":
+		return fmt.Errorf("--certs %q: want files or self-managed", o.certs)
+	case o.certs == "self-managed" && o.namespace == "":
+		return errors.New("--certs self-managed: --namespace (or POD_NAMESPACE) is required: the Secret lives in privgate's namespace")
+	}
+	return nil
+}
+
+// server is privgate serve: the two webhooks over HTTPS, readiness, metrics, and what keeps them
+// current (policy watch, group sync, certificate rotation).
+type server struct {
+	opts serverOptions
+}
+
+func newServer(o serverOptions) *server { return &server{opts: o} }
+
+// Run serves until ctx ends. A setup error (config, policy, certificates) is the user's to fix
+// and ends with exit code 2; a failure while serving, with 1.
+func (s *server) Run(ctx context.Context) error {
+	o := s.opts
+	log := ctrl.Log.WithName("privgate")
+	setup, err := load(ctx, o.config, o.policyDir, neverIntercepted(o.namespace), false)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	setup.reviewer.Cache = policy.NewDecisionCache(o.cacheSize.Value())
+
+	checks := map[string]healthz.Checker{
+		"groups": func(*http.Request) error {
+			if setup.source.Snapshot().Synced.IsZero() {
+				return errors.New("groups not loaded yet")
+			}
+			return nil
+		},
+	}
+	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir}
+	var certSource certs.Source
+	if o.certs == "self-managed" {
+		if certSource, err = s.selfManagedCerts(); err != nil {
+			return &exitError{exitUsage, fmt.Errorf("--certs self-managed: %w", err)}
+		}
+		serverOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate }}
+		checks["certificate"] = func(*http.Request) error { return certSource.Ready() }
+	}
+	srv := crwebhook.NewServer(serverOpts)
+	gate := webhook.NewGate(o.inFlight, o.maxWait)
+	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: setup.reviewer, Log: log.WithName("mutate"), Gate: gate})
+	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: setup.reviewer, Log: log.WithName("validate"), Gate: gate})
+	srv.Register("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
+	ready := http.StripPrefix("/readyz", &healthz.Handler{Checks: checks})
+	srv.Register("/readyz", ready)
+	srv.Register("/readyz/", ready)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Start(ctx) })
+	if o.metricsAddr != "0" {
+		ms, err := metricsserver.NewServer(metricsserver.Options{BindAddress: o.metricsAddr}, nil, nil)
+		if err != nil {
+			return &exitError{exitUsage, fmt.Errorf("metrics: %w", err)}
+		}
+		g.Go(func() error { return ms.Start(ctx) })
+	}
+	if certSource != nil {
+		g.Go(func() error { return certSource.Start(ctx) })
+	}
+	if runner, ok := setup.source.(interface{ Run(context.Context) error }); ok {
+		g.Go(func() error { return runner.Run(ctx) })
+	}
+	if o.policyDir != "" {
+		g.Go(func() error { return policy.Watch(ctx, o.policyDir, setup.engine, log.WithName("policy")) })
+	}
+	log.Info("serving", "port", o.port, "certDir", o.certDir, "policyDir", orDefault(o.policyDir), "groups", setup.cfg.Groups.Source)
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error(err, "stopped")
+		return exit(exitDenied)
+	}
+	return nil
+}
+
+// selfManagedCerts builds the Secret-backed certificate source with the pod's own identity (or
+// KUBECONFIG outside a cluster).
+func (s *server) selfManagedCerts() (certs.Source, error) {
+	o := s.opts
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return certs.NewSelfManaged(certs.SelfManagedOptions{
+		Client: client, Namespace: o.namespace, SecretName: o.certSecret, WebhookConfiguration: o.webhookName,
+		SANs: o.certSANs, CertValidity: o.certValid, CAValidity: o.caValid, CheckInterval: o.certCheck,
+		Log: ctrl.Log.WithName("privgate").WithName("certs"),
+	}), nil
+}

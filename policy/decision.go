@@ -1,0 +1,83 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Request is one admission as every door (webhook, check, audit) sees it.
+type Request struct {
+	// Kind is the object's apiVersion and kind: the core decides from it which target judges
+	// the object, if any.
+	Kind      schema.GroupVersionKind
+	Operation string // CREATE or UPDATE
+	Namespace string
+	Name      string
+	DryRun    bool
+	Username  string // "" when unknown (privgate check)
+	Object    []byte // the object as JSON
+}
+
+// Decision is privgate's answer for one object.
+type Decision struct {
+	Allowed bool
+	// Violations are denied; Warnings are admitted and told (kubectl prints them); Audited
+	// are admitted silently and left for the audit to report. Which list a violation lands in
+	// is its enforcement mode (see Enforcement).
+	Violations []Violation
+	Warnings   []Violation
+	Audited    []Violation
+	// Patch turns the request's object into the mutated one; empty when nothing changed.
+	Patch []jsonpatch.Operation
+	// Skipped is set when the object is not judged at all (a kind no target judges, a
+	// never-intercepted namespace); Note says why.
+	Skipped bool
+	// Note says why an admitted object needed nothing (public, exempt, skipped).
+	Note string
+
+	// mutated is the object after mutation, for Review to go on judging; never cached.
+	mutated Object
+}
+
+// Violation is one problem the policy found.
+type Violation struct {
+	ID      string `json:"id"`
+	Host    string `json:"host,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	// Group is the unknown group a group-unknown violation is about (for "did you mean").
+	Group string `json:"group,omitempty"`
+}
+
+// Messages renders violations one a line, as kubectl and Argo CD show them:
+// [id] namespace/name host field: message.
+func Messages(obj string, vs []Violation) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[%s] %s", v.ID, obj)
+		if v.Host != "" {
+			b.WriteString(" " + v.Host)
+		}
+		if v.Field != "" {
+			b.WriteString(" " + v.Field)
+		}
+		b.WriteString(": " + v.Message)
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// UnsupportedError is the answer for an object of a judged kind in an apiVersion privgate
+// does not judge: refused (the webhook) or reported as unreadable (check), never let through.
+type UnsupportedError struct {
+	Kind schema.GroupVersionKind
+	Want schema.GroupVersionKind
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("apiVersion %s is not judged for kind %s; use %s", e.Kind.GroupVersion(), e.Kind.Kind, e.Want.GroupVersion())
+}

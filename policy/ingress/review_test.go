@@ -1,0 +1,160 @@
+package ingress_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/test/testutil"
+)
+
+// verdictText renders a decision as the golden files hold it.
+func verdictText(name string, d policy.Decision) string {
+	var b strings.Builder
+	if d.Allowed {
+		fmt.Fprintf(&b, "allowed (%d patch ops)\n", len(d.Patch))
+	} else {
+		b.WriteString("denied\n")
+	}
+	for _, m := range policy.Messages(name, d.Violations) {
+		b.WriteString("deny: " + m + "\n")
+	}
+	for _, m := range policy.Messages(name, d.Warnings) {
+		b.WriteString("warn: " + m + "\n")
+	}
+	return b.String()
+}
+
+// TestReviewGolden runs manifests through mutation and validation (privgate check's path) and
+// compares the verdict and every message with testdata/review/NAME.verdict.
+func TestReviewGolden(t *testing.T) {
+	r := testReviewer(t)
+	inputs := append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
+	for _, in := range inputs {
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(in), ".yaml"), ".in")
+		t.Run(filepath.Base(filepath.Dir(in))+"/"+name, func(t *testing.T) {
+			raw := testutil.ReadYAML(t, in)
+			var meta struct {
+				Metadata struct{ Name, Namespace string }
+			}
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				t.Fatal(err)
+			}
+			req := create(meta.Metadata.Namespace, raw)
+			req.Name = meta.Metadata.Name
+			d, err := r.Review(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, strings.TrimSuffix(strings.TrimSuffix(in, ".yaml"), ".in")+".verdict", []byte(verdictText(meta.Metadata.Namespace+"/"+meta.Metadata.Name, d)))
+		})
+	}
+}
+
+// TestReviewRequester covers what depends on the request rather than the object: who sends it
+// and where.
+func TestReviewRequester(t *testing.T) {
+	r := testReviewer(t)
+	solver := testutil.ReadYAML(t, "testdata/mutate/acme-solver.in.yaml")
+	bare := testutil.ReadYAML(t, "testdata/mutate/bare.in.yaml")
+	cases := map[string]struct {
+		object    []byte
+		namespace string
+		username  string
+		patched   bool
+		skipped   bool
+		note      string
+	}{
+		"solver created by cert-manager":       {solver, "monitoring", "system:serviceaccount:cert-manager:cert-manager", false, false, "cert-manager HTTP-01 solver"},
+		"solver shape from check (no user)":    {solver, "monitoring", "", false, false, "cert-manager HTTP-01 solver"},
+		"solver shape created by someone else": {solver, "monitoring", "alice", true, false, ""},
+		"kube-system is never intercepted":     {bare, "kube-system", "alice", false, true, "namespace kube-system is never intercepted"},
+		"privgate's namespace either":          {bare, "privgate", "alice", false, true, "namespace privgate is never intercepted"},
+		"any other namespace":                  {bare, "argocd", "alice", true, false, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := create(c.namespace, c.object)
+			req.Username = c.username
+			d, err := r.Review(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !d.Allowed {
+				t.Errorf("denied: %v", d.Violations)
+			}
+			if got := len(d.Patch) > 0; got != c.patched {
+				t.Errorf("patched = %v, want %v (%v)", got, c.patched, d.Patch)
+			}
+			if d.Skipped != c.skipped || d.Note != c.note {
+				t.Errorf("skipped, note = %v, %q, want %v, %q", d.Skipped, d.Note, c.skipped, c.note)
+			}
+		})
+	}
+}
+
+func TestReviewMalformedObject(t *testing.T) {
+	r := testReviewer(t)
+	for name, obj := range map[string]string{
+		"not json":       `{"kind":`,
+		"rules a string": `{"metadata":{"name":"x"},"spec":{"rules":"grafana.private.example.com"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := r.Review(context.Background(), create("default", []byte(obj)))
+			if err == nil || !strings.Contains(err.Error(), "not a valid Ingress") {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// TestRego runs the default policy's Rego unit tests (rego/*_test.rego) through OPA's tester, so
+// `go test ./...` covers them.
+func TestRego(t *testing.T) {
+	n := 0
+	cfg := must(policy.LoadConfig("testdata/privgate.yaml"))
+	err := policy.TestModules(context.Background(), ingress.New(cfg).Modules(), func(r policy.TestResult) {
+		n++
+		if !r.Passed {
+			t.Errorf("%s: %s", r.Name, r.Detail)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 20 {
+		t.Fatalf("ran %d Rego tests, want the whole suite", n)
+	}
+}
+
+// FuzzSurelyPublic guards the public fast path: whenever the partial decode lets an Ingress
+// through as public, the full decode must agree that it answers no private host.
+func FuzzSurelyPublic(f *testing.F) {
+	f.Add("blog.example.com", "GRAFANA.private.example.com.", false)
+	f.Add("", "*.example.com", true)
+	f.Add("evilprivate.example.com", "x", false)
+	cfg := must(policy.LoadConfig("testdata/privgate.yaml"))
+	target := ingress.New(cfg)
+	f.Fuzz(func(t *testing.T, h1, h2 string, backend bool) {
+		obj := map[string]any{"spec": map[string]any{"rules": []any{map[string]any{"host": h1}, map[string]any{"host": h2}}}}
+		if backend {
+			obj["spec"].(map[string]any)["defaultBackend"] = map[string]any{"service": map[string]any{"name": "x"}}
+		}
+		raw, _ := json.Marshal(obj)
+		if !target.SurelyPublic(raw) {
+			return
+		}
+		o, err := target.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if facts := o.Facts(""); facts.AnyPrivate() {
+			t.Fatalf("fast path calls %s public, full path finds %+v", raw, facts.Hosts)
+		}
+	})
+}

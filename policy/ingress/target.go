@@ -1,0 +1,131 @@
+package ingress
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/privgate/privgate/policy"
+)
+
+//go:embed rego/*.rego
+var rego embed.FS
+
+// Target judges networking.k8s.io/v1 Ingresses served by ingress-nginx (or a controller reading
+// its annotations): private hosts must carry external auth through oauth2-proxy, a certificate,
+// and a class whose controller enforces it.
+type Target struct {
+	cfg   *policy.Config
+	zones policy.Zones
+}
+
+// New is the Ingress target over the config.
+func New(cfg *policy.Config) *Target { return &Target{cfg: cfg, zones: cfg.Zones()} }
+
+// Name is "ingress": the top-level rules of privgate.yaml set its rules' modes.
+func (*Target) Name() string { return "ingress" }
+
+// Kinds is networking.k8s.io/v1 Ingress, the only version Kubernetes has served since 1.22.
+func (*Target) Kinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{networkingv1.SchemeGroupVersion.WithKind("Ingress")}
+}
+
+// Retired are the Ingress versions before 1.22: a manifest still written in one is refused.
+func (*Target) Retired() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{
+		{Group: "extensions", Version: "v1beta1", Kind: "Ingress"},
+		{Group: "networking.k8s.io", Version: "v1beta1", Kind: "Ingress"},
+	}
+}
+
+// Package is privgate: admins' extension files write `package privgate`.
+func (*Target) Package() string { return "privgate" }
+
+// Modules are rego/privgate.rego and its tests.
+func (*Target) Modules() policy.Modules {
+	m := policy.Modules{}
+	entries, _ := fs.ReadDir(rego, "rego")
+	for _, e := range entries {
+		b, _ := rego.ReadFile("rego/" + e.Name())
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+// hostsOnly is the part of an Ingress that says whether it can be private. Decoding only this
+// (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a
+// cluster's, through without the full decode.
+type hostsOnly struct {
+	Spec struct {
+		DefaultBackend json.RawMessage `json:"defaultBackend"`
+		Rules          []struct {
+			Host string `json:"host"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
+// SurelyPublic reports whether an Ingress answers no private host, from a partial decode. When
+// it cannot tell (a decode error), it says no and the full path decides.
+func (t *Target) SurelyPublic(raw []byte) bool {
+	var h hostsOnly
+	if json.Unmarshal(raw, &h) != nil {
+		return false
+	}
+	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null"
+	for _, rule := range h.Spec.Rules {
+		// Normalized exactly as Facts does: " " is a catch-all there, so it must be here.
+		if host := policy.NormalizeHost(rule.Host); host == "" {
+			hostless = true
+		} else if t.zones.Private(host) {
+			return false
+		}
+	}
+	return !hostless || t.cfg.HostlessRules != "private"
+}
+
+// Decode parses an Ingress, naming what is wrong when it cannot.
+func (t *Target) Decode(raw []byte) (policy.Object, error) {
+	ing := &networkingv1.Ingress{}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(ing); err != nil {
+		return nil, fmt.Errorf("object is not a valid Ingress: %w", err)
+	}
+	return &object{Ingress: ing, t: t}, nil
+}
+
+// object is one decoded Ingress.
+type object struct {
+	*networkingv1.Ingress
+	t *Target
+}
+
+func (o *object) Namespace() string { return o.Ingress.Namespace }
+func (o *object) Name() string      { return o.Ingress.Name }
+
+// Facts classifies the hosts of the Ingress (see facts.go).
+func (o *object) Facts(username string) policy.Facts { return o.t.facts(o.Ingress, username) }
+
+// Mutate injects what a private Ingress needs into a copy (see mutate.go).
+func (o *object) Mutate(f policy.Facts) (policy.Object, bool) {
+	c := o.DeepCopy()
+	if !o.t.mutate(c, f) {
+		return nil, false
+	}
+	return &object{Ingress: c, t: o.t}, true
+}
+
+// JSON leaves metadata.managedFields out: they are the API server's bookkeeping, large, and say
+// nothing about exposure; mutation never touches them.
+func (o *object) JSON() ([]byte, error) {
+	ing := o.Ingress
+	if len(ing.ManagedFields) > 0 {
+		c := *ing
+		c.ManagedFields = nil
+		ing = &c
+	}
+	return json.Marshal(ing)
+}

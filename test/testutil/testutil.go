@@ -1,0 +1,233 @@
+// Package testutil holds what privgate's tests share: a reviewer over a config file, admission
+// reviews as the API server sends them, the reference request of the benchmarks, free ports and
+// a buffer safe for concurrent writers. It is imported by tests and the load harness only.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/ingress"
+)
+
+// IngressKind is networking.k8s.io/v1 Ingress.
+var IngressKind = schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}
+
+// Root is the repository's root directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Reviewer is the decision core over a config file and its groups file, with the embedded
+// default policy and kube-system and privgate never intercepted, as privgate serve builds it.
+func Reviewer(t testing.TB, config string) *policy.Reviewer {
+	t.Helper()
+	r, err := NewReviewer(config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// NewReviewer is Reviewer for callers without a testing.TB (the load harness), with an optional
+// policy directory laid over the defaults.
+func NewReviewer(config, policyDir string) (*policy.Reviewer, error) {
+	cfg, err := policy.LoadConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	names, err := groups.ReadFile(cfg.Path(cfg.Groups.File), cfg.Groups.ClaimFormat == policy.ClaimFormatPath)
+	if err != nil {
+		return nil, err
+	}
+	target := ingress.New(cfg)
+	engine, err := policy.NewEngine(context.Background(), cfg, policyDir, target)
+	if err != nil {
+		return nil, err
+	}
+	return &policy.Reviewer{
+		Config: cfg, Engine: engine, Groups: groups.NewStatic(names), Targets: []policy.Target{target},
+		NeverIntercepted: []string{"kube-system", "privgate"},
+	}, nil
+}
+
+// ReadYAML reads a YAML manifest as JSON.
+func ReadYAML(t testing.TB, path string) []byte {
+	t.Helper()
+	y, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return j
+}
+
+// AdmissionReview wraps an object (JSON) in an AdmissionReview as kube-apiserver sends it, from
+// user alice, for the object's namespace and name.
+func AdmissionReview(t testing.TB, op string, gvk schema.GroupVersionKind, obj []byte) []byte {
+	t.Helper()
+	var meta struct {
+		Metadata struct{ Name, Namespace string }
+	}
+	_ = json.Unmarshal(obj, &meta)
+	resource := schema.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: lowerPlural(gvk.Kind)}
+	review := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID:       "00000000-0000-4000-8000-000000000042",
+			Kind:      metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+			Resource:  metav1.GroupVersionResource{Group: resource.Group, Version: resource.Version, Resource: resource.Resource},
+			Name:      meta.Metadata.Name,
+			Namespace: meta.Metadata.Namespace,
+			Operation: admissionv1.Operation(op),
+		},
+	}
+	review.Request.UserInfo.Username = "alice"
+	review.Request.Object.Raw = obj
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func lowerPlural(kind string) string {
+	b := []byte(kind)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	if len(b) > 0 && b[len(b)-1] == 's' {
+		return string(b) + "es"
+	}
+	return string(b) + "s"
+}
+
+// ReferenceReview is the benchmarks' reference request (issue 7), built from a real
+// AdmissionReview of the Argo CD Ingress (path; "" for webhook/testdata/create-argocd.json):
+// three hosts in zone, the groups annotation naming /developers and /sre, and the managedFields
+// a few controllers and kubectl edits leave behind (~5 KB).
+func ReferenceReview(path, zone, groupsAnnotation string) (*admissionv1.AdmissionReview, error) {
+	if path == "" {
+		path = filepath.Join(Root(), "webhook", "testdata", "create-argocd.json")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	review := &admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(raw, review); err != nil || review.Request == nil {
+		return nil, fmt.Errorf("%s: not an AdmissionReview: %v", path, err)
+	}
+	ing := &networkingv1.Ingress{}
+	if err := json.Unmarshal(review.Request.Object.Raw, ing); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	class, prefix := "nginx", networkingv1.PathTypePrefix
+	ing.Spec = networkingv1.IngressSpec{IngressClassName: &class}
+	for _, sub := range []string{"argocd", "cd", "deploy"} {
+		backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+			Name: "argocd-server", Port: networkingv1.ServiceBackendPort{Number: 443},
+		}}
+		ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{
+			Host: sub + "." + zone,
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: backend}},
+			}},
+		})
+	}
+	if ing.Annotations == nil {
+		ing.Annotations = map[string]string{}
+	}
+	ing.Annotations[groupsAnnotation] = "/developers,/sre"
+	edited := metav1.NewTime(time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC))
+	for i := range 12 {
+		ing.ManagedFields = append(ing.ManagedFields, metav1.ManagedFieldsEntry{
+			Manager: fmt.Sprintf("controller-%d", i), Operation: metav1.ManagedFieldsOperationUpdate,
+			APIVersion: "networking.k8s.io/v1", Time: &edited, FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: fmt.Appendf(nil, `{"f:metadata":{"f:labels":{"f:team-%d":{}}}}`, i)},
+		})
+	}
+	if review.Request.Object.Raw, err = json.Marshal(ing); err != nil {
+		return nil, err
+	}
+	return review, nil
+}
+
+// Request is the core's view of an AdmissionRequest, as the webhook builds it.
+func Request(r *admissionv1.AdmissionRequest) policy.Request {
+	return policy.Request{
+		Kind:      schema.GroupVersionKind{Group: r.Kind.Group, Version: r.Kind.Version, Kind: r.Kind.Kind},
+		Operation: string(r.Operation), Namespace: r.Namespace, Name: r.Name,
+		DryRun: r.DryRun != nil && *r.DryRun, Username: r.UserInfo.Username, Object: r.Object.Raw,
+	}
+}
+
+// FreePort is a TCP port on 127.0.0.1 nobody listens on (yet).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// LockedBuffer is a bytes.Buffer for a process's output read while it runs.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// ApplyPatch applies a webhook's JSON patch (as the response carries it) to doc, as the API
+// server does.
+func ApplyPatch(t testing.TB, doc, patch []byte) []byte {
+	t.Helper()
+	var ops []jsonpatch.Operation
+	if len(patch) > 0 {
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			t.Fatalf("patch %s: %v", patch, err)
+		}
+	}
+	out, err := policy.ApplyPatch(doc, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
