@@ -158,3 +158,20 @@ func (c *DecisionCache) Bytes() int64 {
 	defer c.mu.Unlock()
 	return c.bytes
 }
+
+// cached answers from the cache when it can, else computes, and keeps what may be kept.
+// Errors are never kept.
+func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
+	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
+	if cacheable {
+		if d, ok := r.Cache.get(webhook, key); ok {
+			return d, nil
+		}
+	}
+	d, keep, err := compute()
+	if err == nil && keep && cacheable {
+		r.Cache.put(key, d)
+	}
+	d.mutated = nil // a hit has none either: the webhooks answer from the patch and verdict
+	return d, err
+}

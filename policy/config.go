@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,6 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 )
 
 // Config is privgate.yaml: the private zones, the oauth2-proxy endpoints, the certificate issuer
@@ -143,7 +143,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg := &Config{}
-	if err := yaml.Unmarshal(data, cfg); err != nil {
+	if err := decodeYAML(data, cfg); err != nil {
 		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
 	cfg.File = path
@@ -298,6 +298,21 @@ func (c *Config) validateGroups(fail func(key, format string, args ...any) error
 		return fail("groups.source", "must be file or keycloak, not %q", g.Source)
 	}
 	return nil
+}
+
+// decodeYAML reads YAML 1.2, where only true and false are booleans: under YAML 1.1's rules
+// `rules: {annotation-lockout: off}` would arrive as false. It goes through JSON so that the JSON
+// names of Config are the file's keys, as in every Kubernetes manifest.
+func decodeYAML(data []byte, v any) error {
+	var doc any
+	if err := yamlv3.Unmarshal(data, &doc); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // Path resolves a path from the config file against the file's directory.

@@ -104,6 +104,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		"bad hostless":         {"tls:", "hostlessRules: maybe\ntls:", "hostlessRules: must be private or public"},
 		"not a list":           {"ingressClasses: [nginx]", "ingressClasses: nginx", "privgate.yaml:9: ingressClasses: must be a list"},
 		"not yaml":             {"tls:", "tls: [", "privgate.yaml"},
+		"bad global mode":      {"tls:", "enforcement: {default: block}\ntls:", "enforcement.default: \"block\" is not a mode: want deny, warn, audit or off"},
+		"bad namespace mode":   {"tls:", "enforcement: {namespaces: {legacy: Warn}}\ntls:", "enforcement.namespaces.legacy: \"Warn\" is not a mode"},
+		"bad rule mode":        {"tls:", "rules: {hosts-mixed: allow}\ntls:", "rules.hosts-mixed: \"allow\" is not a mode"},
+		"unknown enforcement":  {"tls:", "enforcement: {rules: {a: off}}\ntls:", "privgate.yaml:7: enforcement.rules: unknown key"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -118,6 +122,29 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestLoadConfigEnforcement(t *testing.T) {
+	body := strings.Replace(validConfig, "tls:", "enforcement:\n  default: warn\n  namespaces: {payments: deny}\nrules: {hosts-mixed: audit, annotation-lockout: off}\ntls:", 1)
+	cfg, err := LoadConfig(writeConfig(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		rule, namespace string
+		severity, want  Mode
+	}{
+		{"class-foreign", "web", ModeDeny, ModeWarn},
+		{"class-foreign", "payments", ModeDeny, ModeDeny},
+		{"hosts-mixed", "payments", ModeDeny, ModeAudit},
+		{"issuer-foreign", "web", ModeWarn, ModeWarn},
+		{"annotation-lockout", "payments", ModeWarn, ModeOff}, // off unquoted: YAML 1.2, not a boolean
+	}
+	for _, c := range cases {
+		if got := cfg.mode("ingress", c.rule, c.namespace, c.severity); got != c.want {
+			t.Errorf("%s in %s (policy says %s): %s, want %s", c.rule, c.namespace, c.severity, got, c.want)
+		}
 	}
 }
 

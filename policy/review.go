@@ -4,25 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/privgate/privgate/groups"
 )
-
-// GroupSource answers the known groups. Snapshot must never block on I/O: it is called on the
-// admission path.
-type GroupSource interface {
-	Snapshot() *groups.Snapshot
-}
-
-// GroupRefresher is implemented by sources that can re-read their groups on demand, so that a
-// group created a minute ago is accepted before the next periodic sync. Refresh coalesces
-// concurrent calls, is rate-limited, and reports whether the snapshot changed.
-type GroupRefresher interface {
-	Refresh(ctx context.Context) bool
-}
 
 // Reviewer is the decision core: object (+ config, policy, groups) -> mutated object and
 // Decision. Every door (the webhooks, privgate check) calls it and decides nothing itself:
@@ -194,15 +178,9 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 	if err != nil {
 		return Decision{}, Evaluated{}, err
 	}
-	verdict, used, err := r.eval(ctx, t, input)
+	verdict, used, err := r.judge(ctx, t, input)
 	if err != nil {
 		return Decision{}, Evaluated{}, err
-	}
-	if refresher, ok := r.Groups.(GroupRefresher); ok && hasUnknownGroup(verdict.Deny) && refresher.Refresh(ctx) {
-		// The group may have been created since the last sync: judge again on fresh groups.
-		if verdict, used, err = r.eval(ctx, t, input); err != nil {
-			return Decision{}, Evaluated{}, err
-		}
 	}
 	switch {
 	case facts.ACMESolver:
@@ -210,21 +188,9 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 	case !facts.Protected():
 		d.Note = "exempt host (exemptHosts)"
 	}
-	r.suggest(verdict.Deny)
-	r.suggest(verdict.Warn)
-	r.Config.sortVerdict(t.Name(), namespaceOf(req, obj), verdict, &d)
+	r.Config.sortVerdict(t.Name(), input.Request.Namespace, verdict, &d)
 	d.Allowed = len(d.Violations) == 0
 	return d, used, nil
-}
-
-func (r *Reviewer) eval(ctx context.Context, t Target, input *Input) (Verdict, Evaluated, error) {
-	snap := r.Groups.Snapshot()
-	input.GroupsStale = snap.Stale
-	v, err := input.value()
-	if err != nil {
-		return Verdict{}, Evaluated{}, err
-	}
-	return r.Engine.EvalWith(ctx, t.Package(), snap.Set, v)
 }
 
 // input is what the policy judges of obj.
@@ -253,46 +219,6 @@ func namespaceOf(req Request, obj Object) string {
 		return req.Namespace
 	}
 	return obj.Namespace()
-}
-
-func hasUnknownGroup(lists ...[]Violation) bool {
-	for _, vs := range lists {
-		if slices.ContainsFunc(vs, func(v Violation) bool { return v.ID == "group-unknown" }) {
-			return true
-		}
-	}
-	return false
-}
-
-// suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
-func (r *Reviewer) suggest(vs []Violation) {
-	for i, v := range vs {
-		if v.ID != "group-unknown" || v.Group == "" {
-			continue
-		}
-		if s := r.Groups.Snapshot().Set.Suggest(v.Group); len(s) > 0 {
-			vs[i].Message += "; did you mean " + strings.Join(s, " or ") + "?"
-		} else {
-			vs[i].Message += "; create it in the identity provider first, or name an existing group"
-		}
-	}
-}
-
-// cached answers from the cache when it can, else computes, and keeps what may be kept.
-// Errors are never kept.
-func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
-	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
-	if cacheable {
-		if d, ok := r.Cache.get(webhook, key); ok {
-			return d, nil
-		}
-	}
-	d, keep, err := compute()
-	if err == nil && keep && cacheable {
-		r.Cache.put(key, d)
-	}
-	d.mutated = nil // a hit has none either: the webhooks answer from the patch and verdict
-	return d, err
 }
 
 // InputDocument is the policy input privgate builds for req (after mutation), as plain JSON
