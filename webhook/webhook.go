@@ -191,7 +191,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		h.Log.Info("cannot judge; refusing", "object", name, "error", err.Error())
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("privgate: %s %s: %w", kind, name, err))
 	case d.Skipped:
-		return ignored
+		return admission.Allowed(ignoredReason)
 	case !d.Allowed:
 		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
 		resp = admission.Denied(DenialMessage(kind, name, d.Violations))
@@ -204,9 +204,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	return resp
 }
 
-// ignored answers what the core does not judge; result() tells it from an allow by its reason.
-var ignored = admission.Allowed(ignoredReason)
-
+// ignoredReason answers what the core does not judge; result() tells it from an allow by it.
 const ignoredReason = "not judged by privgate"
 
 // result names an answer for the metrics.

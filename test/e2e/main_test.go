@@ -121,12 +121,9 @@ func (c *cluster) setup() error {
 	if err := os.MkdirAll(c.policyDir, 0o700); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if c.port, err = testutil.Port(); err != nil {
 		return err
 	}
-	c.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	if err := c.startPrivgate(); err != nil {
 		return err
 	}

@@ -258,7 +258,7 @@ On 127.0.0.1, each its own process, all over HTTPS (one self-signed CA, ECDSA P-
   runs on this one.
 - **floor**: a Go server that decodes the same AdmissionReview with encoding/json into the same Kubernetes
   type and answers allowed. It is what any webhook costs before deciding anything.
-- **opa**: `+"`opa run --server`"+` loaded with privgate's policy (policy/rego, tests left out) and a data.json
+- **opa**: `+"`opa run --server`"+` loaded with privgate's policy (policy/ingress/rego, tests left out) and a data.json
   holding exactly the data privgate evaluates with (config and the %s groups), answering
   `+"`POST /v1/data/privgate/deny`"+` with `+"`{\"input\": ...}`"+`, the input privgate builds for the same request
   (policy.Reviewer.InputDocument; %s bytes). opa therefore does less than privgate: no AdmissionReview to

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -124,11 +123,7 @@ func (f *fixture) mutated(client *http.Client, base string) error {
 	if out.Response == nil || !out.Response.Allowed || len(out.Response.Patch) == 0 {
 		return fmt.Errorf("mutate the reference: want an allowed response with a patch, got %+v", out.Response)
 	}
-	patch, err := jsonpatch.DecodePatch(out.Response.Patch)
-	if err != nil {
-		return fmt.Errorf("mutate the reference: %w", err)
-	}
-	obj, err := patch.Apply(f.original.Request.Object.Raw)
+	obj, err := testutil.ApplyPatchJSON(f.original.Request.Object.Raw, out.Response.Patch)
 	if err != nil {
 		return fmt.Errorf("apply the reference's patch: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // server is one server under test, run as its own process so that /proc tells its CPU and
@@ -29,7 +30,7 @@ type server struct {
 
 // startServer starts bin with args; port is filled into args where "{port}" appears.
 func startServer(name, dir, ready, bin string, args ...string) (*server, error) {
-	port, err := freePort()
+	port, err := testutil.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -56,15 +57,6 @@ func startServer(name, dir, ready, bin string, args ...string) (*server, error) 
 		close(s.done)
 	}()
 	return s, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady polls the readiness path until it answers 200, the process exits or ctx ends.

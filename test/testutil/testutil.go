@@ -189,12 +189,21 @@ func Request(r *admissionv1.AdmissionRequest) policy.Request {
 // FreePort is a TCP port on 127.0.0.1 nobody listens on (yet).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := Port()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return port
+}
+
+// Port is FreePort for callers without a testing.TB (TestMain, the load harness).
+func Port() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // LockedBuffer is a bytes.Buffer for a process's output read while it runs.
@@ -219,15 +228,20 @@ func (b *LockedBuffer) String() string {
 // server does.
 func ApplyPatch(t testing.TB, doc, patch []byte) []byte {
 	t.Helper()
-	var ops []jsonpatch.Operation
-	if len(patch) > 0 {
-		if err := json.Unmarshal(patch, &ops); err != nil {
-			t.Fatalf("patch %s: %v", patch, err)
-		}
-	}
-	out, err := policy.ApplyPatch(doc, ops)
+	out, err := ApplyPatchJSON(doc, patch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// ApplyPatchJSON is ApplyPatch for callers without a testing.TB (the load harness).
+func ApplyPatchJSON(doc, patch []byte) ([]byte, error) {
+	var ops []jsonpatch.Operation
+	if len(patch) > 0 {
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			return nil, fmt.Errorf("patch %s: %w", patch, err)
+		}
+	}
+	return policy.ApplyPatch(doc, ops)
 }
