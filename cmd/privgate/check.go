@@ -23,6 +23,7 @@ type checkResult struct {
 	File       string                `json:"file"`
 	Line       int                   `json:"line"`
 	Allowed    bool                  `json:"allowed"`
+	Error      string                `json:"error,omitempty"`   // unreadable or not judged: why (exit 2)
 	Skipped    bool                  `json:"skipped,omitempty"` // never judged: note says why
 	Note       string                `json:"note,omitempty"`    // why an admitted object needed nothing
 	Violations []policy.Violation    `json:"violations"`
@@ -56,16 +57,9 @@ func newCheckCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			objs, err := readManifests(files, cmd.InOrStdin())
-			if err != nil {
-				return &exitError{exitUsage, err}
-			}
 			results, others := []checkResult{}, 0
-			for _, o := range objs {
-				r, err := judge(cmd.Context(), s.reviewer, o)
-				if err != nil {
-					return &exitError{exitUsage, fmt.Errorf("%s: %w", o.where(), err)}
-				}
+			for _, o := range readManifests(files, cmd.InOrStdin()) {
+				r := judge(cmd.Context(), s.reviewer, o)
 				if r == nil {
 					others++
 					continue
@@ -75,10 +69,18 @@ func newCheckCommand() *cobra.Command {
 			if err := printResults(cmd.OutOrStdout(), output, results, others); err != nil {
 				return &exitError{exitUsage, err}
 			}
+			code := exitOK
 			for _, r := range results {
-				if !r.Allowed {
-					return exit(exitDenied)
+				switch {
+				case r.Error != "":
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), r.Error)
+					code = exitUsage
+				case !r.Allowed && code == exitOK:
+					code = exitDenied
 				}
+			}
+			if code != exitOK {
+				return exit(code)
 			}
 			return nil
 		},
@@ -95,29 +97,37 @@ func newCheckCommand() *cobra.Command {
 }
 
 // judge runs one object through the same path as the two webhooks, mutation then validation.
-// It returns nil for an object of a kind privgate does not judge.
-func judge(ctx context.Context, rev *policy.Reviewer, o object) (*checkResult, error) {
+// It returns nil for an object of a kind privgate does not judge, and a result with Error for
+// one it cannot read or judge.
+func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
+	if o.Err != nil {
+		return &checkResult{File: o.File, Line: o.Line, Error: o.Err.Error()}
+	}
 	kind := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
 	if !rev.Judges(kind) {
-		return nil, nil
+		return nil
 	}
 	ns := o.Namespace
 	if ns == "" {
 		ns = "default" // where kubectl would create it
 	}
+	failed := func(err error) *checkResult {
+		return &checkResult{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
+			Error: fmt.Sprintf("%s: %s %s/%s: %v", o.where(), o.Kind, ns, o.Name, err)}
+	}
 	d, err := rev.Review(ctx, policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
 	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, ns, o.Name, err)
+		return failed(err)
 	}
 	mutated, err := policy.ApplyPatch(o.Raw, d.Patch)
 	if err != nil {
-		return nil, err
+		return failed(err)
 	}
 	return &checkResult{
 		Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 		Allowed: d.Allowed, Skipped: d.Skipped, Violations: orEmpty(d.Violations), Warnings: orEmpty(d.Warnings),
 		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note,
-	}, nil
+	}
 }
 
 func orEmpty[T any](s []T) []T {
@@ -135,6 +145,9 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 		return enc.Encode(results)
 	case "yaml":
 		for i, r := range results {
+			if r.Error != "" {
+				continue // on stderr
+			}
 			y, err := yaml.JSONToYAML(r.Mutated)
 			if err != nil {
 				return err
@@ -147,10 +160,13 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 		}
 		return nil
 	}
-	admitted, mutated, denied, skipped := 0, 0, 0, 0
+	admitted, mutated, denied, skipped, unreadable := 0, 0, 0, 0, 0
 	for _, r := range results {
 		name := r.Namespace + "/" + r.Name
 		switch {
+		case r.Error != "":
+			unreadable++ // the reason goes to stderr
+			continue
 		case r.Skipped:
 			skipped++
 			fmt.Fprintf(w, "SKIPPED   %s (%s:%d): %s\n", name, r.File, r.Line, r.Note)
@@ -186,7 +202,11 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 			fmt.Fprintf(w, "          audit: %s\n", line)
 		}
 	}
-	fmt.Fprintf(w, "%d Ingress%s: %d admitted (%d mutated), %d denied", len(results), plural(len(results)), admitted, mutated, denied)
+	judged := len(results) - unreadable
+	fmt.Fprintf(w, "%d Ingress%s: %d admitted (%d mutated), %d denied", judged, plural(judged), admitted, mutated, denied)
+	if unreadable > 0 {
+		fmt.Fprintf(w, ", %d unreadable", unreadable)
+	}
 	if skipped > 0 {
 		fmt.Fprintf(w, ", %d skipped", skipped)
 	}

@@ -42,6 +42,10 @@ func TestCheckExitCodes(t *testing.T) {
 		{"bad yaml names file and line", []string{"-f", "testdata/bad-yaml.yaml"}, 2, nil, "testdata/bad-yaml.yaml:10: not valid YAML"},
 		{"old apiVersion", []string{"-f", "testdata/old-api.yaml"}, 2, nil, "testdata/old-api.yaml:1: Ingress default/legacy: apiVersion extensions/v1beta1 is not judged for kind Ingress; use networking.k8s.io/v1"},
 		{"missing file", []string{"-f", "testdata/nope.yaml"}, 2, nil, "nope.yaml"},
+		{"every document gets its verdict or its error", []string{"-f", "testdata/mixed.yaml", "-f", "testdata/nope.yaml"}, 2,
+			[]string{"ADMITTED  monitoring/grafana (testdata/mixed.yaml:3), mutated", "DENIED    monitoring/snippet (testdata/mixed.yaml:17)", "[annotation-risky]",
+				"2 Ingresses: 1 admitted (1 mutated), 1 denied, 3 unreadable"},
+			"testdata/mixed.yaml:10: not valid YAML"},
 		{"no -f", nil, 2, nil, `required flag(s) "filename" not set`},
 		{"bad output", []string{"-o", "xml", "-f", "testdata/list.yaml"}, 2, nil, "want text, json or yaml"},
 	}

@@ -26,31 +26,33 @@ type object struct {
 	Namespace  string
 	Name       string
 	Raw        []byte // JSON
+	// Err says why this document (or file) could not be read; the others are still judged.
+	Err error
 }
 
 func (o object) where() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
 
 // readManifests reads YAML and JSON manifests from files and folders (recursively: *.yaml,
-// *.yml, *.json; "-" is standard input), multi-document YAML and kind: List included. An error
-// names the file and line.
-func readManifests(paths []string, stdin io.Reader) ([]object, error) {
+// *.yml, *.json; "-" is standard input), multi-document YAML and kind: List included. A file or
+// document that cannot be read comes back as an object with Err set, naming the file and line,
+// so that one bad document never hides the verdicts of the others.
+func readManifests(paths []string, stdin io.Reader) []object {
 	var out []object
+	unreadable := func(file string, err error) { out = append(out, object{File: file, Err: err}) }
 	for _, p := range paths {
 		if p == "-" {
 			data, err := io.ReadAll(stdin)
 			if err != nil {
-				return nil, fmt.Errorf("standard input: %w", err)
+				unreadable("<stdin>", err)
+				continue
 			}
-			objs, err := parseManifest("<stdin>", data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, objs...)
+			out = append(out, parseManifest("<stdin>", data)...)
 			continue
 		}
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			unreadable(p, err)
+			continue
 		}
 		var files []string
 		if info.IsDir() {
@@ -67,7 +69,7 @@ func readManifests(paths []string, stdin io.Reader) ([]object, error) {
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				unreadable(p, err)
 			}
 		} else {
 			files = []string{p}
@@ -75,16 +77,13 @@ func readManifests(paths []string, stdin io.Reader) ([]object, error) {
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, err
+				unreadable(f, err)
+				continue
 			}
-			objs, err := parseManifest(f, data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, objs...)
+			out = append(out, parseManifest(f, data)...)
 		}
 	}
-	return out, nil
+	return out
 }
 
 var (
@@ -92,25 +91,26 @@ var (
 	yamlLine     = regexp.MustCompile(`line (\d+)`)
 )
 
-// parseManifest splits a file into YAML documents and decodes each.
-func parseManifest(file string, data []byte) ([]object, error) {
+// parseManifest splits a file into YAML documents and decodes each; a document that cannot be
+// decoded is an object with Err set.
+func parseManifest(file string, data []byte) []object {
 	var out []object
 	var doc bytes.Buffer
 	start, line := 1, 0
-	flush := func() error {
+	flush := func() {
 		objs, err := parseDocument(file, start, doc.Bytes())
+		if err != nil {
+			objs = []object{{File: file, Line: start, Err: err}}
+		}
 		out = append(out, objs...)
 		doc.Reset()
-		return err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
 	for sc.Scan() {
 		line++
 		if docSeparator.MatchString(sc.Text()) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			flush()
 			start = line + 1
 			continue
 		}
@@ -118,12 +118,10 @@ func parseManifest(file string, data []byte) ([]object, error) {
 		doc.WriteByte('\n')
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return append(out, object{File: file, Line: line, Err: err})
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	flush()
+	return out
 }
 
 func parseDocument(file string, start int, doc []byte) ([]object, error) {
