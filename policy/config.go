@@ -34,6 +34,9 @@ type Config struct {
 	HostlessRules string `json:"hostlessRules,omitempty"`
 	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// Controller is the ingress-nginx settings that change who gets in; each defaults to the
+	// controller's own default, so it needs saying only where the cluster's controller differs.
+	Controller Controller `json:"controller"`
 	// ACMESolverUsers are the identities allowed to create cert-manager HTTP-01 solver Ingresses
 	// (default: cert-manager's own service account in namespace cert-manager).
 	ACMESolverUsers []string `json:"acmeSolverUsers,omitempty"`
@@ -60,6 +63,25 @@ func (c *Config) Zones() Zones {
 	}
 	return c.zoneSet
 }
+
+// Controller mirrors the ingress-nginx (v1.15.1) settings privgate must know to judge an Ingress
+// as the controller will serve it (docs/ingress-nginx.md).
+type Controller struct {
+	// NoAuthLocations is the ConfigMap's no-auth-locations: paths starting with one are served
+	// without auth_request. nil means the controller's default.
+	NoAuthLocations []string `json:"noAuthLocations"`
+	// NoTLSRedirectLocations is the ConfigMap's no-tls-redirect-locations.
+	NoTLSRedirectLocations []string `json:"noTLSRedirectLocations"`
+	// DefaultBackend is --default-backend-service (namespace/name); "" is the controller's
+	// built-in server, which answers 404.
+	DefaultBackend string `json:"defaultBackend"`
+	// ErrorBackends are the Services (namespace/name) trusted to answer the error pages of
+	// custom-http-errors: error-page servers, never apps.
+	ErrorBackends []string `json:"errorBackends"`
+}
+
+// acmeChallenge is where ingress-nginx exempts paths by default: cert-manager's HTTP-01 tokens.
+const acmeChallenge = "/.well-known/acme-challenge"
 
 // Auth names the oauth2-proxy endpoints ingress-nginx calls for external authentication.
 type Auth struct {
@@ -169,6 +191,15 @@ func (c *Config) setDefaults() {
 	if c.TLSSecretSuffix == "" {
 		c.TLSSecretSuffix = defaultTLSSecretSuffix
 	}
+	if c.Controller.NoAuthLocations == nil {
+		c.Controller.NoAuthLocations = []string{acmeChallenge}
+	}
+	if c.Controller.NoTLSRedirectLocations == nil {
+		c.Controller.NoTLSRedirectLocations = []string{acmeChallenge}
+	}
+	if c.Controller.ErrorBackends == nil {
+		c.Controller.ErrorBackends = []string{}
+	}
 	g := &c.Groups
 	if g.Annotation == "" {
 		g.Annotation = defaultGroupsAnnotation
@@ -238,6 +269,15 @@ func (c *Config) validate() error {
 	}
 	if errs := validation.IsDNS1123Subdomain(strings.TrimPrefix(c.TLSSecretSuffix, "-")); len(errs) > 0 {
 		return fail("tlsSecretSuffix", "%q cannot end a Secret name: %s", c.TLSSecretSuffix, errs[0])
+	}
+	for i, b := range append([]string{c.Controller.DefaultBackend}, c.Controller.ErrorBackends...) {
+		key := "controller.defaultBackend"
+		if i > 0 {
+			key = fmt.Sprintf("controller.errorBackends[%d]", i-1)
+		}
+		if ns, name, ok := strings.Cut(b, "/"); b != "" && (!ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1035Label(name)) > 0) {
+			return fail(key, "%q is not a Service as namespace/name", b)
+		}
 	}
 	if err := c.Enforcement.validate(c.Rules); err != nil {
 		return fail(err.Key, "%s", err.Msg)

@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		"bad global mode":      {"tls:", "enforcement: {default: block}\ntls:", "enforcement.default: \"block\" is not a mode: want deny, warn, audit or off"},
 		"bad namespace mode":   {"tls:", "enforcement: {namespaces: {legacy: Warn}}\ntls:", "enforcement.namespaces.legacy: \"Warn\" is not a mode"},
 		"bad rule mode":        {"tls:", "rules: {hosts-mixed: allow}\ntls:", "rules.hosts-mixed: \"allow\" is not a mode"},
+		"bad default backend":  {"tls:", "controller: {defaultBackend: default-http-backend}\ntls:", "controller.defaultBackend: \"default-http-backend\" is not a Service as namespace/name"},
+		"bad error backend":    {"tls:", "controller: {errorBackends: [a/b, \"x/Y_z\"]}\ntls:", "controller.errorBackends[1]: \"x/Y_z\" is not a Service"},
+		"unknown controller":   {"tls:", "controller: {noAuthLocation: [/x]}\ntls:", "controller.noAuthLocation: unknown key"},
 		"unknown enforcement":  {"tls:", "enforcement: {rules: {a: off}}\ntls:", "privgate.yaml:7: enforcement.rules: unknown key"},
 	}
 	for name, c := range cases {
@@ -120,6 +124,33 @@ func TestLoadConfigErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "privgate.yaml") {
 				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// The controller section defaults to ingress-nginx's own defaults; an explicit empty list means
+// the cluster's controller exempts nothing.
+func TestLoadConfigController(t *testing.T) {
+	cases := map[string]struct {
+		section     string
+		noAuth, tls []string
+	}{
+		"defaults":        {"", []string{"/.well-known/acme-challenge"}, []string{"/.well-known/acme-challenge"}},
+		"emptied":         {"controller: {noAuthLocations: [], noTLSRedirectLocations: []}\n", []string{}, []string{}},
+		"another setting": {"controller: {noAuthLocations: [/.well-known/acme-challenge, /healthz]}\n", []string{"/.well-known/acme-challenge", "/healthz"}, []string{"/.well-known/acme-challenge"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := LoadConfig(writeConfig(t, strings.Replace(validConfig, "tls:", c.section+"tls:", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Controller.NoAuthLocations; !slices.Equal(got, c.noAuth) || got == nil {
+				t.Errorf("noAuthLocations = %#v, want %#v", got, c.noAuth)
+			}
+			if got := cfg.Controller.NoTLSRedirectLocations; !slices.Equal(got, c.tls) || got == nil {
+				t.Errorf("noTLSRedirectLocations = %#v, want %#v", got, c.tls)
 			}
 		})
 	}

@@ -117,10 +117,13 @@ func TestRoute(t *testing.T) {
 // TestEnforcement: deny | warn | audit | off per rule, per namespace and globally, the most
 // specific winning, and never stronger than what the policy says.
 func TestEnforcement(t *testing.T) {
-	// Denied for class-foreign (and nothing else once mutated); warned by annotation-lockout.
+	// Denied for class-foreign (and nothing else once mutated); warned by group-unknown, since
+	// the group source is stale.
 	obj := []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana",
-	"annotations":{"nginx.ingress.kubernetes.io/custom-http-errors":"403"}},
+	"annotations":{"privgate.io/allowed-groups":"/ops"}},
 	"spec":{"ingressClassName":"traefik","rules":[{"host":"grafana.private.example.com"}]}}`)
+	stale := &switchableSource{}
+	stale.snap.Store(&groups.Snapshot{Set: groups.NewSet([]string{"/developers"}), Synced: time.Now(), Stale: true})
 	type lists struct{ deny, warn, audit string }
 	cases := map[string]struct {
 		enforcement policy.Enforcement
@@ -128,17 +131,17 @@ func TestEnforcement(t *testing.T) {
 		namespace   string
 		want        lists
 	}{
-		"defaults":                     {policy.Enforcement{}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
-		"global warn":                  {policy.Enforcement{Default: policy.ModeWarn}, nil, "monitoring", lists{"", "annotation-lockout,class-foreign", ""}},
-		"global audit":                 {policy.Enforcement{Default: policy.ModeAudit}, nil, "monitoring", lists{"", "", "annotation-lockout,class-foreign"}},
+		"defaults":                     {policy.Enforcement{}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"global warn":                  {policy.Enforcement{Default: policy.ModeWarn}, nil, "monitoring", lists{"", "class-foreign,group-unknown", ""}},
+		"global audit":                 {policy.Enforcement{Default: policy.ModeAudit}, nil, "monitoring", lists{"", "", "class-foreign,group-unknown"}},
 		"global off":                   {policy.Enforcement{Default: policy.ModeOff}, nil, "monitoring", lists{"", "", ""}},
-		"namespace warn":               {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, nil, "monitoring", lists{"", "annotation-lockout,class-foreign", ""}},
-		"another namespace's warn":     {policy.Enforcement{Namespaces: map[string]policy.Mode{"legacy": policy.ModeWarn}}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
-		"namespace beats global":       {policy.Enforcement{Default: policy.ModeWarn, Namespaces: map[string]policy.Mode{"monitoring": policy.ModeDeny}}, nil, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
-		"rule beats namespace":         {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, map[string]policy.Mode{"class-foreign": policy.ModeDeny}, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
-		"rule off":                     {policy.Enforcement{}, map[string]policy.Mode{"annotation-lockout": policy.ModeOff}, "monitoring", lists{"class-foreign", "", ""}},
-		"rule audit":                   {policy.Enforcement{}, map[string]policy.Mode{"class-foreign": policy.ModeAudit}, "monitoring", lists{"", "annotation-lockout", "class-foreign"}},
-		"a warning never becomes deny": {policy.Enforcement{}, map[string]policy.Mode{"annotation-lockout": policy.ModeDeny}, "monitoring", lists{"class-foreign", "annotation-lockout", ""}},
+		"namespace warn":               {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, nil, "monitoring", lists{"", "class-foreign,group-unknown", ""}},
+		"another namespace's warn":     {policy.Enforcement{Namespaces: map[string]policy.Mode{"legacy": policy.ModeWarn}}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"namespace beats global":       {policy.Enforcement{Default: policy.ModeWarn, Namespaces: map[string]policy.Mode{"monitoring": policy.ModeDeny}}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"rule beats namespace":         {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, map[string]policy.Mode{"class-foreign": policy.ModeDeny}, "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"rule off":                     {policy.Enforcement{}, map[string]policy.Mode{"group-unknown": policy.ModeOff}, "monitoring", lists{"class-foreign", "", ""}},
+		"rule audit":                   {policy.Enforcement{}, map[string]policy.Mode{"class-foreign": policy.ModeAudit}, "monitoring", lists{"", "group-unknown", "class-foreign"}},
+		"a warning never becomes deny": {policy.Enforcement{}, map[string]policy.Mode{"group-unknown": policy.ModeDeny}, "monitoring", lists{"class-foreign", "group-unknown", ""}},
 	}
 	ctx := context.Background()
 	for name, c := range cases {
@@ -146,7 +149,7 @@ func TestEnforcement(t *testing.T) {
 			r := testReviewer(t)
 			cfg := *r.Config
 			cfg.Enforcement, cfg.Rules = c.enforcement, c.rules
-			r.Config = &cfg
+			r.Config, r.Groups = &cfg, stale
 			d, err := r.Review(ctx, create(c.namespace, obj))
 			if err != nil {
 				t.Fatal(err)

@@ -57,6 +57,12 @@ func TestHandlers(t *testing.T) {
 	r := testReviewer(t)
 	mutate := &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}
 	validate := &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}
+	// The same core with class-foreign in warn mode (privgate.yaml's rules): admitted, told.
+	warning := *r
+	cfg := *r.Config
+	cfg.Rules = map[string]policy.Mode{"class-foreign": policy.ModeWarn}
+	warning.Config = &cfg
+	warned := &Handler{Kind: Validate, Reviewer: &warning, Log: logr.Discard()}
 	realReview, err := os.ReadFile("testdata/create-argocd.json")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +87,7 @@ func TestHandlers(t *testing.T) {
 			[]string{"privgate: Ingress monitoring/grafana-snippet", "[annotation-risky]", "configuration-snippet", "[auth-missing]"}, 0},
 		{"wrong group denied with a hint", validate, reviewOf(t, "CREATE", "Ingress", "../examples/denied/prometheus-wrong-group.yaml"), false, 0,
 			[]string{"did you mean /developers?"}, 0},
-		{"warning travels to kubectl", validate, reviewOf(t, "CREATE", "Ingress", "testdata/grafana-custom-errors.yaml"), true, 0, nil, 1},
+		{"warning travels to kubectl", warned, reviewOf(t, "CREATE", "Ingress", "testdata/headlamp-traefik-mutated.yaml"), true, 0, nil, 1},
 		{"exempt allowed", validate, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/oauth2-proxy.yaml"), true, 0, nil, 0},
 	}
 	for _, c := range cases {

@@ -40,13 +40,41 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	for i, r := range ing.Spec.Rules {
 		add(r.Host, fmt.Sprintf("spec.rules[%d].host", i))
 	}
-	if ing.Spec.DefaultBackend != nil {
-		// ingress-nginx serves an Ingress's defaultBackend from the catch-all server, whatever
-		// its rules say, so it answers every hostname.
+	if ing.Spec.DefaultBackend != nil && len(ing.Spec.Rules) == 0 {
+		// ingress-nginx makes an Ingress's defaultBackend the catch-all server's only when the
+		// Ingress has no rules (controller.go, createServers; ingress-nginx#8823). With rules
+		// it serves just this Ingress's hosts.
 		add("", "spec.defaultBackend")
+	}
+	// Names given in annotations are answered too, whatever the Ingress's other hosts are.
+	for _, alias := range t.aliases(ing) {
+		switch {
+		case strings.HasPrefix(alias, "~"):
+			add("", aliasField(c)) // an nginx regex server name may match any hostname
+		case policy.NormalizeHost(alias) != "": // "." names no host; it is no catch-all either
+			add(alias, aliasField(c))
+		}
 	}
 	f.ACMESolver = isACMESolver(c, ing, username)
 	return f
+}
+
+// aliases are the server-alias names as ingress-nginx reads them: split on ",", each trimmed,
+// blanks skipped (alias/main.go).
+func (t *Target) aliases(ing *networkingv1.Ingress) []string {
+	var out []string
+	for a := range strings.SplitSeq(ing.Annotations[aliasKey(t.cfg)], ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func aliasKey(c *policy.Config) string { return c.AnnotationPrefix + "/server-alias" }
+
+func aliasField(c *policy.Config) string {
+	return "metadata.annotations[" + aliasKey(c) + "]"
 }
 
 func tlsCovered(entries []networkingv1.IngressTLS, host string) bool {

@@ -69,13 +69,15 @@ func TestReviewRequester(t *testing.T) {
 		patched   bool
 		skipped   bool
 		note      string
+		denied    string // the violations' ids
 	}{
-		"solver created by cert-manager":       {solver, "monitoring", "system:serviceaccount:cert-manager:cert-manager", false, false, "cert-manager HTTP-01 solver"},
-		"solver shape from check (no user)":    {solver, "monitoring", "", false, false, "cert-manager HTTP-01 solver"},
-		"solver shape created by someone else": {solver, "monitoring", "alice", true, false, ""},
-		"kube-system is never intercepted":     {bare, "kube-system", "alice", false, true, "namespace kube-system is never intercepted"},
-		"privgate's namespace either":          {bare, "privgate", "alice", false, true, "namespace privgate is never intercepted"},
-		"any other namespace":                  {bare, "argocd", "alice", true, false, ""},
+		"solver created by cert-manager":    {solver, "monitoring", "system:serviceaccount:cert-manager:cert-manager", false, false, "cert-manager HTTP-01 solver", ""},
+		"solver shape from check (no user)": {solver, "monitoring", "", false, false, "cert-manager HTTP-01 solver", ""},
+		// Anyone else's path under /.well-known/acme-challenge is served without auth.
+		"solver shape created by someone else": {solver, "monitoring", "alice", true, false, "", "path-no-auth,path-no-tls-redirect"},
+		"kube-system is never intercepted":     {bare, "kube-system", "alice", false, true, "namespace kube-system is never intercepted", ""},
+		"privgate's namespace either":          {bare, "privgate", "alice", false, true, "namespace privgate is never intercepted", ""},
+		"any other namespace":                  {bare, "argocd", "alice", true, false, "", ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -85,8 +87,12 @@ func TestReviewRequester(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !d.Allowed {
-				t.Errorf("denied: %v", d.Violations)
+			var denied []string
+			for _, v := range d.Violations {
+				denied = append(denied, v.ID)
+			}
+			if strings.Join(denied, ",") != c.denied || d.Allowed != (c.denied == "") {
+				t.Errorf("allowed=%v, denied for %v, want %q", d.Allowed, d.Violations, c.denied)
 			}
 			if got := len(d.Patch) > 0; got != c.patched {
 				t.Errorf("patched = %v, want %v (%v)", got, c.patched, d.Patch)
@@ -135,13 +141,18 @@ func TestRego(t *testing.T) {
 // FuzzSurelyPublic guards the public fast path: whenever the partial decode lets an Ingress
 // through as public, the full decode must agree that it answers no private host.
 func FuzzSurelyPublic(f *testing.F) {
-	f.Add("blog.example.com", "GRAFANA.private.example.com.", false)
-	f.Add("", "*.example.com", true)
-	f.Add("evilprivate.example.com", "x", false)
+	f.Add("blog.example.com", "GRAFANA.private.example.com.", "", false)
+	f.Add("", "*.example.com", "", true)
+	f.Add("evilprivate.example.com", "x", "", false)
+	f.Add("blog.example.com", "x", "www.example.com, Grafana.Private.Example.com", false)
+	f.Add("blog.example.com", "x", "~^.*$", false)
 	cfg := must(policy.LoadConfig("testdata/privgate.yaml"))
 	target := ingress.New(cfg)
-	f.Fuzz(func(t *testing.T, h1, h2 string, backend bool) {
+	f.Fuzz(func(t *testing.T, h1, h2, alias string, backend bool) {
 		obj := map[string]any{"spec": map[string]any{"rules": []any{map[string]any{"host": h1}, map[string]any{"host": h2}}}}
+		if alias != "" {
+			obj["metadata"] = map[string]any{"annotations": map[string]any{"nginx.ingress.kubernetes.io/server-alias": alias}}
+		}
 		if backend {
 			obj["spec"].(map[string]any)["defaultBackend"] = map[string]any{"service": map[string]any{"name": "x"}}
 		}

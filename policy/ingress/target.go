@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -61,6 +62,9 @@ func (*Target) Modules() policy.Modules {
 // (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a
 // cluster's, through without the full decode.
 type hostsOnly struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
 	Spec struct {
 		DefaultBackend json.RawMessage `json:"defaultBackend"`
 		Rules          []struct {
@@ -76,12 +80,20 @@ func (t *Target) SurelyPublic(raw []byte) bool {
 	if json.Unmarshal(raw, &h) != nil {
 		return false
 	}
-	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null"
+	hostless := len(h.Spec.DefaultBackend) > 0 && string(h.Spec.DefaultBackend) != "null" && len(h.Spec.Rules) == 0
 	for _, rule := range h.Spec.Rules {
 		// Normalized exactly as Facts does: " " is a catch-all there, so it must be here.
 		if host := policy.NormalizeHost(rule.Host); host == "" {
 			hostless = true
 		} else if t.zones.Private(host) {
+			return false
+		}
+	}
+	for alias := range strings.SplitSeq(h.Metadata.Annotations[aliasKey(t.cfg)], ",") {
+		switch host := policy.NormalizeHost(alias); {
+		case strings.HasPrefix(host, "~"):
+			hostless = true
+		case host != "" && t.zones.Private(host):
 			return false
 		}
 	}

@@ -247,9 +247,16 @@ problems contains violation("hosts-mixed", h.host, h.field, msg) if {
 }
 
 # ---- annotations that switch off or weaken external auth ----------------------------------
-# Each entry is documented in the README ("Annotations privgate denies"), with those reviewed and
-# allowed. Denied when present on a protected Ingress, whatever the value.
+# Each annotation is judged as ingress-nginx v1.15.1 reads it: docs/ingress-nginx.md lists every
+# annotation and controller setting with the controller's parser (and its source), and privgate's
+# stance; its tables drive this policy's tests.
 
+# strconv.ParseBool's spellings, untrimmed: the controller's parser.GetBoolAnnotation.
+bool_true := {"1", "t", "T", "true", "TRUE", "True"}
+
+bool_false := {"0", "f", "F", "false", "FALSE", "False"}
+
+# Denied when present on a protected Ingress, whatever the value.
 risky := {
 	"configuration-snippet": "injects raw nginx configuration into the location, where it can turn auth_request off or proxy elsewhere (the snippet class behind IngressNightmare)",
 	"server-snippet": "injects raw nginx configuration into the server block, where it can add locations without auth_request",
@@ -257,11 +264,13 @@ risky := {
 	"stream-snippet": "injects raw nginx stream configuration, which can forward traffic around the HTTP auth",
 	"modsecurity-snippet": "injects raw ModSecurity/nginx configuration into the location",
 	"auth-proxy-set-headers": "sets headers on the auth subrequest, which can spoof what oauth2-proxy judges (X-Forwarded-Uri, X-Forwarded-Host)",
-	"server-alias": "adds hostnames privgate does not see, answered with this Ingress's backend",
+	"server-alias": "adds hostnames to the server outside spec.rules: an alias another Ingress also claims is silently served by whichever nginx reads first, and a wildcard or regex alias captures hostnames nobody listed; name each host in spec.rules",
 	"mirror-target": "copies every request, with its session cookie, to another backend",
 	"mirror-uri": "copies every request, with its session cookie, to another location",
 	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
 }
+
+risky_names := object.keys(risky)
 
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	some name in nginx_names & risky_names
@@ -270,32 +279,107 @@ problems contains violation("annotation-risky", hosts_text, annotation_field(key
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
 }
 
-# Denied for the values that weaken auth (compared lower-cased and trimmed); other values are
-# harmless.
+# Denied for the values the controller acts on, spelled as its parser accepts them.
 risky_values := {
-	"satisfy": {"any": "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"},
-	"ssl-passthrough": {"true": "hands the TLS stream to the backend, so nginx never sees the request and never runs auth_request"},
-	"ssl-redirect": {"false": "serves the app over plain http, exposing session cookies and data"},
-	"from-to-www-redirect": {"true": "makes the Ingress answer www.<host> too, a hostname privgate does not see"},
+	# satisfy: trimmed, then exactly "any" or "all" (Any, ANY are ignored: satisfy all).
+	"satisfy": {"values": {"any"}, "trim": true, "why": "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"},
+	"ssl-passthrough": {"values": bool_true, "trim": false, "why": "hands the host's TLS streams to the backend, so nginx never sees a request and never runs auth_request"},
+	"ssl-redirect": {"values": bool_false, "trim": false, "why": "serves the app over plain http, exposing session cookies and data"},
+	"from-to-www-redirect": {"values": bool_true, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
 }
-
-risky_names := object.keys(risky)
 
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
 	some name in nginx_names & object.keys(risky_values)
-	by_value := risky_values[name]
+	rv := risky_values[name]
 	key := nginx(name)
 	value := annotations[key]
-	reason := by_value[lower(trim_space(value))]
-	msg := sprintf("%q %s; remove it", [value, reason])
+	read_as(value, rv.trim) in rv.values
+	msg := sprintf("%q %s; remove it", [value, rv.why])
 }
 
-problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	key := nginx("enable-cors")
-	lower(trim_space(annotations[key])) == "true"
-	origin := object.get(annotations, nginx("cors-allow-origin"), "*")
-	contains(origin, "*")
-	msg := "with a wildcard origin (cors-allow-origin is * or unset) lets any website read authenticated responses in the user's browser; remove it or name the origins"
+read_as(value, true) := trim_space(value)
+
+read_as(value, false) := value
+
+# Values that make the controller drop the whole external-auth configuration of the Ingress,
+# without an error: they fail their validator, the parser wraps that error so that it is no
+# longer recognised as a validation error, and the annotation group is skipped
+# (authreq/main.go, annotations.go). Empty values are not validated.
+auth_dropping := {
+	"auth-request-redirect": {"valid": `^[-._~a-zA-Z0-9/:,?&=]*$`, "spaces": true, "expect": "characters from [-._~a-zA-Z0-9/:,?&=]"},
+	"auth-cache-duration": {"valid": `^[-._~a-zA-Z0-9/:, ]*$`, "spaces": false, "expect": "characters from [-._~a-zA-Z0-9/:, ]"},
+}
+
+problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
+	some name in nginx_names & object.keys(auth_dropping)
+	d := auth_dropping[name]
+	key := nginx(name)
+	value := annotations[key]
+	checked := without_spaces(value, d.spaces)
+	checked != ""
+	not regex.match(d.valid, checked)
+	msg := sprintf("%q makes ingress-nginx drop the Ingress's whole external auth without an error (it wants %s), so the app is served without login; fix or remove it", [value, d.expect])
+}
+
+parses_as_bool(v) if v in bool_true
+
+parses_as_bool(v) if v in bool_false
+
+problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
+	key := nginx("auth-always-set-cookie")
+	value := annotations[key]
+	value != "" # not validated: reads false
+	not parses_as_bool(value)
+	msg := sprintf("%q is not a boolean ingress-nginx reads (1, t, T, true, TRUE, True or their false forms), so it drops the Ingress's whole external auth without an error and serves the app without login; write true or false", [value])
+}
+
+without_spaces(value, true) := replace(value, " ", "")
+
+without_spaces(value, false) := value
+
+# ---- cross-origin reads of authenticated responses ----------------------------------------
+# With enable-cors, ingress-nginx answers Access-Control-Allow-Origin for the origins it parsed
+# from cors-allow-origin (reflecting the request's Origin), with credentials unless
+# cors-allow-credentials reads false (cors/main.go). A missing or unparsable value becomes *.
+
+cors_enabled if annotations[nginx("enable-cors")] in bool_true
+
+# Credentials are on unless the value reads false: a missing or unparsable one means true.
+cors_credentials if not cors_credentials_off
+
+cors_credentials_off if annotations[nginx("cors-allow-credentials")] in bool_false
+
+# A missing or empty value is *, and so is a value whose whole (spaces removed) fails the
+# controller's validator.
+cors_value_valid(v) if regex.match(`^((((([a-z]+://)?(\*\.)?[A-Za-z0-9\-.]*(:\d+)?,?)|null)+)|\*)?$`, replace(v, " ", ""))
+
+cors_origins := ["*"] if {
+	not annotations[nginx("cors-allow-origin")]
+} else := ["*"] if {
+	trim_space(annotations[nginx("cors-allow-origin")]) == ""
+} else := ["*"] if {
+	not cors_value_valid(annotations[nginx("cors-allow-origin")])
+} else := ["*"] if {
+	some o in split(annotations[nginx("cors-allow-origin")], ",")
+	trim_space(o) == "*"
+} else := [o |
+	some raw in split(annotations[nginx("cors-allow-origin")], ",")
+	o := trim_space(raw)
+	regex.match(`^([a-z]+://(\*\.)?[A-Za-z0-9\-.]*(:\d+)?|null)$`, o)
+]
+
+cors_open_reason(o) := "* (every origin; also what the controller makes of a missing or unparsable value)" if o == "*"
+
+cors_open_reason(o) := "null (the Origin of sandboxed iframes and data: URLs, which any website can create)" if o == "null"
+
+cors_open_reason(o) := sprintf("%s (every subdomain, including ones someone else controls)", [o]) if contains(o, "*.")
+
+problems contains violation("cors-open", hosts_text, annotation_field(nginx("enable-cors")), msg) if {
+	cors_enabled
+	cors_credentials
+	some o in cors_origins
+	reason := cors_open_reason(o)
+	msg := sprintf("ingress-nginx allows origin %s with credentials, so other websites can read authenticated responses in the user's browser; list exact https origins in cors-allow-origin, or set cors-allow-credentials: \"false\"", [reason])
 }
 
 # auth-cache-key caches oauth2-proxy's answer under the key: unless the key is the user's own
@@ -307,11 +391,67 @@ problems contains violation("annotation-risky", hosts_text, annotation_field(key
 	msg := sprintf("%q caches the auth decision under a key that is not the user's session, so one login would admit others; key it on the session cookie, e.g. $cookie__oauth2_proxy", [value])
 }
 
-cautions contains violation("annotation-lockout", hosts_text, annotation_field(key), msg) if {
-	key := nginx("custom-http-errors")
-	some code in split(annotations[key], ",")
-	trim_space(code) in {"401", "403"}
-	msg := sprintf("intercepts %s, which oauth2-proxy uses to send users to sign-in: they will see an error page instead", [trim_space(code)])
+# ---- refused requests answered by another backend -----------------------------------------
+# custom-http-errors (trimmed, split on ",", each entry trimmed; customhttperrors/main.go) makes
+# nginx answer those codes from the error backend, in a location without auth: the
+# default-backend annotation's Service, else the controller's default backend.
+
+error_codes contains trim_space(c) if {
+	some c in split(trim_space(annotations[nginx("custom-http-errors")]), ",")
+	trim_space(c) != ""
+}
+
+error_backend := sprintf("%s/%s", [input.request.namespace, trim_space(annotations[nginx("default-backend")])]) if {
+	trim_space(annotations[nginx("default-backend")]) != ""
+} else := object.get(cfg, ["controller", "defaultBackend"], "")
+
+trusted_error_backend if error_backend == ""
+
+trusted_error_backend if error_backend in object.get(cfg, ["controller", "errorBackends"], [])
+
+problems contains violation("error-page-backend", hosts_text, annotation_field(nginx("custom-http-errors")), msg) if {
+	refused := error_codes & {"401", "403"}
+	count(refused) > 0
+	not trusted_error_backend
+	msg := sprintf("intercepts %s, so a request oauth2-proxy refused is answered by Service %s (the error page, served without auth, with the path rewritten to /): if that is an app, refused users reach it; drop %s, or have the platform team list the Service in controller.errorBackends", [concat(" and ", sort(refused)), error_backend, concat(",", sort(refused))])
+}
+
+# ---- paths the controller exempts ----------------------------------------------------------
+# ingress-nginx leaves auth_request (and the https redirect) out of every location whose path
+# starts with one of no-auth-locations (no-tls-redirect-locations), as a plain string prefix of
+# the path as written, regex or not (template.go, isLocationInLocationList).
+
+paths contains {"path": p.path, "field": sprintf("spec.rules[%d].http.paths[%d].path", [i, j])} if {
+	some i, rule in object.get(obj, ["spec", "rules"], [])
+	some j, p in object.get(rule, ["http", "paths"], [])
+}
+
+regex_paths if annotations[nginx("use-regex")] in bool_true
+
+regex_paths if trim_space(object.get(annotations, nginx("rewrite-target"), "")) != ""
+
+# The entries of a controller setting that path starts with.
+exempting(path, setting) := [loc |
+	some raw in object.get(cfg, ["controller", setting], [])
+	loc := trim(raw, " ")
+	loc != ""
+	startswith(path, loc)
+]
+
+default regex_note := ""
+
+regex_note := " and, as a regex (use-regex, rewrite-target), it can match every URL of the host" if regex_paths
+
+problems contains violation("path-no-auth", hosts_text, p.field, msg) if {
+	some p in paths
+	some loc in exempting(p.path, "noAuthLocations")
+	msg := sprintf("path %q starts with %q, a location ingress-nginx serves without auth (no-auth-locations)%s; use another path (only cert-manager's own solver belongs there)", [p.path, loc, regex_note])
+}
+
+problems contains violation("path-no-tls-redirect", hosts_text, p.field, msg) if {
+	some p in paths
+	some loc in exempting(p.path, "noTLSRedirectLocations")
+	msg := sprintf("path %q starts with %q, a location ingress-nginx serves over plain http too (no-tls-redirect-locations)%s; use another path", [p.path, loc, regex_note])
 }
 
 # ---- groups -------------------------------------------------------------------------------

@@ -15,6 +15,12 @@ config := {
 	"ingressClasses": ["nginx"],
 	"groups": {"annotation": "privgate.io/allowed-groups", "claimFormat": "path"},
 	"annotationPrefix": "nginx.ingress.kubernetes.io",
+	"controller": {
+		"noAuthLocations": ["/.well-known/acme-challenge"],
+		"noTLSRedirectLocations": ["/.well-known/acme-challenge"],
+		"defaultBackend": "",
+		"errorBackends": ["ingress-nginx/error-pages"],
+	},
 }
 
 known := {"/developers": true, "/sre": true, "/developers/frontend": true}
@@ -49,7 +55,8 @@ default_ids := {
 	"auth-missing", "auth-url-invalid", "auth-signin-invalid", "auth-url-userinfo", "auth-signin-userinfo",
 	"auth-url-endpoint", "auth-signin-endpoint", "auth-url-fragment", "auth-signin-fragment", "auth-url-query",
 	"tls-missing", "issuer-foreign", "class-foreign", "class-conflict", "class-missing", "hosts-mixed",
-	"annotation-risky", "annotation-lockout", "group-form", "group-chars", "group-unknown", "groups-mismatch",
+	"annotation-risky", "auth-dropped", "cors-open", "error-page-backend", "path-no-auth", "path-no-tls-redirect",
+	"group-form", "group-chars", "group-unknown", "groups-mismatch",
 }
 
 ids(set) := {v.id | some v in set; v.id in default_ids}
@@ -149,13 +156,22 @@ test_risky_annotations_denied if {
 	}
 }
 
+# The spellings of every value-dependent annotation are tested from docs/ingress-nginx.md's
+# table (TestControllerReading); these are the policy's own smoke tests.
 test_risky_values_denied if {
-	deny_ids(with_annotation("nginx.ingress.kubernetes.io/satisfy", "Any")) == {"annotation-risky"}
-	deny_ids(with_annotation("nginx.ingress.kubernetes.io/ssl-passthrough", "true")) == {"annotation-risky"}
-	deny_ids(with_annotation("nginx.ingress.kubernetes.io/ssl-redirect", "false")) == {"annotation-risky"}
-	deny_ids(with_annotation("nginx.ingress.kubernetes.io/from-to-www-redirect", "true")) == {"annotation-risky"}
-	deny_ids(with_annotation("nginx.ingress.kubernetes.io/enable-cors", "true")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/satisfy", " any")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/ssl-passthrough", "T")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/ssl-redirect", "0")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/from-to-www-redirect", "1")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/enable-cors", "true")) == {"cors-open"}
 	deny_ids(with_annotation("nginx.ingress.kubernetes.io/auth-cache-key", "static")) == {"annotation-risky"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/auth-always-set-cookie", "yes")) == {"auth-dropped"}
+}
+
+test_values_the_controller_ignores_pass if {
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/satisfy", "Any")) == set()
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/ssl-redirect", "no")) == set()
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/enable-cors", "yes")) == set()
 }
 
 test_harmless_values_pass if {
@@ -170,10 +186,26 @@ test_harmless_values_pass if {
 	deny_ids(input_with(cors, "nginx", [private_host])) == set()
 }
 
-test_custom_http_errors_401_warns if {
-	inp := with_annotation("nginx.ingress.kubernetes.io/custom-http-errors", "404, 401")
-	deny_ids(inp) == set()
-	warn_ids(inp) == {"annotation-lockout"}
+test_custom_http_errors if {
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/custom-http-errors", "404, 401")) == set()
+	app := object.union(good_annotations, {
+		"nginx.ingress.kubernetes.io/custom-http-errors": "403",
+		"nginx.ingress.kubernetes.io/default-backend": "grafana",
+	})
+	deny_ids(input_with(app, "nginx", [private_host])) == {"error-page-backend"}
+	deny_ids(with_annotation("nginx.ingress.kubernetes.io/custom-http-errors", "404")) == set()
+}
+
+with_path(path, annotations) := object.union(input_with(object.union(good_annotations, annotations), "nginx", [private_host]), {"object": {"spec": {"ingressClassName": "nginx", "rules": [{
+	"host": "grafana.private.example.com",
+	"http": {"paths": [{"path": path, "pathType": "ImplementationSpecific", "backend": {"service": {"name": "grafana", "port": {"number": 80}}}}]},
+}]}}})
+
+test_paths_the_controller_exempts if {
+	deny_ids(with_path("/.well-known/acme-challenge|/", {"nginx.ingress.kubernetes.io/use-regex": "true"})) == {"path-no-auth", "path-no-tls-redirect"}
+	deny_ids(with_path("/.well-known/acme-challenge-x", {})) == {"path-no-auth", "path-no-tls-redirect"}
+	deny_ids(with_path("/.well-known/other", {})) == set()
+	deny_ids(with_path("/", {})) == set()
 }
 
 grouped(groups_value, auth_groups) := input_with(object.union(good_annotations, {
