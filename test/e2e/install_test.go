@@ -118,6 +118,7 @@ func selfManaged(t *testing.T) {
 		}
 	}
 	var wg sync.WaitGroup
+	defer wg.Wait() // runs last, after the kills below
 	logs := make([]*testutil.LockedBuffer, len(ports))
 	for i, port := range ports { // both at once: they must settle on one Secret, not fight
 		logs[i] = &testutil.LockedBuffer{}
@@ -129,9 +130,11 @@ func selfManaged(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// One Wait per process, in its goroutine: a second, concurrent Wait can block forever on
+		// the output copier the first one already drained (seen once, a 15-minute hang).
 		wg.Add(1)
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 		go func() { defer wg.Done(); _ = cmd.Wait() }()
+		defer func() { _ = cmd.Process.Kill() }()
 	}
 	var caPool *x509.CertPool
 	err := c.eventually(15*time.Second, func() error {
