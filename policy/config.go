@@ -34,6 +34,11 @@ type Config struct {
 	HostlessRules string `json:"hostlessRules,omitempty"`
 	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// IngressControllers are the IngressClass spec.controller values that enforce auth-url: a
+	// class in IngressClasses must name an IngressClass served by one of them, when it exists.
+	IngressControllers []string `json:"ingressControllers,omitempty"`
+	// HostOwnership gives each private host to the namespace of its oldest Ingress.
+	HostOwnership HostOwnership `json:"hostOwnership"`
 	// Controller is the ingress-nginx settings that change who gets in; each defaults to the
 	// controller's own default, so it needs saying only where the cluster's controller differs.
 	Controller Controller `json:"controller"`
@@ -80,6 +85,19 @@ type Controller struct {
 	ErrorBackends []string `json:"errorBackends"`
 }
 
+// HostOwnership: ingress-nginx merges every Ingress naming a host into one server, so a tenant's
+// Ingress for a host another team serves receives that host's requests, session cookies
+// included. A private host therefore belongs to the namespace of its oldest Ingress.
+type HostOwnership struct {
+	// Enabled turns the rule on (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// SharedNamespaces neither own hosts nor are refused them (a platform team's namespace).
+	SharedNamespaces []string `json:"sharedNamespaces"`
+}
+
+// On reports whether host ownership is judged.
+func (h HostOwnership) On() bool { return h.Enabled == nil || *h.Enabled }
+
 // acmeChallenge is where ingress-nginx exempts paths by default: cert-manager's HTTP-01 tokens.
 const acmeChallenge = "/.well-known/acme-challenge"
 
@@ -121,10 +139,11 @@ const (
 	SourceFile      = "file"
 	SourceKeycloak  = "keycloak"
 
-	defaultAnnotationPrefix = "nginx.ingress.kubernetes.io"
-	defaultGroupsAnnotation = "privgate.io/allowed-groups"
-	defaultACMESolverUser   = "system:serviceaccount:cert-manager:cert-manager"
-	defaultTLSSecretSuffix  = "-privgate-tls"
+	defaultAnnotationPrefix  = "nginx.ingress.kubernetes.io"
+	defaultGroupsAnnotation  = "privgate.io/allowed-groups"
+	defaultACMESolverUser    = "system:serviceaccount:cert-manager:cert-manager"
+	defaultTLSSecretSuffix   = "-privgate-tls"
+	defaultIngressController = "k8s.io/ingress-nginx"
 )
 
 // ConfigError names the file and the key a config problem is about.
@@ -196,6 +215,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Controller.NoTLSRedirectLocations == nil {
 		c.Controller.NoTLSRedirectLocations = []string{acmeChallenge}
+	}
+	if len(c.IngressControllers) == 0 {
+		c.IngressControllers = []string{defaultIngressController}
+	}
+	if c.HostOwnership.SharedNamespaces == nil {
+		c.HostOwnership.SharedNamespaces = []string{}
 	}
 	if c.Controller.ErrorBackends == nil {
 		c.Controller.ErrorBackends = []string{}

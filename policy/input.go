@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -21,6 +22,12 @@ type Input struct {
 	// GroupsStale is set when the group source has not answered for longer than allowed, so
 	// unknown groups are warned about rather than denied.
 	GroupsStale bool `json:"groupsStale"`
+	// Owners are the private hosts of the object that an older object in another namespace
+	// answers (hostOwnership), with that object.
+	Owners map[string]Ref `json:"owners,omitempty"`
+	// Classes are the classes the object names that exist in the cluster, with their
+	// controller (IngressClass spec.controller).
+	Classes map[string]string `json:"classes,omitempty"`
 }
 
 // InputRequest is the part of the admission request a policy may judge.
@@ -54,6 +61,11 @@ type Facts struct {
 	// ACMESolver is set for a cert-manager HTTP-01 solver Ingress recognised by its whole shape
 	// and its creator, not by its label alone.
 	ACMESolver bool
+	// Classes are the (ingress) classes the object names, for cross-object rules.
+	Classes []string
+	// Created is when the object was stored (zero for one being created): its age decides who
+	// owns a host.
+	Created time.Time
 }
 
 // Protected reports whether the object needs login: it answers a private host that is not

@@ -23,6 +23,8 @@ type Reviewer struct {
 	NeverIntercepted []string
 	// Cache, when set, answers requests seen before (see DecisionCache). privgate check has none.
 	Cache *DecisionCache
+	// Cluster, when set, answers cross-object questions (see Cluster).
+	Cluster Cluster
 }
 
 // Intercepts reports whether objects in namespace are judged at all. The webhook asks before it
@@ -52,6 +54,10 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 		return done, err
 	}
 	snap, generation := r.Groups.Snapshot(), r.Engine.Generation()
+	if r.Cluster != nil {
+		// A verdict that may depend on other objects is kept only for the cluster it saw.
+		generation = generation<<20 ^ r.Cluster.Generation()
+	}
 	return r.cached("validate", req, generation, snap.Set.ID(), snap.Stale, func() (Decision, bool, error) {
 		if t.SurelyPublic(req.Object) {
 			return public(), true, nil
@@ -203,7 +209,7 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 	if name == "" {
 		name = obj.Name()
 	}
-	return &Input{
+	in := &Input{
 		Request: InputRequest{
 			Operation: req.Operation, Namespace: namespaceOf(req, obj), Name: name, DryRun: req.DryRun,
 			UserInfo: UserInfo{Username: req.Username},
@@ -211,7 +217,29 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 		Object:     doc,
 		Hosts:      f.Hosts,
 		ACMESolver: f.ACMESolver,
-	}, nil
+	}
+	r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name, Created: f.Created}, f)
+	return in, nil
+}
+
+// HostsOf are the named private hosts an object answers, for indexing who claims which host
+// (see Cluster). Objects no target judges, and unreadable ones, claim none.
+func (r *Reviewer) HostsOf(req Request) []string {
+	t, err := r.target(req.Kind)
+	if t == nil || err != nil {
+		return nil
+	}
+	obj, err := t.Decode(req.Object)
+	if err != nil {
+		return nil
+	}
+	var hosts []string
+	for _, h := range obj.Facts(req.Username).Hosts {
+		if h.Private && !h.Any {
+			hosts = append(hosts, h.Host)
+		}
+	}
+	return hosts
 }
 
 func namespaceOf(req Request, obj Object) string {

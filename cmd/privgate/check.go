@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -57,8 +59,10 @@ func newCheckCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
+			objs := readManifests(files, cmd.InOrStdin())
+			s.reviewer.Cluster = indexManifests(s.reviewer, objs)
 			results, others := []checkResult{}, 0
-			for _, o := range readManifests(files, cmd.InOrStdin()) {
+			for _, o := range objs {
 				r := judge(cmd.Context(), s.reviewer, o)
 				if r == nil {
 					others++
@@ -96,6 +100,39 @@ func newCheckCommand() *cobra.Command {
 	return cmd
 }
 
+// indexManifests is the cluster as the files describe it, for cross-object rules: who claims
+// which host (manifests carry no creation time, so the first in input order is the oldest) and
+// which IngressClasses exist.
+func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
+	x := policy.NewIndex()
+	first := time.Unix(0, 0)
+	for i, o := range objs {
+		if o.Err != nil {
+			continue
+		}
+		if o.Kind == "IngressClass" && strings.HasPrefix(o.APIVersion, "networking.k8s.io/") {
+			var class networkingv1.IngressClass
+			if json.Unmarshal(o.Raw, &class) == nil {
+				x.AddIngressClass(class.Name, class.Spec.Controller)
+			}
+			continue
+		}
+		req := policy.Request{Kind: schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), Namespace: namespaceOr(o.Namespace), Object: o.Raw}
+		if hosts := rev.HostsOf(req); len(hosts) > 0 {
+			x.Add(policy.Ref{Kind: o.Kind, Namespace: req.Namespace, Name: o.Name, Created: first.Add(time.Duration(i) * time.Second)}, hosts)
+		}
+	}
+	return x
+}
+
+// namespaceOr is where kubectl would create an object without a namespace.
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
 // judge runs one object through the same path as the two webhooks, mutation then validation.
 // It returns nil for an object of a kind privgate does not judge, and a result with Error for
 // one it cannot read or judge.
@@ -107,10 +144,7 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 	if !rev.Judges(kind) {
 		return nil
 	}
-	ns := o.Namespace
-	if ns == "" {
-		ns = "default" // where kubectl would create it
-	}
+	ns := namespaceOr(o.Namespace)
 	failed := func(err error) *checkResult {
 		return &checkResult{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 			Error: fmt.Sprintf("%s: %s %s/%s: %v", o.where(), o.Kind, ns, o.Name, err)}

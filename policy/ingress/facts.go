@@ -56,6 +56,13 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 		}
 	}
 	f.ACMESolver = isACMESolver(c, ing, username)
+	f.Created = ing.CreationTimestamp.Time
+	if ing.Spec.IngressClassName != nil {
+		f.Classes = append(f.Classes, *ing.Spec.IngressClassName)
+	}
+	if c, ok := ing.Annotations[AnnotationIngressClass]; ok && !slices.Contains(f.Classes, c) {
+		f.Classes = append(f.Classes, c)
+	}
 	return f
 }
 

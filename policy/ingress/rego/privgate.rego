@@ -232,6 +232,30 @@ problems contains violation("class-missing", hosts_text, "spec.ingressClassName"
 	msg := sprintf("no ingress class, so the cluster default (which may not enforce auth) would serve it; set spec.ingressClassName: %s", [cfg.ingressClasses[0]])
 }
 
+# A class privgate accepts must be served by a controller that enforces auth-url, when the
+# IngressClass exists (privgate reads it from the cluster: input.classes).
+problems contains violation("class-controller", hosts_text, "spec.ingressClassName", msg) if {
+	some c in classes
+	c in cfg.ingressClasses
+	controller := input.classes[c]
+	not controller in cfg.ingressControllers
+	msg := sprintf("IngressClass %q is served by controller %q, not one that enforces auth-url (%s), so it would publish the app without login; use a class of those controllers, or fix the IngressClass", [c, controller, concat(", ", cfg.ingressControllers)])
+}
+
+# ---- hosts other namespaces own ------------------------------------------------------------
+# ingress-nginx merges every Ingress naming a host into one server: a second namespace's Ingress
+# for a host receives part of its requests, session cookies included.
+
+shared_namespace(ns) if ns in cfg.hostOwnership.sharedNamespaces
+
+problems contains violation("host-owned", host, field, msg) if {
+	some host, owner in object.get(input, "owners", {})
+	not shared_namespace(owner.namespace)
+	not shared_namespace(input.request.namespace)
+	field := [h.field | some h in input.hosts; h.host == host][0]
+	msg := sprintf("already served by Ingress %s/%s, which owns it (the oldest Ingress for a host decides its namespace); use another host, or ask the platform team to add this namespace to hostOwnership.sharedNamespaces", [owner.namespace, owner.name])
+}
+
 # ---- hosts sharing one Ingress ------------------------------------------------------------
 
 problems contains violation("hosts-mixed", h.host, h.field, msg) if {

@@ -1,0 +1,152 @@
+package policy
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Cluster is what privgate knows of the other objects stored beside the one it judges, for the
+// rules no single object can decide (who owns a host, which controller serves a class). Each
+// door brings its own: the webhook an informer cache, audit the objects it lists, check the
+// files it reads. A nil Cluster judges every object alone.
+type Cluster interface {
+	// Claimants are the objects answering host, oldest first.
+	Claimants(host string) []Ref
+	// IngressClassController is the spec.controller of IngressClass name, if it exists.
+	IngressClassController(name string) (string, bool)
+	// Generation changes whenever an answer above may have changed: decisions that used
+	// cross-object facts are cached under it.
+	Generation() uint64
+}
+
+// Ref names a stored object and when it was created, for ownership: the oldest claim wins,
+// ties broken by namespace/name.
+type Ref struct {
+	Kind      string    `json:"kind"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Created   time.Time `json:"-"`
+}
+
+func (r Ref) older(o Ref) bool {
+	if !r.Created.Equal(o.Created) {
+		return r.Created.Before(o.Created)
+	}
+	return cmp.Or(cmp.Compare(r.Namespace, o.Namespace), cmp.Compare(r.Name, o.Name)) < 0
+}
+
+// Index is an in-memory Cluster, for callers that hold the objects themselves (check, audit).
+// It is safe for concurrent use.
+type Index struct {
+	mu         sync.RWMutex
+	claims     map[string][]Ref // by host
+	classes    map[string]string
+	generation uint64
+}
+
+// NewIndex is an empty Index.
+func NewIndex() *Index {
+	return &Index{claims: map[string][]Ref{}, classes: map[string]string{}}
+}
+
+// Add records that ref answers hosts.
+func (x *Index) Add(ref Ref, hosts []string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, h := range hosts {
+		refs := append(x.claims[h], ref)
+		slices.SortFunc(refs, func(a, b Ref) int {
+			if a.older(b) {
+				return -1
+			}
+			return 1
+		})
+		x.claims[h] = refs
+	}
+	x.generation++
+}
+
+// AddIngressClass records an IngressClass and its controller.
+func (x *Index) AddIngressClass(name, controller string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.classes[name] = controller
+	x.generation++
+}
+
+// Claimants implements Cluster.
+func (x *Index) Claimants(host string) []Ref {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return slices.Clone(x.claims[host])
+}
+
+// IngressClassController implements Cluster.
+func (x *Index) IngressClassController(name string) (string, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	c, ok := x.classes[name]
+	return c, ok
+}
+
+// Generation implements Cluster.
+func (x *Index) Generation() uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.generation
+}
+
+// crossObject fills what the Cluster says of obj into its input: the owner of each private host
+// another namespace owns, and the controller of each class the object names that exists.
+func (r *Reviewer) crossObject(in *Input, self Ref, f Facts) {
+	if r.Cluster == nil {
+		return
+	}
+	if r.Config.HostOwnership.On() {
+		for _, h := range f.Hosts {
+			if !h.Private || h.Any {
+				continue
+			}
+			owner, ok := r.owner(h.Host, self)
+			if ok && owner.Namespace != self.Namespace {
+				if in.Owners == nil {
+					in.Owners = map[string]Ref{}
+				}
+				in.Owners[h.Host] = owner
+			}
+		}
+	}
+	for _, c := range f.Classes {
+		if controller, ok := r.Cluster.IngressClassController(c); ok {
+			if in.Classes == nil {
+				in.Classes = map[string]string{}
+			}
+			in.Classes[c] = controller
+		}
+	}
+}
+
+// owner is the oldest claimant of host other than the object being judged, when it is older
+// than that object. The object's age is its stored entry's (the Cluster's truth for an update,
+// an audit, or a manifest in check), else its own creationTimestamp; a new object has neither
+// and is the newest.
+func (r *Reviewer) owner(host string, self Ref) (Ref, bool) {
+	claimants := r.Cluster.Claimants(host)
+	for _, c := range claimants {
+		if c.Kind == self.Kind && c.Namespace == self.Namespace && c.Name == self.Name {
+			self.Created = c.Created
+		}
+	}
+	for _, c := range claimants {
+		if c.Kind == self.Kind && c.Namespace == self.Namespace && c.Name == self.Name {
+			return Ref{}, false // the oldest: it owns the host
+		}
+		if self.Created.IsZero() || c.older(self) {
+			return c, true
+		}
+		return Ref{}, false
+	}
+	return Ref{}, false
+}

@@ -1,0 +1,103 @@
+package policy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/test/testutil"
+)
+
+// TestCrossObject: rules no single object decides, against an Index of what is stored.
+func TestCrossObject(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	ingress := func(ns, name, created, class string) []byte {
+		meta := `"name":"` + name + `","namespace":"` + ns + `"`
+		if created != "" {
+			meta += `,"creationTimestamp":"` + created + `"`
+		}
+		return []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{` + meta + `},
+		"spec":{"ingressClassName":"` + class + `","rules":[{"host":"grafana.private.example.com"}]}}`)
+	}
+	stored := func() *policy.Index {
+		x := policy.NewIndex()
+		x.Add(policy.Ref{Kind: "Ingress", Namespace: "monitoring", Name: "grafana", Created: t0}, []string{"grafana.private.example.com"})
+		x.Add(policy.Ref{Kind: "Ingress", Namespace: "tenant", Name: "grafana", Created: t0.Add(time.Hour)}, []string{"grafana.private.example.com"})
+		x.AddIngressClass("nginx", "k8s.io/ingress-nginx")
+		x.AddIngressClass("internal", "example.com/not-nginx")
+		return x
+	}
+	cases := map[string]struct {
+		namespace, name, created, class string
+		config                          string // appended to testdata/privgate.yaml
+		want                            string // violation ids; a host-owned one must name the owner
+	}{
+		"the owner, updated":                   {"monitoring", "grafana", "2026-11-01T00:00:00Z", "nginx", "", ""},
+		"a newcomer in another namespace":      {"web", "grafana", "", "nginx", "", "host-owned"},
+		"the younger claim, stored":            {"tenant", "grafana", "2026-11-01T01:00:00Z", "nginx", "", "host-owned"},
+		"another Ingress, same namespace":      {"monitoring", "grafana-2", "", "nginx", "", ""},
+		"a shared namespace":                   {"web", "grafana", "", "nginx", "hostOwnership: {sharedNamespaces: [web]}", ""},
+		"the owner's namespace is shared":      {"web", "grafana", "", "nginx", "hostOwnership: {sharedNamespaces: [monitoring]}", ""},
+		"ownership off":                        {"web", "grafana", "", "nginx", "hostOwnership: {enabled: false}", ""},
+		"a class served by another controller": {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "", "class-controller"},
+		"an accepted controller":               {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "ingressControllers: [k8s.io/ingress-nginx, example.com/not-nginx]", ""},
+		"a class not in the cluster":           {"monitoring", "grafana", "2026-11-01T00:00:00Z", "absent", "", ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := reviewerWith(t, strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx, internal, absent]\n"+c.config))
+			r.Cluster = stored()
+			d, err := r.Review(context.Background(), create(c.namespace, ingress(c.namespace, c.name, c.created, c.class)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(d.Violations); got != c.want {
+				t.Fatalf("violations %v, want %q", d.Violations, c.want)
+			}
+			if c.want == "host-owned" && !strings.Contains(d.Violations[0].Message, "Ingress monitoring/grafana") {
+				t.Errorf("the owner is not named: %s", d.Violations[0].Message)
+			}
+		})
+	}
+}
+
+// reviewerWith is testReviewer over testdata/privgate.yaml edited by edit.
+func reviewerWith(t *testing.T, edit *strings.Replacer) *policy.Reviewer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"privgate.yaml", "groups.txt"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "privgate.yaml" {
+			b = []byte(edit.Replace(string(b)))
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return testutil.Reviewer(t, filepath.Join(dir, "privgate.yaml"))
+}
+
+// TestCrossObjectCache: a verdict that used the cluster is not served once the cluster changed.
+func TestCrossObjectCache(t *testing.T) {
+	r := testReviewer(t)
+	x := policy.NewIndex()
+	r.Cluster, r.Cache = x, policy.NewDecisionCache(1<<20)
+	req := create("web", []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"grafana","namespace":"web"},
+	"spec":{"ingressClassName":"nginx","rules":[{"host":"grafana.private.example.com"}]}}`))
+	req.Object, _ = policy.ApplyPatch(req.Object, must(r.Mutate(req)).Patch)
+	ctx := context.Background()
+	if d := must(r.Validate(ctx, req)); !d.Allowed {
+		t.Fatalf("alone, it is admitted: %v", d.Violations)
+	}
+	x.Add(policy.Ref{Kind: "Ingress", Namespace: "monitoring", Name: "grafana", Created: time.Now()}, []string{"grafana.private.example.com"})
+	if d := must(r.Validate(ctx, req)); d.Allowed {
+		t.Fatal("the cached allow outlived a new owner of its host")
+	}
+}
