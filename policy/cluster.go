@@ -30,6 +30,9 @@ type Ref struct {
 	Created   time.Time `json:"-"`
 }
 
+// Older reports whether a was created before b (ties: namespace/name): the older claim owns.
+func Older(a, b Ref) bool { return a.older(b) }
+
 func (r Ref) older(o Ref) bool {
 	if !r.Created.Equal(o.Created) {
 		return r.Created.Before(o.Created)

@@ -22,8 +22,8 @@ type checkResult struct {
 	Kind       string                `json:"kind"`
 	Namespace  string                `json:"namespace"`
 	Name       string                `json:"name"`
-	File       string                `json:"file"`
-	Line       int                   `json:"line"`
+	File       string                `json:"file,omitempty"` // check: where the manifest is
+	Line       int                   `json:"line,omitempty"`
 	Allowed    bool                  `json:"allowed"`
 	Error      string                `json:"error,omitempty"`   // unreadable or not judged: why (exit 2)
 	Skipped    bool                  `json:"skipped,omitempty"` // never judged: note says why
@@ -164,6 +164,14 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 	}
 }
 
+// from says where a result's object was read: " (file:line)", nothing for a stored object.
+func (r checkResult) from() string {
+	if r.File == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%s:%d)", r.File, r.Line)
+}
+
 func orEmpty[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -203,17 +211,17 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 			continue
 		case r.Skipped:
 			skipped++
-			fmt.Fprintf(w, "SKIPPED   %s (%s:%d): %s\n", name, r.File, r.Line, r.Note)
+			fmt.Fprintf(w, "SKIPPED   %s%s: %s\n", name, r.from(), r.Note)
 		case !r.Allowed:
 			denied++
-			fmt.Fprintf(w, "DENIED    %s (%s:%d)\n", name, r.File, r.Line)
+			fmt.Fprintf(w, "DENIED    %s%s\n", name, r.from())
 			for _, line := range policy.Messages(name, r.Violations) {
 				fmt.Fprintf(w, "          %s\n", line)
 			}
 		case len(r.Patch) > 0:
 			admitted++
 			mutated++
-			fmt.Fprintf(w, "ADMITTED  %s (%s:%d), mutated:\n", name, r.File, r.Line)
+			fmt.Fprintf(w, "ADMITTED  %s%s, mutated:\n", name, r.from())
 			for _, op := range r.Patch {
 				v, _ := json.Marshal(op.Value)
 				if op.Operation == "remove" {
@@ -227,7 +235,7 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 			if r.Note != "" {
 				why = r.Note + ", untouched"
 			}
-			fmt.Fprintf(w, "ADMITTED  %s (%s:%d): %s\n", name, r.File, r.Line, why)
+			fmt.Fprintf(w, "ADMITTED  %s%s: %s\n", name, r.from(), why)
 		}
 		for _, line := range policy.Messages(name, r.Warnings) {
 			fmt.Fprintf(w, "          warning: %s\n", line)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	networkingv1 "k8s.io/api/networking/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/privgate/privgate/groups"
@@ -70,7 +71,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newCheckCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
+	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
 		Use:   "version",
 		Short: "Print privgate's version",
 		Args:  cobra.NoArgs,
@@ -87,6 +88,8 @@ type setup struct {
 	source   policy.GroupSource
 	engine   *policy.Engine
 }
+
+var ingressGVK = networkingv1.SchemeGroupVersion.WithKind("Ingress")
 
 // targets are the kinds of object privgate judges.
 func targets(cfg *policy.Config) []policy.Target {

@@ -40,6 +40,8 @@ type serverOptions struct {
 	cacheSize   resource.QuantityValue
 	inFlight    int
 	maxWait     time.Duration
+	kubeconfig  string
+	auditEvery  time.Duration
 }
 
 func (o *serverOptions) validate() error {
@@ -74,6 +76,18 @@ func (s *server) Run(ctx context.Context) error {
 		return &exitError{exitUsage, err}
 	}
 	setup.reviewer.Cache = policy.NewDecisionCache(o.cacheSize.Value())
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	var cluster *clusterView
+	if restCfg == nil {
+		log.Info("no cluster (no --kubeconfig, $KUBECONFIG or service account): cross-object rules and audit are off")
+	} else {
+		if cluster, err = newClusterView(ctx, restCfg, setup.reviewer, o.namespace, o.auditEvery, log.WithName("cluster")); err != nil {
+			return &exitError{exitUsage, fmt.Errorf("cluster view: %w", err)}
+		}
+	}
 
 	checks := map[string]healthz.Checker{
 		"groups": func(*http.Request) error {
@@ -82,6 +96,9 @@ func (s *server) Run(ctx context.Context) error {
 			}
 			return nil
 		},
+	}
+	if cluster != nil {
+		checks["cluster"] = func(*http.Request) error { return cluster.Ready() }
 	}
 	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir}
 	var certSource certs.Source
@@ -113,6 +130,9 @@ func (s *server) Run(ctx context.Context) error {
 	if certSource != nil {
 		g.Go(func() error { return certSource.Start(ctx) })
 	}
+	if cluster != nil {
+		g.Go(func() error { return cluster.Start(ctx) })
+	}
 	if runner, ok := setup.source.(interface{ Run(context.Context) error }); ok {
 		g.Go(func() error { return runner.Run(ctx) })
 	}
@@ -128,12 +148,15 @@ func (s *server) Run(ctx context.Context) error {
 }
 
 // selfManagedCerts builds the Secret-backed certificate source with the pod's own identity (or
-// KUBECONFIG outside a cluster).
+// --kubeconfig / $KUBECONFIG outside a cluster).
 func (s *server) selfManagedCerts() (certs.Source, error) {
 	o := s.opts
-	cfg, err := ctrl.GetConfig()
+	cfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return nil, err
+	}
+	if cfg == nil {
+		return nil, errors.New("no cluster to keep the Secret in: run in a pod, or give --kubeconfig")
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -63,10 +63,14 @@ func TestInstall(t *testing.T) {
 	}
 
 	t.Run("RBAC is exactly what the code needs", func(t *testing.T) {
+		// Both overlays are applied by now: the base's cluster view and leader election, plus the
+		// self-signed overlay's certificate rights. The Report CRD is not installed: can-i asks
+		// RBAC, which needs no CRD.
 		cases := []struct {
 			args []string
 			want string
 		}{
+			// self-signed certificates
 			{[]string{"get", "secret/privgate-tls", "-n", "privgate"}, "yes"},
 			{[]string{"update", "secret/privgate-tls", "-n", "privgate"}, "yes"},
 			{[]string{"create", "secrets", "-n", "privgate"}, "yes"},
@@ -80,8 +84,40 @@ func TestInstall(t *testing.T) {
 			{[]string{"patch", "mutatingwebhookconfiguration/other"}, "no"},
 			{[]string{"list", "mutatingwebhookconfigurations"}, "no"},
 			{[]string{"delete", "validatingwebhookconfiguration/privgate"}, "no"},
-			{[]string{"get", "ingresses", "-A"}, "no"},
 			{[]string{"get", "configmaps", "-n", "privgate"}, "no"},
+			// the cluster view: read Ingresses and IngressClasses, never write them
+			{[]string{"get", "ingresses.networking.k8s.io", "-n", "web"}, "yes"},
+			{[]string{"list", "ingresses.networking.k8s.io", "--all-namespaces"}, "yes"},
+			{[]string{"watch", "ingresses.networking.k8s.io", "--all-namespaces"}, "yes"},
+			{[]string{"get", "ingressclasses.networking.k8s.io"}, "yes"},
+			{[]string{"list", "ingressclasses.networking.k8s.io"}, "yes"},
+			{[]string{"watch", "ingressclasses.networking.k8s.io"}, "yes"},
+			{[]string{"create", "ingresses.networking.k8s.io", "-n", "web"}, "no"},
+			{[]string{"update", "ingresses.networking.k8s.io", "-n", "web"}, "no"},
+			{[]string{"patch", "ingresses.networking.k8s.io", "-n", "web"}, "no"},
+			{[]string{"delete", "ingresses.networking.k8s.io", "-n", "web"}, "no"},
+			{[]string{"update", "ingressclasses.networking.k8s.io"}, "no"},
+			// audit's Reports: direct reads and whole-object writes, no cache, no patch
+			{[]string{"get", "reports.openreports.io", "-n", "web"}, "yes"},
+			{[]string{"list", "reports.openreports.io", "--all-namespaces"}, "yes"},
+			{[]string{"create", "reports.openreports.io", "-n", "web"}, "yes"},
+			{[]string{"update", "reports.openreports.io", "-n", "web"}, "yes"},
+			{[]string{"delete", "reports.openreports.io", "-n", "web"}, "yes"},
+			{[]string{"patch", "reports.openreports.io", "-n", "web"}, "no"},
+			{[]string{"watch", "reports.openreports.io", "-n", "web"}, "no"},
+			{[]string{"deletecollection", "reports.openreports.io", "-n", "web"}, "no"},
+			{[]string{"list", "clusterreports.openreports.io"}, "no"},
+			// leader election for audit: one Lease by name, its Events, in privgate's namespace
+			{[]string{"get", "leases.coordination.k8s.io/privgate-audit", "-n", "privgate"}, "yes"},
+			{[]string{"update", "leases.coordination.k8s.io/privgate-audit", "-n", "privgate"}, "yes"},
+			{[]string{"create", "leases.coordination.k8s.io", "-n", "privgate"}, "yes"},
+			{[]string{"create", "events", "-n", "privgate"}, "yes"},
+			{[]string{"patch", "events", "-n", "privgate"}, "yes"},
+			{[]string{"update", "leases.coordination.k8s.io/other", "-n", "privgate"}, "no"},
+			{[]string{"delete", "leases.coordination.k8s.io/privgate-audit", "-n", "privgate"}, "no"},
+			{[]string{"list", "leases.coordination.k8s.io", "-n", "privgate"}, "no"},
+			{[]string{"create", "leases.coordination.k8s.io", "-n", "kube-system"}, "no"},
+			{[]string{"create", "events", "-n", "web"}, "no"},
 		}
 		for _, tc := range cases {
 			out, _, _ := c.run("", append([]string{"auth", "can-i", "--as", serviceAccount}, tc.args...)...)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,12 +184,19 @@ func (c *cluster) registerWebhooks() error {
 }
 
 func (c *cluster) startPrivgate() error {
+	return c.startPrivgateWith(c.example("privgate.yaml"), "--metrics-bind-address", "0")
+}
+
+// startPrivgateWith starts the shared privgate with another config and more flags. It runs as
+// the admin (KUBECONFIG), with the cluster view and the audit.
+func (c *cluster) startPrivgateWith(config string, extra ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.logs = &testutil.LockedBuffer{}
-	c.cmd = exec.Command(c.privgate, "serve", "--config", c.example("privgate.yaml"), "--policy-dir", c.policyDir,
+	c.cmd = exec.Command(c.privgate, append([]string{"serve", "--config", config, "--policy-dir", c.policyDir,
 		"--cert-dir", filepath.Join(c.work, "certs"), "--host", "127.0.0.1", "--port", fmt.Sprint(c.port),
-		"--metrics-bind-address", "0", "--namespace", "privgate")
+		"--namespace", "privgate", "--audit-interval", "1m"}, extra...)...)
+	c.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if err := c.cmd.Start(); err != nil {
 		return err
@@ -208,8 +216,17 @@ func (c *cluster) stopPrivgate() {
 	if c.cmd == nil {
 		return
 	}
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	// SIGTERM, as the kubelet stops a pod: the audit's leader gives its Lease back at once, so
+	// the next replica need not wait for it to expire.
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
 	c.cmd = nil
 }
 

@@ -1,0 +1,37 @@
+package audit
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	violationsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privgate_audit_violations",
+		Help: "Violations found in stored objects by the last audit, by rule and namespace (every mode but off).",
+	}, []string{"rule", "namespace"})
+	hostsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privgate_private_hosts",
+		Help: "Private hosts answered by stored Ingresses, by state: protected, unprotected (a violation, whatever its mode), exempt.",
+	}, []string{"state"})
+	auditDuration = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privgate_audit_duration_seconds",
+		Help: "Wall time of the last full audit pass.",
+	})
+	auditLastRun = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privgate_audit_last_run_timestamp_seconds",
+		Help: "When the last full audit pass finished (Unix time).",
+	})
+	auditObjects = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privgate_audit_objects",
+		Help: "Objects the last audit judged.",
+	})
+	reportsEnabled = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privgate_audit_reports_enabled",
+		Help: "1 when audit writes OpenReports Reports, 0 when the Report CRD is not installed (results in metrics and privgate audit only).",
+	})
+)
+
+func init() {
+	metrics.Registry.MustRegister(violationsGauge, hostsGauge, auditDuration, auditLastRun, auditObjects, reportsEnabled)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/privgate/privgate/policy"
+)
+
+func newAuditCommand() *cobra.Command {
+	var kubeconfig, config, policyDir, output, namespace string
+	cmd := &cobra.Command{
+		Use:   "audit --kubeconfig FILE --config FILE",
+		Short: "Judge every Ingress stored in a cluster, read-only, as the validating webhook would",
+		Long: "List every Ingress (and IngressClass) of the cluster and judge each as the validating webhook\n" +
+			"would if it were written as it is now, with the cross-object rules against what is stored.\n" +
+			"Read-only. With --policy-dir, preview a policy edit against the cluster before rolling it out.\n" +
+			"Exit 0 when nothing violates, 1 when something does (in any mode), 2 on error.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch output {
+			case "text", "json", "yaml":
+			default:
+				return usageError("-o %s: want text, json or yaml", output)
+			}
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if cfg == nil {
+				return usageError("--kubeconfig (or $KUBECONFIG) is required: the cluster to audit")
+			}
+			client, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			s, err := load(cmd.Context(), config, policyDir, neverIntercepted(namespace), true)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			ctx := cmd.Context()
+			ingresses, err := client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return &exitError{exitUsage, fmt.Errorf("list Ingresses: %w", err)}
+			}
+			classes, err := client.NetworkingV1().IngressClasses().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return &exitError{exitUsage, fmt.Errorf("list IngressClasses: %w", err)}
+			}
+			index := policy.NewIndex()
+			for _, c := range classes.Items {
+				index.AddIngressClass(c.Name, c.Spec.Controller)
+			}
+			reqs := make([]policy.Request, 0, len(ingresses.Items))
+			for i := range ingresses.Items {
+				ing := &ingresses.Items[i]
+				ing.ManagedFields = nil
+				raw, err := json.Marshal(ing)
+				if err != nil {
+					return &exitError{exitUsage, err}
+				}
+				req := policy.Request{Kind: ingressGVK, Operation: "UPDATE", Namespace: ing.Namespace, Name: ing.Name, Object: raw}
+				index.Add(policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time}, s.reviewer.HostsOf(req))
+				reqs = append(reqs, req)
+			}
+			s.reviewer.Cluster = index
+			results := make([]checkResult, 0, len(reqs))
+			hosts := map[string][]hostClaim{}
+			for _, req := range reqs {
+				r := checkResult{Kind: "Ingress", Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
+				d, err := s.reviewer.Validate(ctx, req)
+				if err != nil {
+					r.Error = fmt.Sprintf("Ingress %s/%s: %v", req.Namespace, req.Name, err)
+				} else {
+					r.Allowed, r.Skipped, r.Note = d.Allowed, d.Skipped, d.Note
+					r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
+				}
+				r.Patch = orEmpty(r.Patch)
+				for _, h := range s.reviewer.HostsOf(req) {
+					hosts[h] = append(hosts[h], hostClaim{by: req.Namespace + "/" + req.Name, state: hostState(s.cfg, h, r)})
+				}
+				results = append(results, r)
+			}
+			out := cmd.OutOrStdout()
+			if err := printResults(out, output, results, 0); err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if output == "text" {
+				printHosts(out, hosts)
+			}
+			code := exitOK
+			for _, r := range results {
+				switch {
+				case r.Error != "":
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), r.Error)
+					code = exitUsage
+				case len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0 && code == exitOK:
+					code = exitDenied
+				}
+			}
+			if code != exitOK {
+				return exit(code)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to audit (default $KUBECONFIG; never ~/.kube/config implicitly)")
+	f.StringVar(&config, "config", "", "privgate.yaml")
+	f.StringVar(&policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy (preview an edit)")
+	f.StringVarP(&output, "output", "o", "text", "output: text (verdicts, then every private host), json (check's array) or yaml (the Ingresses as stored)")
+	f.StringVar(&namespace, "namespace", "privgate", "privgate's own namespace in the cluster, never intercepted")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// hostClaim is one Ingress answering a private host, and whether it keeps it behind login.
+type hostClaim struct{ by, state string }
+
+func hostState(cfg *policy.Config, host string, r checkResult) string {
+	switch {
+	case r.Error != "":
+		return "unjudged"
+	case slices.Contains(cfg.ExemptHosts, host):
+		return "exempt"
+	case len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0:
+		return "unprotected"
+	}
+	return "protected"
+}
+
+// printHosts is the zone at a glance: every private host, who serves it, protected or not.
+func printHosts(w io.Writer, hosts map[string][]hostClaim) {
+	names := make([]string, 0, len(hosts))
+	for h := range hosts {
+		names = append(names, h)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "\nPrivate hosts (%d):\n", len(names))
+	for _, h := range names {
+		var by, states []string
+		for _, c := range hosts[h] {
+			by = append(by, c.by)
+			if !slices.Contains(states, c.state) {
+				states = append(states, c.state)
+			}
+		}
+		fmt.Fprintf(w, "  %-40s %-12s served by %s\n", h, strings.Join(states, ","), strings.Join(by, ", "))
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/privgate/privgate/audit"
+	"github.com/privgate/privgate/policy"
+)
+
+// restConfig is the cluster privgate talks to, named explicitly: the --kubeconfig flag, else
+// $KUBECONFIG, else the pod's own service account. Never ~/.kube/config, which on a laptop would
+// pick whatever cluster is current. nil (no error) when there is none.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		return nil, nil
+	}
+	return cfg, err
+}
+
+func scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = reportsv1alpha1.AddToScheme(s)
+	return s
+}
+
+// clusterView is the manager behind the cluster view (an informer cache every replica holds)
+// and the audit (on the leader only).
+type clusterView struct {
+	mgr    ctrl.Manager
+	view   *audit.View
+	synced atomic.Bool
+}
+
+// newClusterView builds the manager: Ingresses and IngressClasses cached without managedFields
+// and kubectl's last-applied copy; Reports read and written directly (never cached: privgate
+// may not watch them); leader election with Lease privgate-audit when the namespace is known.
+func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Reviewer, namespace string, interval time.Duration, log logr.Logger) (*clusterView, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme(),
+		Logger:                        log,
+		Metrics:                       metricsserver.Options{BindAddress: "0"}, // privgate serves one /metrics
+		HealthProbeBindAddress:        "0",
+		LeaderElection:                namespace != "",
+		LeaderElectionID:              "privgate-audit",
+		LeaderElectionNamespace:       namespace,
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{
+			DefaultTransform: audit.Trim,
+			ByObject:         map[client.Object]cache.ByObject{&networkingv1.Ingress{}: {}, &networkingv1.IngressClass{}: {}},
+		},
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&reportsv1alpha1.Report{}}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	view, err := audit.NewView(ctx, mgr.GetCache(), reviewer)
+	if err != nil {
+		return nil, err
+	}
+	reviewer.Cluster = view // the webhooks' and the audit's cross-object rules read the cache
+	if namespace == "" {
+		log.Info("no --namespace: audit runs without leader election (one replica only)")
+	}
+	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, Log: log.WithName("audit")}
+	if err := a.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	return &clusterView{mgr: mgr, view: view}, nil
+}
+
+// Start runs the manager until ctx ends, and marks the view synced once the cache is: before
+// that no replica judges cross-object rules blind (readiness waits for it).
+func (c *clusterView) Start(ctx context.Context) error {
+	go func() {
+		if c.mgr.GetCache().WaitForCacheSync(ctx) {
+			c.synced.Store(true)
+		}
+	}()
+	return c.mgr.Start(ctx)
+}
+
+// Ready is nil once the cache has synced.
+func (c *clusterView) Ready() error {
+	if !c.synced.Load() {
+		return errors.New("cluster view not synced yet")
+	}
+	return nil
+}
