@@ -46,6 +46,20 @@ go build -o bin/privgate ./cmd/privgate
 PRIVGATE=$PWD/bin/privgate
 cp_start "$WORK"
 
+heading "Before privgate: an Ingress nobody protected, and the OpenReports CRD"
+# As on a cluster where privgate is installed late: this one never went through the webhook.
+"$KUBECTL" create namespace legacy >/dev/null
+"$KUBECTL" apply -f - >/dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: grafana-old, namespace: legacy}
+spec:
+  ingressClassName: nginx
+  rules: [{host: grafana-old.private.example.com}]
+YAML
+"$KUBECTL" apply -k deploy/crds >/dev/null
+echo "legacy/grafana-old stored without login; reports.openreports.io installed"
+
 heading "Starting privgate serve with a fresh CA for 127.0.0.1"
 "$PRIVGATE" certs generate --dir "$WORK/privgate-certs" --san 127.0.0.1 --validity 1h >/dev/null
 PORT=$(cp_free_port)
@@ -127,6 +141,25 @@ if [ "$RC" -eq 1 ] && grep -q "4 admitted (2 mutated), 3 denied" <<<"$OUT"; then
   record OK "privgate check: same verdicts (4 admitted, 3 denied), exit 1"
 else
   record FAIL "privgate check verdicts differ"
+fi
+
+heading "5. The whole zone: what was stored before privgate is found"
+# The audit runs at start (and on every change): its Report appears within seconds.
+for _ in $(seq 40); do
+  "$KUBECTL" -n legacy get reports.openreports.io privgate-ingress-grafana-old >/dev/null 2>&1 && break
+  sleep 0.5
+done
+show "$KUBECTL" get reports -A
+if grep -qE "legacy +privgate-ingress-grafana-old +0 +3" <<<"$OUT"; then
+  record OK "audit found legacy/grafana-old (Report: 3 failures)"
+else
+  record FAIL "no Report for legacy/grafana-old"
+fi
+show bin/privgate audit --kubeconfig "$KUBECONFIG" --config examples/privgate.yaml
+if [ "$RC" -eq 1 ] && grep -q "DENIED    legacy/grafana-old" <<<"$OUT" && grep -qE "grafana-old.private.example.com +unprotected" <<<"$OUT"; then
+  record OK "privgate audit: legacy/grafana-old unprotected, exit 1"
+else
+  record FAIL "privgate audit did not report legacy/grafana-old"
 fi
 
 heading "Summary"

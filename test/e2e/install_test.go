@@ -64,8 +64,22 @@ func TestInstall(t *testing.T) {
 
 	t.Run("RBAC is exactly what the code needs", func(t *testing.T) {
 		// Both overlays are applied by now: the base's cluster view and leader election, plus the
-		// self-signed overlay's certificate rights. The Report CRD is not installed: can-i asks
-		// RBAC, which needs no CRD.
+		// self-signed overlay's certificate rights. kubectl resolves a resource through discovery
+		// before it asks RBAC, so the Report CRD is installed for the question (and removed after:
+		// TestZone starts without it).
+		if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
+			t.Fatal(stderr)
+		}
+		defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait")
+		if err := c.eventually(10*time.Second, func() error {
+			_, stderr, code := c.run("", "get", "reports.openreports.io", "-A")
+			if code != 0 {
+				return fmt.Errorf("%s", stderr)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		cases := []struct {
 			args []string
 			want string
@@ -200,7 +214,8 @@ func selfManaged(t *testing.T) {
 	var sent, failed atomic.Int32
 	var failures sync.Map
 	stop := time.Now().Add(16 * time.Second)
-	body := strings.ReplaceAll(manifest(t, "bare.yaml"), "NAMESPACE", "web")
+	// A host of its own: another namespace's stored Ingress owns bare.private.example.com.
+	body := strings.ReplaceAll(strings.ReplaceAll(manifest(t, "bare.yaml"), "NAMESPACE", "web"), "bare.private", "rotation.private")
 	for time.Now().Before(stop) {
 		sent.Add(1)
 		if _, stderr, code := c.run(body, "apply", "--dry-run=server", "-f", "-"); code != 0 {

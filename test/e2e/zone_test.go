@@ -117,7 +117,16 @@ func TestZone(t *testing.T) {
 	}
 
 	t.Run("an Ingress stored while privgate was not watching is found", func(t *testing.T) {
-		// No webhook yet, as on a cluster before privgate is installed.
+		// No Report CRD (TestInstall removed the one it used) and no webhook yet, as on a cluster
+		// before privgate is installed.
+		if err := c.eventually(20*time.Second, func() error {
+			if _, _, code := c.run("", "get", "crd", "reports.openreports.io"); code == 0 {
+				return fmt.Errorf("the Report CRD is still there")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		_ = ar.MutatingWebhookConfigurations().Delete(t.Context(), "privgate", deleteOpts)
 		_ = ar.ValidatingWebhookConfigurations().Delete(t.Context(), "privgate", deleteOpts)
 		if _, stderr, code := c.run(unprotected, "apply", "-f", "-"); code != 0 {
