@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -17,8 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/privgate/privgate/policy"
@@ -43,7 +47,8 @@ type Auditor struct {
 
 	mu       sync.Mutex
 	verdicts map[types.NamespacedName]verdict
-	reports  *bool // whether the Report CRD is installed; nil until first checked
+	written  map[types.NamespacedName]written // by Report
+	reports  *bool                            // whether the Report CRD is installed; nil until first checked
 }
 
 type verdict struct {
@@ -56,13 +61,17 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	a.client, a.mapper = mgr.GetClient(), mgr.GetRESTMapper()
 	a.pass = make(chan string, 1)
 	a.verdicts = map[types.NamespacedName]verdict{}
+	a.written = map[types.NamespacedName]written{}
 	// Audit judges objects as stored, each once per change: the decision cache would only
 	// crowd out the webhook's entries.
 	r := *a.Reviewer
 	r.Cache = nil
 	a.Reviewer = &r
 	err := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit").
-		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(a.withClaimants)).
+		// The initial list is the start's full pass: judging it here too would double the
+		// start's work.
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(a.withClaimants),
+			builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})).
 		Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 			a.requestPass("IngressClass changed")
 			return nil
@@ -150,6 +159,9 @@ func (a *Auditor) Start(ctx context.Context) error {
 // watching, and publishes the metrics.
 func (a *Auditor) fullPass(ctx context.Context, why string) {
 	start := time.Now()
+	if a.reportsOn(ctx) {
+		a.loadWritten(ctx)
+	}
 	var list networkingv1.IngressList
 	if err := a.client.List(ctx, &list); err != nil {
 		a.Log.Error(err, "audit: cannot list Ingresses")
@@ -229,23 +241,82 @@ func (a *Auditor) reportsOn(ctx context.Context) bool {
 	return on
 }
 
-// writeReport creates or updates a Report when its verdict changed.
+// writeReport creates or updates a Report when its verdict changed. What privgate last wrote is
+// remembered (a digest and the resourceVersion), so an unchanged verdict costs no request: a
+// pass over thousands of Ingresses writes only what changed.
 func (a *Auditor) writeReport(ctx context.Context, want *reportsv1alpha1.Report) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var have reportsv1alpha1.Report
-		err := a.client.Get(ctx, client.ObjectKeyFromObject(want), &have)
-		if apierrors.IsNotFound(err) {
-			return a.client.Create(ctx, want)
-		}
-		if err != nil {
+	key, sum := client.ObjectKeyFromObject(want), digest(want)
+	a.mu.Lock()
+	last, known := a.written[key]
+	a.mu.Unlock()
+	if known && last.sum == sum {
+		return nil
+	}
+	err := retry.OnError(retry.DefaultRetry, func(err error) bool {
+		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err)
+	}, func() error {
+		if !known {
+			err := a.client.Create(ctx, want)
+			if apierrors.IsAlreadyExists(err) {
+				known = true // someone wrote it: update what is there
+			}
 			return err
 		}
-		if sameReport(&have, want) {
-			return nil
+		if last.rv == "" {
+			// What is stored is unknown (a lost race): read it first.
+			var have reportsv1alpha1.Report
+			if err := a.client.Get(ctx, key, &have); err != nil {
+				if apierrors.IsNotFound(err) {
+					known = false
+				}
+				return err
+			}
+			last.rv = have.ResourceVersion
 		}
-		have.Labels, have.Source, have.Scope, have.Summary, have.Results = want.Labels, want.Source, want.Scope, want.Summary, want.Results
-		return a.client.Update(ctx, &have)
+		want.ResourceVersion = last.rv
+		err := a.client.Update(ctx, want)
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			last.rv, known = "", !apierrors.IsNotFound(err)
+		}
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.written[key] = written{sum: sum, rv: want.ResourceVersion}
+	a.mu.Unlock()
+	return nil
+}
+
+// written is what privgate last wrote of a Report.
+type written struct {
+	sum [sha256.Size]byte
+	rv  string
+}
+
+// digest is a Report's content, timestamps aside (see sameReport).
+func digest(r *reportsv1alpha1.Report) [sha256.Size]byte {
+	b, _ := json.Marshal(stripped(r))
+	return sha256.Sum256(b)
+}
+
+// loadWritten reads privgate's stored Reports once a pass (one request), so that the pass knows
+// which are current.
+func (a *Auditor) loadWritten(ctx context.Context) {
+	var reports reportsv1alpha1.ReportList
+	if err := a.client.List(ctx, &reports, client.MatchingLabels{labelManagedBy: managedBy}); err != nil {
+		a.Log.Error(err, "audit: cannot list Reports")
+		return
+	}
+	w := make(map[types.NamespacedName]written, len(reports.Items))
+	for i := range reports.Items {
+		r := &reports.Items[i]
+		w[client.ObjectKeyFromObject(r)] = written{sum: digest(r), rv: r.ResourceVersion}
+	}
+	a.mu.Lock()
+	a.written = w
+	a.mu.Unlock()
 }
 
 func (a *Auditor) deleteReport(ctx context.Context, ingress types.NamespacedName) error {
@@ -253,29 +324,40 @@ func (a *Auditor) deleteReport(ctx context.Context, ingress types.NamespacedName
 		return nil
 	}
 	r := &reportsv1alpha1.Report{ObjectMeta: metav1.ObjectMeta{Namespace: ingress.Namespace, Name: reportName(ingress.Name)}}
+	a.mu.Lock()
+	delete(a.written, client.ObjectKeyFromObject(r))
+	a.mu.Unlock()
 	return client.IgnoreNotFound(a.client.Delete(ctx, r))
 }
 
-// deleteOrphans deletes privgate's Reports whose Ingress no longer exists: garbage collection is
-// not relied on (an owner reference needs the Ingress's UID, and the test control plane runs no
-// collector).
+// deleteOrphans deletes privgate's Reports whose Ingress no longer exists (deleted while no
+// replica was watching): garbage collection is not relied on (an owner reference needs the
+// Ingress's UID, and the test control plane runs no collector).
 func (a *Auditor) deleteOrphans(ctx context.Context, seen map[types.NamespacedName]bool) {
 	if !a.reportsOn(ctx) {
 		return
 	}
-	var reports reportsv1alpha1.ReportList
-	if err := a.client.List(ctx, &reports, client.MatchingLabels{labelManagedBy: managedBy}); err != nil {
-		a.Log.Error(err, "audit: cannot list Reports")
-		return
+	want := map[types.NamespacedName]bool{}
+	for k := range seen {
+		want[types.NamespacedName{Namespace: k.Namespace, Name: reportName(k.Name)}] = true
 	}
-	for i := range reports.Items {
-		r := &reports.Items[i]
-		if r.Scope == nil || r.Scope.Kind != "Ingress" || seen[types.NamespacedName{Namespace: r.Namespace, Name: r.Scope.Name}] {
+	a.mu.Lock()
+	var orphans []types.NamespacedName
+	for k := range a.written {
+		if !want[k] {
+			orphans = append(orphans, k)
+		}
+	}
+	a.mu.Unlock()
+	for _, k := range orphans {
+		r := &reportsv1alpha1.Report{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}
+		if err := client.IgnoreNotFound(a.client.Delete(ctx, r)); err != nil {
+			a.Log.Error(err, "audit: cannot delete Report", "report", k)
 			continue
 		}
-		if err := client.IgnoreNotFound(a.client.Delete(ctx, r)); err != nil {
-			a.Log.Error(err, "audit: cannot delete Report", "report", client.ObjectKeyFromObject(r))
-		}
+		a.mu.Lock()
+		delete(a.written, k)
+		a.mu.Unlock()
 	}
 }
 

@@ -31,18 +31,22 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig == "" {
 		kubeconfig = os.Getenv("KUBECONFIG")
 	}
+	var cfg *rest.Config
+	var err error
 	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
+		if cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
 			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if errors.Is(err, rest.ErrNotInCluster) {
+	} else if cfg, err = rest.InClusterConfig(); errors.Is(err, rest.ErrNotInCluster) {
 		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	return cfg, err
+	// client-go's default (5 requests/s) would let the audit's first pass over thousands of
+	// Ingresses hold back the cache and leader election for minutes; the audit writes only
+	// what changed, so this is a ceiling for bursts, not a steady rate.
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
 }
 
 func scheme() *runtime.Scheme {

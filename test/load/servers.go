@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -63,19 +64,24 @@ func startServer(name, dir, ready, bin string, args ...string) (*server, error) 
 func (s *server) waitReady(ctx context.Context, client *http.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	last := "no answer"
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+s.ready, nil)
 		if resp, err := client.Do(req); err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
+		} else {
+			last = err.Error()
 		}
 		select {
 		case <-s.done:
 			return fmt.Errorf("%s exited before it was ready (%v); see %s:\n%s", s.name, s.err, s.log, s.tail())
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w; see %s:\n%s", s.name, ctx.Err(), s.log, s.tail())
+			return fmt.Errorf("%s not ready: %w (last answer: %s); see %s:\n%s", s.name, ctx.Err(), last, s.log, s.tail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
