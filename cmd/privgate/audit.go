@@ -26,10 +26,8 @@ func newAuditCommand() *cobra.Command {
 			"Exit 0 when nothing violates, 1 when something does (in any mode), 2 on error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch output {
-			case "text", "json", "yaml":
-			default:
-				return usageError("-o %s: want text, json or yaml", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
@@ -96,20 +94,7 @@ func newAuditCommand() *cobra.Command {
 			if output == "text" {
 				printHosts(out, hosts)
 			}
-			code := exitOK
-			for _, r := range results {
-				switch {
-				case r.Error != "":
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), r.Error)
-					code = exitUsage
-				case len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0 && code == exitOK:
-					code = exitDenied
-				}
-			}
-			if code != exitOK {
-				return exit(code)
-			}
-			return nil
+			return verdictExit(cmd, results, func(r checkResult) bool { return len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0 })
 		},
 	}
 	f := cmd.Flags()

@@ -50,10 +50,8 @@ func newCheckCommand() *cobra.Command {
 			"denied, 2 on unreadable input or bad config.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch output {
-			case "text", "json", "yaml":
-			default:
-				return usageError("-o %s: want text, json or yaml", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			s, err := load(cmd.Context(), config, policyDir, neverIntercepted(namespace), true)
 			if err != nil {
@@ -73,20 +71,7 @@ func newCheckCommand() *cobra.Command {
 			if err := printResults(cmd.OutOrStdout(), output, results, others); err != nil {
 				return &exitError{exitUsage, err}
 			}
-			code := exitOK
-			for _, r := range results {
-				switch {
-				case r.Error != "":
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), r.Error)
-					code = exitUsage
-				case !r.Allowed && code == exitOK:
-					code = exitDenied
-				}
-			}
-			if code != exitOK {
-				return exit(code)
-			}
-			return nil
+			return verdictExit(cmd, results, func(r checkResult) bool { return !r.Allowed })
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +83,34 @@ func newCheckCommand() *cobra.Command {
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
+}
+
+// checkOutput refuses an -o check and audit do not print.
+func checkOutput(output string) error {
+	switch output {
+	case "text", "json", "yaml":
+		return nil
+	}
+	return usageError("-o %s: want text, json or yaml", output)
+}
+
+// verdictExit prints each result's error and ends the command: exit 2 when any object could not
+// be judged, else 1 when any failed (as failed says), else 0.
+func verdictExit(cmd *cobra.Command, results []checkResult, failed func(checkResult) bool) error {
+	code := exitOK
+	for _, r := range results {
+		switch {
+		case r.Error != "":
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), r.Error)
+			code = exitUsage
+		case failed(r) && code == exitOK:
+			code = exitDenied
+		}
+	}
+	if code != exitOK {
+		return exit(code)
+	}
+	return nil
 }
 
 // indexManifests is the cluster as the files describe it, for cross-object rules: who claims
