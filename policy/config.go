@@ -39,6 +39,9 @@ type Config struct {
 	IngressControllers []string `json:"ingressControllers,omitempty"`
 	// HostOwnership gives each private host to the namespace of its oldest Ingress.
 	HostOwnership HostOwnership `json:"hostOwnership"`
+	// RBAC, when set, judges the groups RoleBindings and ClusterRoleBindings grant (the rbac
+	// target): the same groups that gate private hosts grant Kubernetes access too.
+	RBAC *RBAC `json:"rbac,omitempty"`
 	// Controller is the ingress-nginx settings that change who gets in; each defaults to the
 	// controller's own default, so it needs saying only where the cluster's controller differs.
 	Controller Controller `json:"controller"`
@@ -83,6 +86,20 @@ type Controller struct {
 	// ErrorBackends are the Services (namespace/name) trusted to answer the error pages of
 	// custom-http-errors: error-page servers, never apps.
 	ErrorBackends []string `json:"errorBackends"`
+}
+
+// RBAC is how the API server turns a token's groups into RBAC subjects (--oidc-groups-prefix or
+// an AuthenticationConfiguration's claimMappings.groups). One prefix for now; an
+// AuthenticationConfiguration with several issuers would make it a list.
+type RBAC struct {
+	// GroupsPrefix is what the API server puts before each group of the token: only Group
+	// subjects starting with it are judged ("" judges every Group subject outside system:).
+	GroupsPrefix string `json:"groupsPrefix"`
+	// ClaimFormat is the form of the groups in the API server's tokens (default
+	// groups.claimFormat: its client may use another Keycloak mapper than oauth2-proxy's).
+	ClaimFormat string `json:"claimFormat,omitempty"`
+	// Rules sets the modes of this target's rules (rule ids shared with the Ingress target).
+	Rules map[string]Mode `json:"rules,omitempty"`
 }
 
 // HostOwnership: ingress-nginx merges every Ingress naming a host into one server, so a tenant's
@@ -222,6 +239,9 @@ func (c *Config) setDefaults() {
 	if c.HostOwnership.SharedNamespaces == nil {
 		c.HostOwnership.SharedNamespaces = []string{}
 	}
+	if c.RBAC != nil && c.RBAC.ClaimFormat == "" {
+		c.RBAC.ClaimFormat = c.Groups.ClaimFormat
+	}
 	if c.Controller.ErrorBackends == nil {
 		c.Controller.ErrorBackends = []string{}
 	}
@@ -306,6 +326,17 @@ func (c *Config) validate() error {
 	}
 	if err := c.Enforcement.validate(c.Rules); err != nil {
 		return fail(err.Key, "%s", err.Msg)
+	}
+	if r := c.RBAC; r != nil {
+		switch {
+		case r.ClaimFormat != ClaimFormatPath && r.ClaimFormat != ClaimFormatName:
+			return fail("rbac.claimFormat", "must be path or name, not %q", r.ClaimFormat)
+		case r.ClaimFormat == ClaimFormatPath && c.Groups.ClaimFormat == ClaimFormatName:
+			return fail("rbac.claimFormat", "path needs groups.claimFormat path: the group source then reads full paths, from which names are derived, never the reverse")
+		}
+		if err := (Enforcement{}).validate(r.Rules); err != nil {
+			return fail("rbac."+err.Key, "%s", err.Msg)
+		}
 	}
 	return c.validateGroups(fail)
 }

@@ -52,6 +52,15 @@ type Violation struct {
 	Group string `json:"group,omitempty"`
 }
 
+// ObjectName is how messages name an object: namespace/name, or the name alone for a
+// cluster-scoped one.
+func ObjectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
 // Messages renders violations one a line, as kubectl and Argo CD show them:
 // [id] namespace/name host field: message.
 func Messages(obj string, vs []Violation) []string {

@@ -66,6 +66,10 @@ func (c *Config) rules(target string) map[string]Mode {
 	switch target {
 	case "ingress":
 		return c.Rules
+	case "rbac":
+		if c.RBAC != nil {
+			return c.RBAC.Rules
+		}
 	}
 	return nil
 }

@@ -28,6 +28,16 @@ type Input struct {
 	// Classes are the classes the object names that exist in the cluster, with their
 	// controller (IngressClass spec.controller).
 	Classes map[string]string `json:"classes,omitempty"`
+	// Subjects are the groups the object grants access to (an RBAC binding's Group subjects
+	// under the configured prefix).
+	Subjects []Subject `json:"subjects,omitempty"`
+}
+
+// Subject is one group an object grants access to, as written and as the token carries it.
+type Subject struct {
+	Name  string `json:"name"`  // as written in the object: oidc:/developers
+	Group string `json:"group"` // as the token carries it, the prefix removed: /developers
+	Field string `json:"field"` // where: subjects[2].name
 }
 
 // InputRequest is the part of the admission request a policy may judge.
@@ -63,6 +73,8 @@ type Facts struct {
 	ACMESolver bool
 	// Classes are the (ingress) classes the object names, for cross-object rules.
 	Classes []string
+	// Subjects are the groups the object grants access to (RBAC bindings).
+	Subjects []Subject
 	// Created is when the object was stored (zero for one being created): its age decides who
 	// owns a host.
 	Created time.Time
@@ -76,6 +88,10 @@ func (f Facts) Protected() bool {
 	}
 	return slices.ContainsFunc(f.Hosts, func(h HostFact) bool { return h.Private && !h.Exempt })
 }
+
+// Judged reports whether the policy has anything to judge: a private host (exempt or not, for
+// the mixing rules) or a group subject.
+func (f Facts) Judged() bool { return f.AnyPrivate() || len(f.Subjects) > 0 }
 
 // AnyPrivate reports whether any host is private, exempt or not.
 func (f Facts) AnyPrivate() bool {

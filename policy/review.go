@@ -60,7 +60,7 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 	}
 	return r.cached("validate", req, generation, snap.Set.ID(), snap.Stale, func() (Decision, bool, error) {
 		if t.SurelyPublic(req.Object) {
-			return public(), true, nil
+			return quiet(t), true, nil
 		}
 		obj, err := t.Decode(req.Object)
 		if err != nil {
@@ -143,13 +143,13 @@ func (r *Reviewer) target(kind schema.GroupVersionKind) (Target, error) {
 
 func skipped(why string) Decision { return Decision{Allowed: true, Skipped: true, Note: why} }
 
-func public() Decision { return Decision{Allowed: true, Note: "no private host"} }
+func quiet(t Target) Decision { return Decision{Allowed: true, Note: t.Quiet()} }
 
 // mutate computes the patch for an object of t; mutated holds the object the validation then
 // judges.
 func (r *Reviewer) mutate(t Target, req Request) (Decision, error) {
 	if t.SurelyPublic(req.Object) {
-		return public(), nil
+		return quiet(t), nil
 	}
 	obj, err := t.Decode(req.Object)
 	if err != nil {
@@ -175,9 +175,9 @@ func (r *Reviewer) mutate(t Target, req Request) (Decision, error) {
 func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Object) (Decision, Evaluated, error) {
 	d := Decision{Allowed: true, mutated: obj}
 	facts := obj.Facts(req.Username)
-	if !facts.AnyPrivate() {
+	if !facts.Judged() {
 		// Public objects never need the policy; exempt-only ones still do (mixing rules).
-		d.Note = "no private host"
+		d.Note = t.Quiet()
 		return d, Evaluated{}, nil
 	}
 	input, err := r.input(req, obj, facts)
@@ -191,7 +191,7 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 	switch {
 	case facts.ACMESolver:
 		d.Note = "cert-manager HTTP-01 solver"
-	case !facts.Protected():
+	case len(facts.Hosts) > 0 && !facts.Protected():
 		d.Note = "exempt host (exemptHosts)"
 	}
 	r.Config.sortVerdict(t.Name(), input.Request.Namespace, verdict, &d)
@@ -217,6 +217,7 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 		Object:     doc,
 		Hosts:      f.Hosts,
 		ACMESolver: f.ACMESolver,
+		Subjects:   f.Subjects,
 	}
 	r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name, Created: f.Created}, f)
 	return in, nil

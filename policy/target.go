@@ -21,9 +21,12 @@ type Target interface {
 	Package() string
 	// Modules are the target's default Rego files and their tests, by file name.
 	Modules() Modules
-	// SurelyPublic reports, from a cheap partial read, that an object names no private host, so
-	// that most of a cluster's objects skip the full decode. When unsure it says false.
+	// SurelyPublic reports, from a cheap partial read, that an object names nothing the policy
+	// judges (no private host, no group), so that most of a cluster's objects skip the full
+	// decode. When unsure it says false.
 	SurelyPublic(raw []byte) bool
+	// Quiet says why such an object needs no judgement ("no private host").
+	Quiet() string
 	// Decode parses an object, naming what is wrong when it cannot.
 	Decode(raw []byte) (Object, error)
 }

@@ -248,5 +248,5 @@ func objectName(req admissionv1.AdmissionRequest) string {
 			}
 		}
 	}
-	return req.Namespace + "/" + name
+	return policy.ObjectName(req.Namespace, name)
 }

@@ -130,7 +130,7 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 			}
 			continue
 		}
-		req := policy.Request{Kind: schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), Namespace: namespaceOr(o.Namespace), Object: o.Raw}
+		req := policy.Request{Kind: schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), Namespace: namespaceOf(o), Object: o.Raw}
 		if hosts := rev.HostsOf(req); len(hosts) > 0 {
 			x.Add(policy.Ref{Kind: o.Kind, Namespace: req.Namespace, Name: o.Name, Created: first.Add(time.Duration(i) * time.Second)}, hosts)
 		}
@@ -138,12 +138,19 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 	return x
 }
 
-// namespaceOr is where kubectl would create an object without a namespace.
-func namespaceOr(ns string) string {
-	if ns == "" {
+// clusterScoped are the kinds check reads that have no namespace.
+var clusterScoped = map[string]bool{"ClusterRoleBinding": true, "IngressClass": true}
+
+// namespaceOf is where kubectl would create an object: its namespace, "default" when it names
+// none, none for a cluster-scoped kind.
+func namespaceOf(o object) string {
+	switch {
+	case clusterScoped[o.Kind]:
+		return ""
+	case o.Namespace == "":
 		return "default"
 	}
-	return ns
+	return o.Namespace
 }
 
 // judge runs one object through the same path as the two webhooks, mutation then validation.
@@ -157,10 +164,10 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 	if !rev.Judges(kind) {
 		return nil
 	}
-	ns := namespaceOr(o.Namespace)
+	ns := namespaceOf(o)
 	failed := func(err error) *checkResult {
 		return &checkResult{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
-			Error: fmt.Sprintf("%s: %s %s/%s: %v", o.where(), o.Kind, ns, o.Name, err)}
+			Error: fmt.Sprintf("%s: %s %s: %v", o.where(), o.Kind, policy.ObjectName(ns, o.Name), err)}
 	}
 	d, err := rev.Review(ctx, policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
 	if err != nil {
@@ -217,7 +224,7 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 	}
 	admitted, mutated, denied, skipped, unreadable := 0, 0, 0, 0, 0
 	for _, r := range results {
-		name := r.Namespace + "/" + r.Name
+		name := policy.ObjectName(r.Namespace, r.Name)
 		switch {
 		case r.Error != "":
 			unreadable++ // the reason goes to stderr
@@ -244,7 +251,10 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 			}
 		default:
 			admitted++
-			why := "protected as written, untouched"
+			why := "as written, untouched"
+			if r.Kind == "Ingress" {
+				why = "protected as written, untouched"
+			}
 			if r.Note != "" {
 				why = r.Note + ", untouched"
 			}
@@ -258,7 +268,7 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 		}
 	}
 	judged := len(results) - unreadable
-	fmt.Fprintf(w, "%d Ingress%s: %d admitted (%d mutated), %d denied", judged, plural(judged), admitted, mutated, denied)
+	fmt.Fprintf(w, "%d %s: %d admitted (%d mutated), %d denied", judged, noun(results, judged), admitted, mutated, denied)
 	if unreadable > 0 {
 		fmt.Fprintf(w, ", %d unreadable", unreadable)
 	}
@@ -277,6 +287,19 @@ func verdict(r checkResult) string {
 		return "DENIED: " + strings.Join(policy.Messages(r.Namespace+"/"+r.Name, r.Violations), "; ")
 	}
 	return "admitted"
+}
+
+// noun names what was judged: Ingresses, as most runs judge, or objects when other kinds are in.
+func noun(results []checkResult, n int) string {
+	for _, r := range results {
+		if r.Kind != "" && r.Kind != "Ingress" {
+			if n == 1 {
+				return "object"
+			}
+			return "objects"
+		}
+	}
+	return "Ingress" + plural(n)
 }
 
 func plural(n int) string {

@@ -70,6 +70,30 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 }
 
+// Bindings in files (Helm output, GitOps repositories) are judged like Ingresses once the config
+// has an rbac section; without one they are other objects, only counted.
+func TestCheckBindings(t *testing.T) {
+	code, stdout, _ := runCmd(t, "check", "--config", "testdata/rbac.yaml", "-f", "testdata/bindings.yaml")
+	for _, want := range []string{
+		"ADMITTED  monitoring/grafana-editors (testdata/bindings.yaml:2): as written, untouched",
+		"DENIED    sre-admins (testdata/bindings.yaml:9)",
+		`[group-unknown] sre-admins subjects[0].name: subject "oidc:/SRE" names group "/SRE", which does not exist`,
+		"did you mean /sre?",
+		"2 objects: 1 admitted (0 mutated), 1 denied",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	code, stdout, _ = runCmd(t, "check", "--config", exampleConfig, "-f", "testdata/bindings.yaml")
+	if code != 0 || !strings.Contains(stdout, "other objects not judged: 2") {
+		t.Errorf("without rbac: exit %d\n%s", code, stdout)
+	}
+}
+
 func TestCheckBadConfig(t *testing.T) {
 	code, _, stderr := runCmd(t, "check", "--config", "testdata/list.yaml", "-f", "testdata/list.yaml")
 	if code != 2 || !strings.Contains(stderr, "testdata/list.yaml:2: apiVersion: unknown key") {

@@ -13,6 +13,7 @@ import (
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/rbac"
 )
 
 // Exit codes shared by every command.
@@ -91,9 +92,14 @@ type setup struct {
 
 var ingressGVK = networkingv1.SchemeGroupVersion.WithKind("Ingress")
 
-// targets are the kinds of object privgate judges.
+// targets are the kinds of object privgate judges: Ingresses, and RBAC bindings when the config
+// has an rbac section.
 func targets(cfg *policy.Config) []policy.Target {
-	return []policy.Target{ingress.New(cfg)}
+	ts := []policy.Target{ingress.New(cfg)}
+	if t := rbac.New(cfg); t != nil {
+		ts = append(ts, t)
+	}
+	return ts
 }
 
 // load reads config, groups and policy. With syncGroups, a remote group source (Keycloak) is read

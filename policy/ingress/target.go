@@ -100,6 +100,9 @@ func (t *Target) SurelyPublic(raw []byte) bool {
 	return !hostless || t.cfg.HostlessRules != "private"
 }
 
+// Quiet is why a public Ingress needs no judgement.
+func (*Target) Quiet() string { return "no private host" }
+
 // Decode parses an Ingress, naming what is wrong when it cannot.
 func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	ing := &networkingv1.Ingress{}

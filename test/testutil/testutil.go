@@ -26,6 +26,7 @@ import (
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/rbac"
 )
 
 // IngressKind is networking.k8s.io/v1 Ingress.
@@ -59,13 +60,16 @@ func NewReviewer(config, policyDir string) (*policy.Reviewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	target := ingress.New(cfg)
-	engine, err := policy.NewEngine(context.Background(), cfg, policyDir, target)
+	targets := []policy.Target{ingress.New(cfg)}
+	if t := rbac.New(cfg); t != nil {
+		targets = append(targets, t)
+	}
+	engine, err := policy.NewEngine(context.Background(), cfg, policyDir, targets...)
 	if err != nil {
 		return nil, err
 	}
 	return &policy.Reviewer{
-		Config: cfg, Engine: engine, Groups: groups.NewStatic(names), Targets: []policy.Target{target},
+		Config: cfg, Engine: engine, Groups: groups.NewStatic(names), Targets: targets,
 		NeverIntercepted: []string{"kube-system", "privgate"},
 	}, nil
 }
