@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,13 +29,15 @@ import (
 	"github.com/privgate/privgate/policy"
 )
 
-// Auditor judges every stored Ingress with the core — what the validating webhook would say if
-// the object were written as it is now — and keeps the verdicts as OpenReports Reports (one per
-// Ingress, as Kyverno does per resource) and metrics. It runs on the leader only.
+// Auditor judges every stored object a target judges (Ingresses; RBAC bindings when configured)
+// with the core — what the validating webhook would say if the object were written as it is now —
+// and keeps the verdicts as OpenReports (one Report per object, as Kyverno does per resource; a
+// ClusterReport for a cluster-scoped one) and metrics. It runs on the leader only.
 //
-// Each Ingress is judged again when it changes (and the others claiming its hosts with it, since
-// ownership may move), and all of them at start, when the policy or the group set changes, when
-// an IngressClass changes, and every Interval.
+// Each object is judged again when it changes (an Ingress with the others claiming its hosts,
+// since ownership may move), and all of them at start, when the policy or the group set changes
+// (a group renamed in Keycloak breaks bindings without any write), when an IngressClass changes,
+// and every Interval.
 type Auditor struct {
 	Reviewer *policy.Reviewer
 	View     *View
@@ -43,12 +46,13 @@ type Auditor struct {
 
 	client client.Client
 	mapper meta.RESTMapper
+	kinds  []kind
 	pass   chan string // reasons for a full pass
 
 	mu       sync.Mutex
-	verdicts map[types.NamespacedName]verdict
-	written  map[types.NamespacedName]written // by Report
-	reports  *bool                            // whether the Report CRD is installed; nil until first checked
+	verdicts map[objectKey]verdict
+	written  map[reportKey]written
+	reports  map[string]bool // by report kind: whether its CRD is installed (absent: not checked yet)
 }
 
 type verdict struct {
@@ -56,29 +60,36 @@ type verdict struct {
 	hosts []string
 }
 
-// SetupWithManager registers the per-object controller and the full passes.
+// SetupWithManager registers a controller per judged kind and the full passes.
 func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	a.client, a.mapper = mgr.GetClient(), mgr.GetRESTMapper()
 	a.pass = make(chan string, 1)
-	a.verdicts = map[types.NamespacedName]verdict{}
-	a.written = map[types.NamespacedName]written{}
+	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
 	// Audit judges objects as stored, each once per change: the decision cache would only
 	// crowd out the webhook's entries.
 	r := *a.Reviewer
 	r.Cache = nil
 	a.Reviewer = &r
-	err := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit").
-		// The initial list is the start's full pass: judging it here too would double the
-		// start's work.
-		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(a.withClaimants),
-			builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})).
-		Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-			a.requestPass("IngressClass changed")
-			return nil
-		})).
-		Complete(a)
-	if err != nil {
-		return err
+	// The initial list is the start's full pass: judging it here too would double the start.
+	notInitial := builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})
+	for _, k := range kinds {
+		if !a.Reviewer.Judges(k.gvk) {
+			continue
+		}
+		a.kinds = append(a.kinds, k)
+		b := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-" + strings.ToLower(k.gvk.Kind))
+		if k.gvk.Kind == "Ingress" {
+			b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(a.withClaimants), notInitial).
+				Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+					a.requestPass("IngressClass changed")
+					return nil
+				}))
+		} else {
+			b = b.Watches(k.object(), &handler.EnqueueRequestForObject{}, notInitial)
+		}
+		if err := b.Complete(&reconciler{a: a, kind: k}); err != nil {
+			return err
+		}
 	}
 	return mgr.Add(a)
 }
@@ -88,12 +99,10 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 func (a *Auditor) withClaimants(_ context.Context, o client.Object) []reconcile.Request {
 	out := []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
 	a.mu.Lock()
-	hosts := a.verdicts[client.ObjectKeyFromObject(o)].hosts
+	hosts := slices.Clone(a.verdicts[objectKey{"Ingress", client.ObjectKeyFromObject(o)}].hosts)
 	a.mu.Unlock()
-	if ing, ok := o.(*networkingv1.Ingress); ok {
-		if raw, err := json.Marshal(ing); err == nil {
-			hosts = append(hosts, a.Reviewer.HostsOf(policy.Request{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Object: raw})...)
-		}
+	if raw, err := json.Marshal(o); err == nil {
+		hosts = append(hosts, a.Reviewer.HostsOf(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})...)
 	}
 	slices.Sort(hosts)
 	for _, h := range slices.Compact(hosts) {
@@ -111,20 +120,29 @@ func (a *Auditor) requestPass(why string) {
 	}
 }
 
-// Reconcile judges one Ingress again, or forgets it (and deletes its Report) when it is gone.
-func (a *Auditor) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	var ing networkingv1.Ingress
-	err := a.client.Get(ctx, req.NamespacedName, &ing)
+// reconciler judges one object of one kind again, or forgets it (and deletes its Report) when
+// it is gone.
+type reconciler struct {
+	a    *Auditor
+	kind kind
+}
+
+func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	obj := r.kind.object()
+	err := r.a.client.Get(ctx, req.NamespacedName, obj)
 	switch {
 	case apierrors.IsNotFound(err):
-		a.forget(req.NamespacedName)
-		a.publish()
-		return reconcile.Result{}, a.deleteReport(ctx, req.NamespacedName)
+		key := objectKey{r.kind.gvk.Kind, req.NamespacedName}
+		r.a.mu.Lock()
+		delete(r.a.verdicts, key)
+		r.a.mu.Unlock()
+		r.a.publish()
+		return reconcile.Result{}, r.a.deleteReport(ctx, key.report())
 	case err != nil:
 		return reconcile.Result{}, err
 	}
-	err = a.judge(ctx, &ing)
-	a.publish()
+	err = r.a.judge(ctx, r.kind, obj)
+	r.a.publish()
 	return reconcile.Result{}, err
 }
 
@@ -155,31 +173,32 @@ func (a *Auditor) Start(ctx context.Context) error {
 	}
 }
 
-// fullPass judges every stored Ingress, deletes the Reports of Ingresses gone while nobody was
+// fullPass judges every stored object, deletes the Reports of objects gone while nobody was
 // watching, and publishes the metrics.
 func (a *Auditor) fullPass(ctx context.Context, why string) {
 	start := time.Now()
-	if a.reportsOn(ctx) {
-		a.loadWritten(ctx)
-	}
-	var list networkingv1.IngressList
-	if err := a.client.List(ctx, &list); err != nil {
-		a.Log.Error(err, "audit: cannot list Ingresses")
-		return
-	}
-	seen := map[types.NamespacedName]bool{}
-	failed := 0
-	for i := range list.Items {
-		seen[client.ObjectKeyFromObject(&list.Items[i])] = true
-		if err := a.judge(ctx, &list.Items[i]); err != nil {
-			failed++
-			a.Log.Error(err, "audit: cannot judge or report", "ingress", client.ObjectKeyFromObject(&list.Items[i]))
+	a.loadWritten(ctx)
+	seen := map[objectKey]bool{}
+	judged, failed := 0, 0
+	for _, k := range a.kinds {
+		list := k.list()
+		if err := a.client.List(ctx, list); err != nil {
+			a.Log.Error(err, "audit: cannot list", "kind", k.gvk.Kind)
+			return
+		}
+		for _, obj := range items(list) {
+			seen[objectKey{k.gvk.Kind, client.ObjectKeyFromObject(obj)}] = true
+			judged++
+			if err := a.judge(ctx, k, obj); err != nil {
+				failed++
+				a.Log.Error(err, "audit: cannot judge or report", "kind", k.gvk.Kind, "object", client.ObjectKeyFromObject(obj))
+			}
 		}
 	}
 	a.mu.Lock()
-	for k := range a.verdicts {
-		if !seen[k] {
-			delete(a.verdicts, k)
+	for key := range a.verdicts {
+		if !seen[key] {
+			delete(a.verdicts, key)
 		}
 	}
 	a.mu.Unlock()
@@ -188,64 +207,68 @@ func (a *Auditor) fullPass(ctx context.Context, why string) {
 	took := time.Since(start)
 	auditDuration.Set(took.Seconds())
 	auditLastRun.Set(float64(time.Now().Unix()))
-	a.Log.Info("audit pass", "reason", why, "ingresses", len(list.Items), "failed", failed, "took", took.Round(time.Millisecond).String())
+	a.Log.Info("audit pass", "reason", why, "objects", judged, "failed", failed, "took", took.Round(time.Millisecond).String())
 }
 
-// judge runs one Ingress through the validating path and files the verdict.
-func (a *Auditor) judge(ctx context.Context, ing *networkingv1.Ingress) error {
-	raw, err := json.Marshal(ing)
+// judge runs one object through the validating path and files the verdict.
+func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return err
 	}
-	req := policy.Request{Kind: ingressKind, Operation: "UPDATE", Namespace: ing.Namespace, Name: ing.Name, Object: raw}
+	req := policy.Request{Kind: k.gvk, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
 	d, err := a.Reviewer.Validate(ctx, req)
 	if err != nil {
-		// An object the core cannot judge is reported as such, never as protected.
+		// An object the core cannot judge is reported as such, never as passing.
 		d = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: err.Error()}}}
 	}
-	key := client.ObjectKeyFromObject(ing)
+	key := objectKey{k.gvk.Kind, client.ObjectKeyFromObject(obj)}
 	a.mu.Lock()
 	a.verdicts[key] = verdict{d: d, hosts: a.Reviewer.HostsOf(req)}
 	a.mu.Unlock()
-	if !a.reportsOn(ctx) {
+	want := report(k.gvk, obj, d, metav1.Now())
+	if !a.reportsOn(want) {
 		return nil
 	}
-	return a.writeReport(ctx, report(ing, d, metav1.Now()))
+	return a.writeReport(ctx, key.report(), want)
 }
 
-func (a *Auditor) forget(key types.NamespacedName) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.verdicts, key)
-}
-
-var reportGK = schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: "Report"}
-
-// reportsOn reports whether the Report CRD is installed, saying so in the log once per change:
-// without it audit still runs, its results in metrics and privgate audit.
-func (a *Auditor) reportsOn(ctx context.Context) bool {
-	_, err := a.mapper.RESTMapping(reportGK, reportsv1alpha1.SchemeGroupVersion.Version)
+// reportsOn reports whether the CRD of o's kind (Report, ClusterReport) is installed, saying so
+// in the log once per change: without it audit still runs, its results in metrics and privgate
+// audit.
+func (a *Auditor) reportsOn(o client.Object) bool {
+	kind := "Report"
+	if _, ok := o.(*reportsv1alpha1.ClusterReport); ok {
+		kind = "ClusterReport"
+	}
+	_, err := a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
 	on := err == nil
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.reports == nil || *a.reports != on {
+	if was, known := a.reports[kind]; !known || was != on {
 		if on {
-			a.Log.Info("audit writes OpenReports Reports")
-			reportsEnabled.Set(1)
+			a.Log.Info("audit writes OpenReports " + kind + "s")
 		} else {
-			a.Log.Info("the OpenReports Report CRD is not installed: audit results are in metrics and privgate audit only (kubectl apply -k deploy/crds)", "error", err.Error())
-			reportsEnabled.Set(0)
+			a.Log.Info("the OpenReports "+kind+" CRD is not installed: audit results are in metrics and privgate audit only (kubectl apply -k deploy/crds)", "error", err.Error())
 		}
-		a.reports = &on
+		a.reports[kind] = on
+		reportsEnabled.Set(boolGauge(a.reports["Report"]))
 	}
 	return on
 }
 
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // writeReport creates or updates a Report when its verdict changed. What privgate last wrote is
 // remembered (a digest and the resourceVersion), so an unchanged verdict costs no request: a
-// pass over thousands of Ingresses writes only what changed.
-func (a *Auditor) writeReport(ctx context.Context, want *reportsv1alpha1.Report) error {
-	key, sum := client.ObjectKeyFromObject(want), digest(want)
+// pass over thousands of objects writes only what changed.
+func (a *Auditor) writeReport(ctx context.Context, key reportKey, want client.Object) error {
+	sum := digest(want)
 	a.mu.Lock()
 	last, known := a.written[key]
 	a.mu.Unlock()
@@ -264,16 +287,16 @@ func (a *Auditor) writeReport(ctx context.Context, want *reportsv1alpha1.Report)
 		}
 		if last.rv == "" {
 			// What is stored is unknown (a lost race): read it first.
-			var have reportsv1alpha1.Report
-			if err := a.client.Get(ctx, key, &have); err != nil {
+			have := key.object()
+			if err := a.client.Get(ctx, key.NamespacedName, have); err != nil {
 				if apierrors.IsNotFound(err) {
 					known = false
 				}
 				return err
 			}
-			last.rv = have.ResourceVersion
+			last.rv = have.GetResourceVersion()
 		}
-		want.ResourceVersion = last.rv
+		want.SetResourceVersion(last.rv)
 		err := a.client.Update(ctx, want)
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			last.rv, known = "", !apierrors.IsNotFound(err)
@@ -284,7 +307,7 @@ func (a *Auditor) writeReport(ctx context.Context, want *reportsv1alpha1.Report)
 		return err
 	}
 	a.mu.Lock()
-	a.written[key] = written{sum: sum, rv: want.ResourceVersion}
+	a.written[key] = written{sum: sum, rv: want.GetResourceVersion()}
 	a.mu.Unlock()
 	return nil
 }
@@ -295,54 +318,65 @@ type written struct {
 	rv  string
 }
 
-// digest is a Report's content, timestamps aside (see sameReport).
-func digest(r *reportsv1alpha1.Report) [sha256.Size]byte {
-	b, _ := json.Marshal(stripped(r))
+// digest is a Report's content, timestamps aside.
+func digest(o client.Object) [sha256.Size]byte {
+	b, _ := json.Marshal(contentOf(o))
 	return sha256.Sum256(b)
 }
 
-// loadWritten reads privgate's stored Reports once a pass (one request), so that the pass knows
-// which are current.
+// loadWritten reads privgate's stored Reports and ClusterReports once a pass (a request each),
+// so that the pass knows which are current.
 func (a *Auditor) loadWritten(ctx context.Context) {
-	var reports reportsv1alpha1.ReportList
-	if err := a.client.List(ctx, &reports, client.MatchingLabels{labelManagedBy: managedBy}); err != nil {
-		a.Log.Error(err, "audit: cannot list Reports")
-		return
+	w := map[reportKey]written{}
+	labels := client.MatchingLabels{labelManagedBy: managedBy}
+	if a.reportsOn(&reportsv1alpha1.Report{}) {
+		var list reportsv1alpha1.ReportList
+		if err := a.client.List(ctx, &list, labels); err != nil {
+			a.Log.Error(err, "audit: cannot list Reports")
+			return
+		}
+		for i := range list.Items {
+			r := &list.Items[i]
+			w[reportKey{false, client.ObjectKeyFromObject(r)}] = written{sum: digest(r), rv: r.ResourceVersion}
+		}
 	}
-	w := make(map[types.NamespacedName]written, len(reports.Items))
-	for i := range reports.Items {
-		r := &reports.Items[i]
-		w[client.ObjectKeyFromObject(r)] = written{sum: digest(r), rv: r.ResourceVersion}
+	if a.reportsOn(&reportsv1alpha1.ClusterReport{}) {
+		var list reportsv1alpha1.ClusterReportList
+		if err := a.client.List(ctx, &list, labels); err != nil {
+			a.Log.Error(err, "audit: cannot list ClusterReports")
+			return
+		}
+		for i := range list.Items {
+			r := &list.Items[i]
+			w[reportKey{true, client.ObjectKeyFromObject(r)}] = written{sum: digest(r), rv: r.ResourceVersion}
+		}
 	}
 	a.mu.Lock()
 	a.written = w
 	a.mu.Unlock()
 }
 
-func (a *Auditor) deleteReport(ctx context.Context, ingress types.NamespacedName) error {
-	if !a.reportsOn(ctx) {
+func (a *Auditor) deleteReport(ctx context.Context, key reportKey) error {
+	o := key.object()
+	if !a.reportsOn(o) {
 		return nil
 	}
-	r := &reportsv1alpha1.Report{ObjectMeta: metav1.ObjectMeta{Namespace: ingress.Namespace, Name: reportName(ingress.Name)}}
 	a.mu.Lock()
-	delete(a.written, client.ObjectKeyFromObject(r))
+	delete(a.written, key)
 	a.mu.Unlock()
-	return client.IgnoreNotFound(a.client.Delete(ctx, r))
+	return client.IgnoreNotFound(a.client.Delete(ctx, o))
 }
 
-// deleteOrphans deletes privgate's Reports whose Ingress no longer exists (deleted while no
+// deleteOrphans deletes privgate's Reports whose object no longer exists (deleted while no
 // replica was watching): garbage collection is not relied on (an owner reference needs the
-// Ingress's UID, and the test control plane runs no collector).
-func (a *Auditor) deleteOrphans(ctx context.Context, seen map[types.NamespacedName]bool) {
-	if !a.reportsOn(ctx) {
-		return
-	}
-	want := map[types.NamespacedName]bool{}
+// object's UID, and the test control plane runs no collector).
+func (a *Auditor) deleteOrphans(ctx context.Context, seen map[objectKey]bool) {
+	want := map[reportKey]bool{}
 	for k := range seen {
-		want[types.NamespacedName{Namespace: k.Namespace, Name: reportName(k.Name)}] = true
+		want[k.report()] = true
 	}
 	a.mu.Lock()
-	var orphans []types.NamespacedName
+	var orphans []reportKey
 	for k := range a.written {
 		if !want[k] {
 			orphans = append(orphans, k)
@@ -350,14 +384,9 @@ func (a *Auditor) deleteOrphans(ctx context.Context, seen map[types.NamespacedNa
 	}
 	a.mu.Unlock()
 	for _, k := range orphans {
-		r := &reportsv1alpha1.Report{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}
-		if err := client.IgnoreNotFound(a.client.Delete(ctx, r)); err != nil {
-			a.Log.Error(err, "audit: cannot delete Report", "report", k)
-			continue
+		if err := a.deleteReport(ctx, k); err != nil {
+			a.Log.Error(err, "audit: cannot delete Report", "report", k.NamespacedName)
 		}
-		a.mu.Lock()
-		delete(a.written, k)
-		a.mu.Unlock()
 	}
 }
 
@@ -393,17 +422,6 @@ func (a *Auditor) publish() {
 		hostsGauge.WithLabelValues(s).Set(float64(n))
 	}
 	auditObjects.Set(float64(len(a.verdicts)))
-}
-
-// Verdicts returns what the audit last found, for tests and privgate audit's view.
-func (a *Auditor) Verdicts() map[types.NamespacedName]policy.Decision {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[types.NamespacedName]policy.Decision, len(a.verdicts))
-	for k, v := range a.verdicts {
-		out[k] = v.d
-	}
-	return out
 }
 
 // NeedLeaderElection: one replica writes the Reports.

@@ -3,12 +3,14 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privgate/privgate/policy"
 )
@@ -21,10 +23,11 @@ const (
 	source         = "privgate"
 )
 
-// reportName is the Report of one Ingress: in its namespace, named after it, so that it can be
-// deleted when the Ingress is gone (its UID is then unknown). Kept a valid name when long.
-func reportName(ingress string) string {
-	name := "privgate-ingress-" + ingress
+// reportName is the Report of one object: in its namespace (a ClusterReport for a cluster-scoped
+// one), named after its kind and name, so that it can be deleted when the object is gone (its
+// UID is then unknown). Kept a valid name when long.
+func reportName(kind, object string) string {
+	name := "privgate-" + strings.ToLower(kind) + "-" + object
 	if len(name) > 253 {
 		sum := sha256.Sum256([]byte(name))
 		name = strings.TrimRight(name[:253-11], "-.") + "-" + hex.EncodeToString(sum[:5])
@@ -32,17 +35,18 @@ func reportName(ingress string) string {
 	return name
 }
 
-// report is the Report of one judged Ingress: a result per violation (fail when denied, warn
-// when admitted with a warning or for audit) or a single pass.
-func report(ing *networkingv1.Ingress, d policy.Decision, now metav1.Time) *reportsv1alpha1.Report {
+// report is the Report of one judged object: a result per violation (fail when denied, warn
+// when admitted with a warning or for audit) or a single pass. A cluster-scoped object's is a
+// ClusterReport, with the same content.
+func report(gvk schema.GroupVersionKind, obj metav1.Object, d policy.Decision, now metav1.Time) client.Object {
 	r := &reportsv1alpha1.Report{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: reportName(ing.Name), Namespace: ing.Namespace,
+			Name: reportName(gvk.Kind, obj.GetName()), Namespace: obj.GetNamespace(),
 			Labels: map[string]string{labelManagedBy: managedBy},
 		},
 		Source: source,
 		Scope: &corev1.ObjectReference{
-			APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, UID: ing.UID,
+			APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID(),
 		},
 	}
 	ts := metav1.Timestamp{Seconds: now.Unix()}
@@ -68,21 +72,40 @@ func report(ing *networkingv1.Ingress, d policy.Decision, now metav1.Time) *repo
 	if len(r.Results) == 0 {
 		note := d.Note
 		if note == "" {
-			note = "protected: behind login, with TLS, on a class that enforces it"
+			note = "as privgate requires"
 		}
 		r.Results = []reportsv1alpha1.ReportResult{{Source: source, Policy: "privgate", Result: "pass", Scored: true, Timestamp: ts, Description: note}}
 		r.Summary.Pass = 1
 	}
-	return r
+	if obj.GetNamespace() != "" {
+		return r
+	}
+	return &reportsv1alpha1.ClusterReport{
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Labels: r.Labels},
+		Source:     r.Source, Scope: r.Scope, Summary: r.Summary, Results: r.Results,
+	}
 }
 
-// stripped is what a Report says, without what changes when nothing does (timestamps, the API
-// server's metadata): an unchanged verdict is not written again.
-func stripped(r *reportsv1alpha1.Report) reportsv1alpha1.Report {
-	c := *r.DeepCopy()
+// content is what a Report or ClusterReport says, without what changes when nothing does
+// (timestamps, the API server's metadata): an unchanged verdict is not written again.
+type content struct {
+	Labels  map[string]string
+	Source  string
+	Scope   *corev1.ObjectReference
+	Summary reportsv1alpha1.ReportSummary
+	Results []reportsv1alpha1.ReportResult
+}
+
+func contentOf(o client.Object) content {
+	var c content
+	switch r := o.(type) {
+	case *reportsv1alpha1.Report:
+		c = content{r.Labels, r.Source, r.Scope, r.Summary, slices.Clone(r.Results)}
+	case *reportsv1alpha1.ClusterReport:
+		c = content{r.Labels, r.Source, r.Scope, r.Summary, slices.Clone(r.Results)}
+	}
 	for i := range c.Results {
 		c.Results[i].Timestamp = metav1.Timestamp{}
 	}
-	c.ObjectMeta, c.TypeMeta = metav1.ObjectMeta{Labels: c.Labels}, metav1.TypeMeta{}
 	return c
 }

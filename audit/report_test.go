@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/privgate/privgate/policy"
@@ -27,7 +29,7 @@ func TestReport(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := report(ing, c.d, metav1.Now())
+			r := report(ingressKind, ing, c.d, metav1.Now()).(*reportsv1alpha1.Report)
 			var got []string
 			for _, x := range r.Results {
 				got = append(got, string(x.Result)+":"+x.Rule+":"+x.Properties["mode"])
@@ -52,25 +54,35 @@ func TestReport(t *testing.T) {
 func TestDigestIgnoresTime(t *testing.T) {
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "grafana", Namespace: "monitoring"}}
 	d := policy.Decision{Violations: []policy.Violation{{ID: "auth-missing", Message: "m"}}}
-	a := report(ing, d, metav1.Now())
-	b := report(ing, d, metav1.NewTime(time.Now().Add(time.Hour)))
-	b.ResourceVersion = "42"
+	a := report(ingressKind, ing, d, metav1.Now())
+	b := report(ingressKind, ing, d, metav1.NewTime(time.Now().Add(time.Hour)))
+	b.SetResourceVersion("42")
 	if digest(a) != digest(b) {
 		t.Error("the same verdict at another time digests differently")
 	}
 	d.Violations[0].Message = "other"
-	if digest(a) == digest(report(ing, d, metav1.Now())) {
+	if digest(a) == digest(report(ingressKind, ing, d, metav1.Now())) {
 		t.Error("another verdict digests the same")
 	}
 }
 
+// A cluster-scoped object's Report is a ClusterReport with the same content.
+func TestClusterReport(t *testing.T) {
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "sre-admins"}}
+	gvk := rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding")
+	r, ok := report(gvk, crb, policy.Decision{Violations: []policy.Violation{{ID: "group-unknown", Message: "m"}}}, metav1.Now()).(*reportsv1alpha1.ClusterReport)
+	if !ok || r.Name != "privgate-clusterrolebinding-sre-admins" || r.Namespace != "" || r.Scope.Kind != "ClusterRoleBinding" || r.Summary.Fail != 1 {
+		t.Fatalf("got %T %+v", r, r)
+	}
+}
+
 func TestReportName(t *testing.T) {
-	if got := reportName("grafana"); got != "privgate-ingress-grafana" {
+	if got := reportName("Ingress", "grafana"); got != "privgate-ingress-grafana" {
 		t.Errorf("got %s", got)
 	}
 	long := strings.Repeat("a", 250)
-	n := reportName(long)
-	if len(n) > 253 || n != reportName(long) || n == reportName(long[:249]+"b") {
+	n := reportName("Ingress", long)
+	if len(n) > 253 || n != reportName("Ingress", long) || n == reportName("Ingress", long[:249]+"b") {
 		t.Errorf("long name %q (%d): must be valid, stable and distinct", n, len(n))
 	}
 }

@@ -281,3 +281,27 @@ func BenchmarkSnapshotWhileKeycloakHangs(b *testing.B) {
 		})
 	}
 }
+
+// A group renamed in Keycloak (same id, new name and path, subgroups moved with it) is a new
+// group set at the next sync: what was bound to the old name is now unknown.
+func TestKeycloakRename(t *testing.T) {
+	kc := keycloakfake.New(keycloakfake.Since23, "/sre/oncall", "/developers")
+	defer kc.Close()
+	k, _ := newSource(t, kc, true, logr.Discard())
+	ctx := context.Background()
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := k.Snapshot().Set
+	kc.RenameGroup("/sre", "site-reliability")
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := k.Snapshot().Set
+	if after.ID() == before.ID() {
+		t.Fatal("a rename kept the group set")
+	}
+	if got := strings.Join(after.Names(), ","); got != "/developers,/site-reliability,/site-reliability/oncall" {
+		t.Errorf("groups after the rename: %s", got)
+	}
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies the OpenReports Report CRD into deploy/crds from the reports-api module, so that the CRD we
+# Copies the OpenReports Report and ClusterReport CRDs into deploy/crds from the reports-api module, so that the CRD we
 # ship is the one generated for the Go types the audit writes. The file is generated upstream
 # (controller-gen): it is copied byte for byte, never edited here.
 #
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODULE=github.com/openreports/reports-api
-CRD=openreports.io_reports.yaml
+CRDS=(openreports.io_reports.yaml openreports.io_clusterreports.yaml)
 export GOWORK=off GOTOOLCHAIN=local
 
 log() { echo "crds: $*" >&2; }
@@ -23,9 +23,11 @@ go mod download "$MODULE@$version"
 dir=$(go list -m -f '{{.Dir}}' "$MODULE@$version")
 
 # The module cache is read-only: replace the file rather than write through a 0444 copy.
-rm -f "deploy/crds/$CRD"
-cp "$dir/config/crd/$CRD" "deploy/crds/$CRD"
-chmod 0644 "deploy/crds/$CRD"
+for crd in "${CRDS[@]}"; do
+  rm -f "deploy/crds/$crd"
+  cp "$dir/config/crd/$crd" "deploy/crds/$crd"
+  chmod 0644 "deploy/crds/$crd"
+done
 # The README names the version people get; keep it true.
 sed -i "s|$MODULE@v[^ \`)]*|$MODULE@$version|g" deploy/crds/README.md
 log "deploy/crds/$CRD from $MODULE@$version"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -19,8 +21,9 @@ func newAuditCommand() *cobra.Command {
 	var kubeconfig, config, policyDir, output, namespace string
 	cmd := &cobra.Command{
 		Use:   "audit --kubeconfig FILE --config FILE",
-		Short: "Judge every Ingress stored in a cluster, read-only, as the validating webhook would",
-		Long: "List every Ingress (and IngressClass) of the cluster and judge each as the validating webhook\n" +
+		Short: "Judge every Ingress (and RBAC binding) stored in a cluster, read-only, as the validating webhook would",
+		Long: "List every Ingress (and IngressClass; and RBAC binding with the config's rbac section) of the cluster\n" +
+			"and judge each as the validating webhook\n" +
 			"would if it were written as it is now, with the cross-object rules against what is stored.\n" +
 			"Read-only. With --policy-dir, preview a policy edit against the cluster before rolling it out.\n" +
 			"Exit 0 when nothing violates, 1 when something does (in any mode), 2 on error.",
@@ -69,26 +72,37 @@ func newAuditCommand() *cobra.Command {
 				index.Add(policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time}, s.reviewer.HostsOf(req))
 				reqs = append(reqs, req)
 			}
+			if s.reviewer.Judges(rbacv1.SchemeGroupVersion.WithKind("RoleBinding")) {
+				bindings, err := storedBindings(ctx, client)
+				if err != nil {
+					return &exitError{exitUsage, err}
+				}
+				reqs = append(reqs, bindings...)
+			}
 			s.reviewer.Cluster = index
-			results := make([]checkResult, 0, len(reqs))
+			results, others := make([]checkResult, 0, len(reqs)), 0
 			hosts := map[string][]hostClaim{}
 			for _, req := range reqs {
-				r := checkResult{Kind: "Ingress", Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
+				r := checkResult{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
 				d, err := s.reviewer.Validate(ctx, req)
 				if err != nil {
-					r.Error = fmt.Sprintf("Ingress %s/%s: %v", req.Namespace, req.Name, err)
+					r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), err)
 				} else {
 					r.Allowed, r.Skipped, r.Note = d.Allowed, d.Skipped, d.Note
 					r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
 				}
 				r.Patch = orEmpty(r.Patch)
+				if r.Kind != "Ingress" && r.Error == "" && r.Note != "" && len(r.Violations)+len(r.Warnings)+len(r.Audited) == 0 {
+					others++ // a binding granting no judged group (most: the system's own)
+					continue
+				}
 				for _, h := range s.reviewer.HostsOf(req) {
 					hosts[h] = append(hosts[h], hostClaim{by: req.Namespace + "/" + req.Name, state: hostState(s.cfg, h, r)})
 				}
 				results = append(results, r)
 			}
 			out := cmd.OutOrStdout()
-			if err := printResults(out, output, results, 0); err != nil {
+			if err := printResults(out, output, results, others); err != nil {
 				return &exitError{exitUsage, err}
 			}
 			if output == "text" {
@@ -105,6 +119,39 @@ func newAuditCommand() *cobra.Command {
 	f.StringVar(&namespace, "namespace", "privgate", "privgate's own namespace in the cluster, never intercepted")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// storedBindings are every RoleBinding and ClusterRoleBinding, as requests to judge.
+func storedBindings(ctx context.Context, client kubernetes.Interface) ([]policy.Request, error) {
+	rbs, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list RoleBindings: %w", err)
+	}
+	crbs, err := client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list ClusterRoleBindings: %w", err)
+	}
+	var out []policy.Request
+	add := func(kind string, obj metav1.Object, v any) error {
+		obj.SetManagedFields(nil)
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, policy.Request{Kind: rbacv1.SchemeGroupVersion.WithKind(kind), Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw})
+		return nil
+	}
+	for i := range rbs.Items {
+		if err := add("RoleBinding", &rbs.Items[i], &rbs.Items[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range crbs.Items {
+		if err := add("ClusterRoleBinding", &crbs.Items[i], &crbs.Items[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // hostClaim is one Ingress answering a private host, and whether it keeps it behind login.

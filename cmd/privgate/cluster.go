@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -64,8 +63,8 @@ type clusterView struct {
 	synced atomic.Bool
 }
 
-// newClusterView builds the manager: Ingresses and IngressClasses cached without managedFields
-// and kubectl's last-applied copy; Reports read and written directly (never cached: privgate
+// newClusterView builds the manager: Ingresses, IngressClasses (and RBAC bindings, when judged)
+// cached without managedFields and kubectl's last-applied copy; Reports read and written directly (never cached: privgate
 // may not watch them); leader election with Lease privgate-audit when the namespace is known.
 func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Reviewer, namespace string, interval time.Duration, log logr.Logger) (*clusterView, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -79,9 +78,9 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{
 			DefaultTransform: audit.Trim,
-			ByObject:         map[client.Object]cache.ByObject{&networkingv1.Ingress{}: {}, &networkingv1.IngressClass{}: {}},
+			ByObject:         byObject(audit.CachedObjects(reviewer.Judges)),
 		},
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&reportsv1alpha1.Report{}}}},
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&reportsv1alpha1.Report{}, &reportsv1alpha1.ClusterReport{}}}},
 	})
 	if err != nil {
 		return nil, err
@@ -99,6 +98,14 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		return nil, err
 	}
 	return &clusterView{mgr: mgr, view: view}, nil
+}
+
+func byObject(objs []client.Object) map[client.Object]cache.ByObject {
+	m := make(map[client.Object]cache.ByObject, len(objs))
+	for _, o := range objs {
+		m[o] = cache.ByObject{}
+	}
+	return m
 }
 
 // Start runs the manager until ctx ends, and marks the view synced once the cache is: before

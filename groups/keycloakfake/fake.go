@@ -101,6 +101,42 @@ func (s *Server) AddGroup(path string) {
 	}
 }
 
+// RenameGroup renames a group, as an admin would in the console: it keeps its id, and its path
+// and its subgroups' paths change.
+func (s *Server) RenameGroup(path, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[path]
+	if !ok {
+		return
+	}
+	parent := path[:strings.LastIndex(path, "/")]
+	newPath := parent + "/" + name
+	if p, ok := s.groups[parent]; ok {
+		for i, c := range p.children {
+			if c == path {
+				p.children[i] = newPath
+			}
+		}
+		sort.Strings(p.children)
+	}
+	g.name = name
+	moved := map[string]*group{}
+	for p, x := range s.groups {
+		if p == path || strings.HasPrefix(p, path+"/") {
+			delete(s.groups, p)
+			x.path = newPath + strings.TrimPrefix(p, path)
+			for i, c := range x.children {
+				x.children[i] = newPath + strings.TrimPrefix(c, path)
+			}
+			moved[x.path] = x
+		}
+	}
+	for p, x := range moved {
+		s.groups[p] = x
+	}
+}
+
 // RotateSecret changes the client secret, as regenerating it in the admin console does.
 func (s *Server) RotateSecret(secret string) {
 	s.mu.Lock()

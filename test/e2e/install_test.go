@@ -72,7 +72,7 @@ func TestInstall(t *testing.T) {
 		}
 		defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait")
 		if err := c.eventually(10*time.Second, func() error {
-			_, stderr, code := c.run("", "get", "reports.openreports.io", "-A")
+			_, stderr, code := c.run("", "get", "reports.openreports.io,clusterreports.openreports.io", "-A")
 			if code != 0 {
 				return fmt.Errorf("%s", stderr)
 			}
@@ -120,7 +120,13 @@ func TestInstall(t *testing.T) {
 			{[]string{"patch", "reports.openreports.io", "-n", "web"}, "no"},
 			{[]string{"watch", "reports.openreports.io", "-n", "web"}, "no"},
 			{[]string{"deletecollection", "reports.openreports.io", "-n", "web"}, "no"},
-			{[]string{"list", "clusterreports.openreports.io"}, "no"},
+			{[]string{"create", "clusterreports.openreports.io"}, "yes"},
+			{[]string{"update", "clusterreports.openreports.io"}, "yes"},
+			{[]string{"watch", "clusterreports.openreports.io"}, "no"},
+			{[]string{"watch", "rolebindings.rbac.authorization.k8s.io", "--all-namespaces"}, "yes"},
+			{[]string{"list", "clusterrolebindings.rbac.authorization.k8s.io"}, "yes"},
+			{[]string{"create", "rolebindings.rbac.authorization.k8s.io", "-n", "web"}, "no"},
+			{[]string{"update", "clusterrolebindings.rbac.authorization.k8s.io"}, "no"},
 			// leader election for audit: one Lease by name, its Events, in privgate's namespace
 			{[]string{"get", "leases.coordination.k8s.io/privgate-audit", "-n", "privgate"}, "yes"},
 			{[]string{"update", "leases.coordination.k8s.io/privgate-audit", "-n", "privgate"}, "yes"},

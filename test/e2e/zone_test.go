@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privgate/privgate/groups/keycloakfake"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -145,7 +146,7 @@ func TestZone(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s", err, c.privgateLogs())
 		}
-		if n := strings.Count(c.privgateLogs(), "Report CRD is not installed"); n != 1 {
+		if n := strings.Count(c.privgateLogs(), "the OpenReports Report CRD is not installed"); n != 1 {
 			t.Errorf("the missing CRD is said %d times, want once", n)
 		}
 		cmd := exec.Command(c.privgate, "audit", "--kubeconfig", c.kubeconfig, "--config", c.example("privgate.yaml"))
@@ -287,6 +288,83 @@ func TestZone(t *testing.T) {
 			if n := len(c.reports(t, ns)); n != 1 { // reports() also fails on two Reports for one Ingress
 				t.Errorf("%s: %d Reports, want 1", ns, n)
 			}
+		}
+	})
+
+	t.Run("RBAC bindings: groups checked against Keycloak, a rename found without any write, fail open", func(t *testing.T) {
+		// The Keycloak stand-in (the real admin API's paths, status codes and JSON; see
+		// groups/keycloakfake): tokens carry full paths, prefixed "oidc:" by the API server.
+		kc := keycloakfake.New(keycloakfake.Since23, "/developers", "/sre")
+		defer kc.Close()
+		dir := t.TempDir()
+		_ = os.WriteFile(filepath.Join(dir, "client-secret"), []byte(kc.ClientSecret), 0o600)
+		config, _ := os.ReadFile(c.example("privgate.yaml"))
+		cfg := strings.Replace(string(config), "  source: file\n  file: groups.txt\n", fmt.Sprintf(
+			"  source: keycloak\n  keycloak:\n    url: %s\n    realm: %s\n    clientID: %s\n    clientSecretFile: client-secret\n    refreshInterval: 1s\n    maxStaleness: 1m\n",
+			kc.URL, kc.Realm, kc.ClientID), 1) + "\nrbac:\n  groupsPrefix: \"oidc:\"\n"
+		_ = os.WriteFile(filepath.Join(dir, "privgate.yaml"), []byte(cfg), 0o600)
+		restart(filepath.Join(dir, "privgate.yaml"))
+
+		rb := func(name, group string) string {
+			return fmt.Sprintf("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: %s, namespace: zone-a}\n"+
+				"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n"+
+				"subjects: [{kind: Group, name: %q, apiGroup: rbac.authorization.k8s.io}]\n", name, group)
+		}
+		_, stderr, code := c.run(rb("sre-viewers", "oidc:/SRE"), "apply", "-f", "-")
+		if code == 0 || !strings.Contains(stderr, `[group-unknown] zone-a/sre-viewers subjects[0].name: subject "oidc:/SRE" names group "/SRE"`) || !strings.Contains(stderr, "did you mean /sre?") {
+			t.Errorf("a binding to /SRE: exit %d %s", code, stderr)
+		}
+		if _, stderr, code := c.run(rb("sre-viewers", "oidc:/sre"), "apply", "-f", "-"); code != 0 {
+			t.Fatalf("a binding to /sre: %s", stderr)
+		}
+		if _, stderr, code := c.run(strings.Replace(rb("masters", "system:masters"), "zone-a", "zone-b", 1), "apply", "-f", "-"); code != 0 {
+			t.Errorf("system: groups are never judged: %s", stderr)
+		}
+		crb := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: privgate-e2e-devs}\n" +
+			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n" +
+			"subjects: [{kind: Group, name: \"oidc:/developers\", apiGroup: rbac.authorization.k8s.io}]\n"
+		if _, stderr, code := c.run(crb, "apply", "-f", "-"); code != 0 {
+			t.Fatalf("a ClusterRoleBinding to /developers: %s", stderr)
+		}
+		defer c.run("", "delete", "clusterrolebinding", "privgate-e2e-devs")
+		passing := func() error {
+			if r := c.reports(t, "zone-a")["sre-viewers"]; r.Summary.Pass != 1 {
+				return fmt.Errorf("report %+v", r)
+			}
+			return nil
+		}
+		if err := c.eventually(20*time.Second, passing); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+
+		// Renamed in Keycloak: no object changes, yet the bindings to the old name are found.
+		kc.RenameGroup("/sre", "site-reliability")
+		kc.RenameGroup("/developers", "engineering")
+		if err := c.eventually(30*time.Second, func() error {
+			if r := c.reports(t, "zone-a")["sre-viewers"]; r.rules() != "fail:group-unknown" {
+				return fmt.Errorf("report %+v", r)
+			}
+			out, _, _ := c.run("", "get", "clusterreports.openreports.io", "privgate-clusterrolebinding-privgate-e2e-devs", "-o", "jsonpath={.summary.fail}")
+			if out != "1" {
+				return fmt.Errorf("ClusterReport fail = %q", out)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+		cmd := exec.Command(c.privgate, "audit", "--kubeconfig", c.kubeconfig, "--config", filepath.Join(dir, "privgate.yaml"))
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		out, _ := cmd.Output()
+		if !strings.Contains(string(out), `[group-unknown] zone-a/sre-viewers subjects[0].name: subject "oidc:/sre" names group "/sre", which does not exist`) ||
+			strings.Contains(string(out), "system:controller:") {
+			t.Errorf("privgate audit does not list the broken binding, or lists the system's:\n%s%s", out, errOut.String())
+		}
+
+		// Fail open: with privgate down, RBAC can still be repaired (Ingresses stay fail closed).
+		c.stopPrivgate()
+		if _, stderr, code := c.run(rb("sre-viewers", "oidc:/whatever"), "apply", "-f", "-"); code != 0 {
+			t.Errorf("a binding with privgate down: %s", stderr)
 		}
 	})
 
