@@ -8,7 +8,7 @@ BIN := bin/privgate
 FUZZTIME ?= 20000x
 BENCHTIME ?= 200x
 
-.PHONY: help build test unit fuzz bench-short bench-go bench e2e demo fmt vet lint control-plane
+.PHONY: help build test unit fuzz bench-short bench-go bench e2e demo fmt vet lint control-plane helm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,8 +39,11 @@ bench: ## load harness: privgate vs opa run --server vs an HTTPS floor (~90 s); 
 control-plane: ## build (once, cached) etcd, kube-apiserver and kubectl from the Go module proxy
 	bash hack/build-control-plane.sh
 
-e2e: control-plane ## end-to-end tests through a real kube-apiserver + etcd (envtest) and kubectl
-	KUBEBUILDER_ASSETS="$$(bash hack/build-control-plane.sh)" $(GO) test -count=1 -tags e2e -timeout 15m ./test/e2e/
+helm: ## build (once, cached) Helm from the Go module proxy, for the chart's tests
+	bash hack/build-helm.sh
+
+e2e: control-plane helm ## end-to-end tests through a real kube-apiserver + etcd (envtest), kubectl and Helm
+	KUBEBUILDER_ASSETS="$$(bash hack/build-control-plane.sh)" HELM="$$(bash hack/build-helm.sh)" $(GO) test -count=1 -tags e2e -timeout 15m ./test/e2e/
 
 demo: ## privgate in front of a real kube-apiserver, driven with kubectl (no cluster needed)
 	bash hack/demo.sh

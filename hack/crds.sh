@@ -24,9 +24,12 @@ dir=$(go list -m -f '{{.Dir}}' "$MODULE@$version")
 
 # The module cache is read-only: replace the file rather than write through a 0444 copy.
 for crd in "${CRDS[@]}"; do
-  rm -f "deploy/crds/$crd"
-  cp "$dir/config/crd/$crd" "deploy/crds/$crd"
-  chmod 0644 "deploy/crds/$crd"
+  # deploy/crds for kustomize, and the chart's copy (crds.install), kept identical (TestChart).
+  for to in deploy/crds charts/privgate/files/crds; do
+    rm -f "$to/$crd"
+    cp "$dir/config/crd/$crd" "$to/$crd"
+    chmod 0644 "$to/$crd"
+  done
 done
 # The README names the version people get; keep it true.
 sed -i "s|$MODULE@v[^ \`)]*|$MODULE@$version|g" deploy/crds/README.md

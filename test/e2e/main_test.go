@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -235,6 +236,9 @@ func (c *cluster) privgateLogs() string {
 	defer c.mu.Unlock()
 	return c.logs.String()
 }
+
+// caPEMBase64 is the local privgate's CA as a webhook's caBundle takes it in a JSON patch.
+func (c *cluster) caPEMBase64() string { return base64.StdEncoding.EncodeToString(c.caPEM) }
 
 func (c *cluster) example(name string) string { return filepath.Join(c.root, "examples", name) }
 
