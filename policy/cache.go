@@ -71,9 +71,17 @@ func NewDecisionCache(budget int64) *DecisionCache {
 
 type cacheKey [sha256.Size]byte
 
+// version is what a verdict was judged with besides the request: the policy's generation, the
+// group set and whether its source is stale, and the cluster's generation (cross-object facts).
+// Mutation depends on none of them (the zero version).
+type version struct {
+	policy, groups, cluster uint64
+	stale                   bool
+}
+
 // key hashes what a decision depends on. Variable-length fields are length-prefixed, so that no
 // two different requests can write the same byte stream.
-func (c *DecisionCache) key(webhook string, req Request, generation, groupSet uint64, stale bool) (cacheKey, bool) {
+func (c *DecisionCache) key(webhook string, req Request, v version) (cacheKey, bool) {
 	if c == nil || len(req.Object) > maxCachedObject {
 		return cacheKey{}, false
 	}
@@ -84,11 +92,11 @@ func (c *DecisionCache) key(webhook string, req Request, generation, groupSet ui
 		h.Write(buf[:])
 		h.Write([]byte(s))
 	}
-	for _, n := range []uint64{generation, groupSet, uint64(len(req.Object))} {
+	for _, n := range []uint64{v.policy, v.groups, v.cluster, uint64(len(req.Object))} {
 		binary.BigEndian.PutUint64(buf[:], n)
 		h.Write(buf[:])
 	}
-	h.Write([]byte{bit(req.DryRun), bit(stale)})
+	h.Write([]byte{bit(req.DryRun), bit(v.stale)})
 	h.Write(req.Object)
 	var k cacheKey
 	h.Sum(k[:0])
@@ -161,8 +169,8 @@ func (c *DecisionCache) Bytes() int64 {
 
 // cached answers from the cache when it can, else computes, and keeps what may be kept.
 // Errors are never kept.
-func (r *Reviewer) cached(webhook string, req Request, generation, groupSet uint64, stale bool, compute func() (d Decision, keep bool, err error)) (Decision, error) {
-	key, cacheable := r.Cache.key(webhook, req, generation, groupSet, stale)
+func (r *Reviewer) cached(webhook string, req Request, v version, compute func() (d Decision, keep bool, err error)) (Decision, error) {
+	key, cacheable := r.Cache.key(webhook, req, v)
 	if cacheable {
 		if d, ok := r.Cache.get(webhook, key); ok {
 			return d, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -31,6 +32,18 @@ func DefaultModules(targets ...Target) Modules {
 	m := Modules{}
 	for _, t := range targets {
 		maps.Copy(m, t.Modules())
+	}
+	return m
+}
+
+// ModulesIn are the .rego files of directory rego in a target's embedded files: its default
+// policy and tests.
+func ModulesIn(files fs.FS) Modules {
+	m := Modules{}
+	entries, _ := fs.ReadDir(files, "rego")
+	for _, e := range entries {
+		b, _ := fs.ReadFile(files, "rego/"+e.Name())
+		m[e.Name()] = string(b)
 	}
 	return m
 }

@@ -40,7 +40,7 @@ func (r *Reviewer) Mutate(req Request) (Decision, error) {
 	if t == nil || err != nil {
 		return done, err
 	}
-	return r.cached("mutate", req, 0, 0, false, func() (Decision, bool, error) {
+	return r.cached("mutate", req, version{}, func() (Decision, bool, error) {
 		d, err := r.mutate(t, req)
 		return d, true, err
 	})
@@ -54,11 +54,12 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 		return done, err
 	}
 	snap, generation := r.Groups.Snapshot(), r.Engine.Generation()
+	v := version{policy: generation, groups: snap.Set.ID(), stale: snap.Stale}
 	if r.Cluster != nil {
 		// A verdict that may depend on other objects is kept only for the cluster it saw.
-		generation = generation<<20 ^ r.Cluster.Generation()
+		v.cluster = r.Cluster.Generation()
 	}
-	return r.cached("validate", req, generation, snap.Set.ID(), snap.Stale, func() (Decision, bool, error) {
+	return r.cached("validate", req, v, func() (Decision, bool, error) {
 		if t.SurelyPublic(req.Object) {
 			return quiet(t), true, nil
 		}

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -48,15 +47,7 @@ func (*Target) Retired() []schema.GroupVersionKind {
 func (*Target) Package() string { return "privgate" }
 
 // Modules are rego/privgate.rego and its tests.
-func (*Target) Modules() policy.Modules {
-	m := policy.Modules{}
-	entries, _ := fs.ReadDir(rego, "rego")
-	for _, e := range entries {
-		b, _ := rego.ReadFile("rego/" + e.Name())
-		m[e.Name()] = string(b)
-	}
-	return m
-}
+func (*Target) Modules() policy.Modules { return policy.ModulesIn(rego) }
 
 // hostsOnly is the part of an Ingress that says whether it can be private. Decoding only this
 // (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -55,15 +54,7 @@ func (*Target) Retired() []schema.GroupVersionKind {
 func (*Target) Package() string { return "privgate.rbac" }
 
 // Modules are rego/rbac.rego and its tests.
-func (*Target) Modules() policy.Modules {
-	m := policy.Modules{}
-	entries, _ := fs.ReadDir(rego, "rego")
-	for _, e := range entries {
-		b, _ := rego.ReadFile("rego/" + e.Name())
-		m[e.Name()] = string(b)
-	}
-	return m
-}
+func (*Target) Modules() policy.Modules { return policy.ModulesIn(rego) }
 
 // Quiet is why a binding with no judged group needs nothing.
 func (*Target) Quiet() string { return "no group subject under rbac.groupsPrefix" }

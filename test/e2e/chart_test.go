@@ -33,18 +33,7 @@ func helmBin(t *testing.T) string {
 
 func (c *cluster) helm(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(helmBin(t), append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
-	cmd.Dir = c.root
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if exitErr, ok := err.(*exec.ExitError); ok {
-		code = exitErr.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
+	return execute(helmBin(t), c.root, "", append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 }
 
 // helmLabels are the labels Helm adds that kustomize does not: the only difference allowed.

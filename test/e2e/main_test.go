@@ -244,7 +244,14 @@ func (c *cluster) example(name string) string { return filepath.Join(c.root, "ex
 
 // run runs kubectl with stdin, as a user types it, and returns stdout, stderr and the exit code.
 func (c *cluster) run(stdin string, args ...string) (string, string, int) {
-	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	return execute(c.kubectl, "", stdin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+}
+
+// execute runs bin in dir with stdin and returns stdout, stderr and the exit code (-1, with the
+// reason on stderr, when it could not run).
+func execute(bin, dir, stdin string, args ...string) (string, string, int) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -249,3 +249,19 @@ func ApplyPatchJSON(doc, patch []byte) ([]byte, error) {
 	}
 	return policy.ApplyPatch(doc, ops)
 }
+
+// FastPathAgrees fails t when a target's cheap partial read (SurelyPublic) lets raw through
+// while the full decode finds something to judge: the fuzz targets' property.
+func FastPathAgrees(t *testing.T, target policy.Target, raw []byte) {
+	t.Helper()
+	if !target.SurelyPublic(raw) {
+		return
+	}
+	o, err := target.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := o.Facts(""); f.Judged() {
+		t.Fatalf("the fast path lets %s through, the full decode judges hosts %+v, subjects %+v", raw, f.Hosts, f.Subjects)
+	}
+}
