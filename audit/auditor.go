@@ -49,6 +49,11 @@ type Auditor struct {
 	kinds  []kind
 	pass   chan string // reasons for a full pass
 
+	// work is held by whoever judges and writes: a full pass or one reconcile. One writer at a
+	// time, so that a pass working from its list never undoes what a reconcile did meanwhile
+	// (queued reconciles run after the pass, on the latest state).
+	work sync.Mutex
+
 	mu       sync.Mutex
 	verdicts map[objectKey]verdict
 	written  map[reportKey]written
@@ -83,7 +88,7 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 				Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 					a.requestPass("IngressClass changed")
 					return nil
-				}))
+				}), notInitial)
 		} else {
 			b = b.Watches(k.object(), &handler.EnqueueRequestForObject{}, notInitial)
 		}
@@ -128,6 +133,8 @@ type reconciler struct {
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	r.a.work.Lock()
+	defer r.a.work.Unlock()
 	obj := r.kind.object()
 	err := r.a.client.Get(ctx, req.NamespacedName, obj)
 	switch {
@@ -149,12 +156,21 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // Start runs the full passes until ctx ends: at once, on a policy or group change, on request
 // (an IngressClass changed), and every Interval.
 func (a *Auditor) Start(ctx context.Context) error {
+	// What the verdicts depend on, read before the first pass: a change during it is caught.
+	judgedWith := func() [3]uint64 {
+		snap := a.Reviewer.Groups.Snapshot()
+		stale := uint64(0)
+		if snap.Stale {
+			stale = 1 // a stale source turns group-unknown from a denial into a warning
+		}
+		return [3]uint64{a.Reviewer.Engine.Generation(), snap.Set.ID(), stale}
+	}
+	last := judgedWith()
 	a.fullPass(ctx, "start")
 	tick := time.NewTicker(a.Interval)
 	defer tick.Stop()
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
-	generation, set := a.Reviewer.Engine.Generation(), a.Reviewer.Groups.Snapshot().Set.ID()
 	for {
 		select {
 		case <-ctx.Done():
@@ -164,9 +180,8 @@ func (a *Auditor) Start(ctx context.Context) error {
 		case why := <-a.pass:
 			a.fullPass(ctx, why)
 		case <-poll.C:
-			g, s := a.Reviewer.Engine.Generation(), a.Reviewer.Groups.Snapshot().Set.ID()
-			if g != generation || s != set {
-				generation, set = g, s
+			if now := judgedWith(); now != last {
+				last = now
 				a.fullPass(ctx, "policy or groups changed")
 			}
 		}
@@ -176,6 +191,8 @@ func (a *Auditor) Start(ctx context.Context) error {
 // fullPass judges every stored object, deletes the Reports of objects gone while nobody was
 // watching, and publishes the metrics.
 func (a *Auditor) fullPass(ctx context.Context, why string) {
+	a.work.Lock()
+	defer a.work.Unlock()
 	start := time.Now()
 	a.loadWritten(ctx)
 	seen := map[objectKey]bool{}
@@ -241,6 +258,18 @@ func (a *Auditor) reportsOn(o client.Object) bool {
 	if _, ok := o.(*reportsv1alpha1.ClusterReport); ok {
 		kind = "ClusterReport"
 	}
+	a.mu.Lock()
+	on, known := a.reports[kind]
+	a.mu.Unlock()
+	if known {
+		return on // looked up once a pass (checkReports): a missing CRD costs a discovery request per lookup
+	}
+	return a.checkReports(kind)
+}
+
+// checkReports looks up whether the CRD of kind (Report, ClusterReport) is installed, once a
+// pass, saying so in the log once per change.
+func (a *Auditor) checkReports(kind string) bool {
 	_, err := a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
 	on := err == nil
 	a.mu.Lock()
@@ -279,6 +308,7 @@ func (a *Auditor) writeReport(ctx context.Context, key reportKey, want client.Ob
 		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err)
 	}, func() error {
 		if !known {
+			want.SetResourceVersion("") // a create carries none (a retry after NotFound may)
 			err := a.client.Create(ctx, want)
 			if apierrors.IsAlreadyExists(err) {
 				known = true // someone wrote it: update what is there
@@ -327,6 +357,8 @@ func digest(o client.Object) [sha256.Size]byte {
 // loadWritten reads privgate's stored Reports and ClusterReports once a pass (a request each),
 // so that the pass knows which are current.
 func (a *Auditor) loadWritten(ctx context.Context) {
+	a.checkReports("Report")
+	a.checkReports("ClusterReport")
 	w := map[reportKey]written{}
 	labels := client.MatchingLabels{labelManagedBy: managedBy}
 	if a.reportsOn(&reportsv1alpha1.Report{}) {
@@ -404,17 +436,19 @@ func (a *Auditor) publish() {
 		for _, h := range v.hosts {
 			state := "protected"
 			switch {
+			case v.d.Skipped:
+				state = "unjudged" // a never-intercepted namespace: not known to be protected
 			case slices.Contains(a.Reviewer.Config.ExemptHosts, h):
 				state = "exempt"
 			case len(all) > 0:
 				state = "unprotected"
 			}
-			if worst[h] != "unprotected" {
+			if worst[h] != "unprotected" && worst[h] != "unjudged" || state == "unprotected" {
 				worst[h] = state
 			}
 		}
 	}
-	counts := map[string]int{"protected": 0, "unprotected": 0, "exempt": 0}
+	counts := map[string]int{"protected": 0, "unprotected": 0, "exempt": 0, "unjudged": 0}
 	for _, s := range worst {
 		counts[s]++
 	}

@@ -25,14 +25,26 @@ const (
 
 // reportName is the Report of one object: in its namespace (a ClusterReport for a cluster-scoped
 // one), named after its kind and name, so that it can be deleted when the object is gone (its
-// UID is then unknown). Kept a valid name when long.
+// UID is then unknown). A Report's name must be a DNS subdomain while RBAC names may hold ":"
+// and upper case (system:controller:…): such a name is lowered, its other characters become
+// "-", and a digest of the original keeps it unique; so does a name too long.
 func reportName(kind, object string) string {
 	name := "privgate-" + strings.ToLower(kind) + "-" + object
-	if len(name) > 253 {
-		sum := sha256.Sum256([]byte(name))
-		name = strings.TrimRight(name[:253-11], "-.") + "-" + hex.EncodeToString(sum[:5])
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-', r == '.':
+			return r
+		case 'A' <= r && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, name)
+	if clean == name && len(name) <= 253 {
+		return name
 	}
-	return name
+	sum := sha256.Sum256([]byte(name))
+	clean = strings.TrimRight(clean[:min(len(clean), 253-11)], "-.")
+	return clean + "-" + hex.EncodeToString(sum[:5])
 }
 
 // report is the Report of one judged object: a result per violation (fail when denied, warn
@@ -69,6 +81,11 @@ func report(gvk schema.GroupVersionKind, obj metav1.Object, d policy.Decision, n
 	add("warn", policy.ModeWarn, d.Warnings)
 	add("warn", policy.ModeAudit, d.Audited)
 	r.Summary = reportsv1alpha1.ReportSummary{Fail: len(d.Violations), Warn: len(d.Warnings) + len(d.Audited)}
+	if d.Skipped {
+		// Never judged (kube-system, privgate's namespace): never a pass.
+		r.Results = []reportsv1alpha1.ReportResult{{Source: source, Policy: "privgate", Result: "skip", Timestamp: ts, Description: d.Note}}
+		r.Summary = reportsv1alpha1.ReportSummary{Skip: 1}
+	}
 	if len(r.Results) == 0 {
 		note := d.Note
 		if note == "" {

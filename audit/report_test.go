@@ -9,6 +9,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/privgate/privgate/policy"
 )
@@ -24,6 +25,7 @@ func TestReport(t *testing.T) {
 		pass, fail, warns int
 	}{
 		"protected":          {policy.Decision{Allowed: true}, "pass::", 1, 0, 0},
+		"never intercepted":  {policy.Decision{Allowed: true, Skipped: true, Note: "namespace kube-system is never intercepted"}, "skip::", 0, 0, 0},
 		"denied":             {policy.Decision{Violations: []policy.Violation{v("auth-missing"), v("tls-missing")}}, "fail:auth-missing:deny,fail:tls-missing:deny", 0, 2, 0},
 		"warned and audited": {policy.Decision{Allowed: true, Warnings: []policy.Violation{v("hosts-mixed")}, Audited: []policy.Violation{v("cors-open")}}, "warn:hosts-mixed:warn,warn:cors-open:audit", 0, 0, 2},
 	}
@@ -33,7 +35,7 @@ func TestReport(t *testing.T) {
 			var got []string
 			for _, x := range r.Results {
 				got = append(got, string(x.Result)+":"+x.Rule+":"+x.Properties["mode"])
-				if x.Result != "pass" && (x.Properties["host"] != "grafana.private.example.com" || x.Description != x.Rule+" message") {
+				if x.Result != "pass" && x.Result != "skip" && (x.Properties["host"] != "grafana.private.example.com" || x.Description != x.Rule+" message") {
 					t.Errorf("result %+v lost the violation's host or message", x)
 				}
 			}
@@ -79,6 +81,13 @@ func TestClusterReport(t *testing.T) {
 func TestReportName(t *testing.T) {
 	if got := reportName("Ingress", "grafana"); got != "privgate-ingress-grafana" {
 		t.Errorf("got %s", got)
+	}
+	for _, rbacName := range []string{"system:controller:attachdetach-controller", "system::extension-apiserver-authentication-reader", "MyTeam"} {
+		n := reportName("ClusterRoleBinding", rbacName)
+		lookalike := strings.ReplaceAll(strings.ToLower(rbacName), ":", "-") // what the cleaning gives
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 || n == reportName("ClusterRoleBinding", lookalike) {
+			t.Errorf("%s: Report name %q: %v (must be valid, and apart from %s's)", rbacName, n, errs, lookalike)
+		}
 	}
 	long := strings.Repeat("a", 250)
 	n := reportName("Ingress", long)

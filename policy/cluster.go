@@ -131,25 +131,19 @@ func (r *Reviewer) crossObject(in *Input, self Ref, f Facts) {
 	}
 }
 
-// owner is the oldest claimant of host other than the object being judged, when it is older
-// than that object. The object's age is its stored entry's (the Cluster's truth for an update,
-// an audit, or a manifest in check), else its own creationTimestamp; a new object has neither
-// and is the newest.
+// owner is the oldest claim on host outside the shared namespaces (they neither own hosts nor
+// are refused them), when it is not the object being judged. Only a stored claim's age counts:
+// an object that does not claim the host yet (a new one, or an old one adding the host) is the
+// newest, whatever its creationTimestamp says.
 func (r *Reviewer) owner(host string, self Ref) (Ref, bool) {
-	claimants := r.Cluster.Claimants(host)
-	for _, c := range claimants {
+	for _, c := range r.Cluster.Claimants(host) {
+		if slices.Contains(r.Config.HostOwnership.SharedNamespaces, c.Namespace) {
+			continue
+		}
 		if c.Kind == self.Kind && c.Namespace == self.Namespace && c.Name == self.Name {
-			self.Created = c.Created
+			return Ref{}, false // the oldest claim is the object's own stored one: it owns the host
 		}
-	}
-	for _, c := range claimants {
-		if c.Kind == self.Kind && c.Namespace == self.Namespace && c.Name == self.Name {
-			return Ref{}, false // the oldest: it owns the host
-		}
-		if self.Created.IsZero() || c.older(self) {
-			return c, true
-		}
-		return Ref{}, false
+		return c, true
 	}
 	return Ref{}, false
 }

@@ -15,50 +15,61 @@ import (
 // TestCrossObject: rules no single object decides, against an Index of what is stored.
 func TestCrossObject(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	ingress := func(ns, name, created, class string) []byte {
+	ingress := func(ns, name, created, class, host string) []byte {
 		meta := `"name":"` + name + `","namespace":"` + ns + `"`
 		if created != "" {
 			meta += `,"creationTimestamp":"` + created + `"`
 		}
 		return []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{` + meta + `},
-		"spec":{"ingressClassName":"` + class + `","rules":[{"host":"grafana.private.example.com"}]}}`)
+		"spec":{"ingressClassName":"` + class + `","rules":[{"host":"` + host + `"}]}}`)
 	}
 	stored := func() *policy.Index {
 		x := policy.NewIndex()
 		x.Add(policy.Ref{Kind: "Ingress", Namespace: "monitoring", Name: "grafana", Created: t0}, []string{"grafana.private.example.com"})
 		x.Add(policy.Ref{Kind: "Ingress", Namespace: "tenant", Name: "grafana", Created: t0.Add(time.Hour)}, []string{"grafana.private.example.com"})
+		x.Add(policy.Ref{Kind: "Ingress", Namespace: "oauth2-proxy", Name: "oauth2-proxy", Created: t0}, []string{"oauth2.private.example.com"})
+		x.Add(policy.Ref{Kind: "Ingress", Namespace: "evil", Name: "old", Created: t0.Add(-24 * time.Hour)}, []string{"old.private.example.com"})
 		x.AddIngressClass("nginx", "k8s.io/ingress-nginx")
 		x.AddIngressClass("internal", "example.com/not-nginx")
 		return x
 	}
+	const grafana = "grafana.private.example.com"
 	cases := map[string]struct {
 		namespace, name, created, class string
+		host                            string // grafana's when empty
 		config                          string // appended to testdata/privgate.yaml
-		want                            string // violation ids; a host-owned one must name the owner
+		want                            string // violation ids
+		owner                           string // the owner a host-owned violation names
 	}{
-		"the owner, updated":                   {"monitoring", "grafana", "2026-11-01T00:00:00Z", "nginx", "", ""},
-		"a newcomer in another namespace":      {"web", "grafana", "", "nginx", "", "host-owned"},
-		"the younger claim, stored":            {"tenant", "grafana", "2026-11-01T01:00:00Z", "nginx", "", "host-owned"},
-		"another Ingress, same namespace":      {"monitoring", "grafana-2", "", "nginx", "", ""},
-		"a shared namespace":                   {"web", "grafana", "", "nginx", "hostOwnership: {sharedNamespaces: [web]}", ""},
-		"the owner's namespace is shared":      {"web", "grafana", "", "nginx", "hostOwnership: {sharedNamespaces: [monitoring]}", ""},
-		"ownership off":                        {"web", "grafana", "", "nginx", "hostOwnership: {enabled: false}", ""},
-		"a class served by another controller": {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "", "class-controller"},
-		"an accepted controller":               {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "ingressControllers: [k8s.io/ingress-nginx, example.com/not-nginx]", ""},
-		"a class not in the cluster":           {"monitoring", "grafana", "2026-11-01T00:00:00Z", "absent", "", ""},
+		"the owner, updated":                   {"monitoring", "grafana", "2026-11-01T00:00:00Z", "nginx", "", "", "", ""},
+		"a newcomer in another namespace":      {"web", "grafana", "", "nginx", "", "", "host-owned", "monitoring/grafana"},
+		"the younger claim, stored":            {"tenant", "grafana", "2026-11-01T01:00:00Z", "nginx", "", "", "host-owned", "monitoring/grafana"},
+		"an old Ingress adding the host":       {"evil", "old", "2026-10-31T00:00:00Z", "nginx", "", "", "host-owned", "monitoring/grafana"},
+		"oauth2-proxy's own (exempt) host":     {"evil", "auth", "", "nginx", "oauth2.private.example.com", "", "host-owned", "oauth2-proxy/oauth2-proxy"},
+		"another Ingress, same namespace":      {"monitoring", "grafana-2", "", "nginx", "", "", "", ""},
+		"a shared namespace":                   {"web", "grafana", "", "nginx", "", "hostOwnership: {sharedNamespaces: [web]}", "", ""},
+		"the owner's namespace is shared":      {"web", "grafana", "", "nginx", "", "hostOwnership: {sharedNamespaces: [monitoring]}", "host-owned", "tenant/grafana"},
+		"ownership off":                        {"web", "grafana", "", "nginx", "", "hostOwnership: {enabled: false}", "", ""},
+		"a class served by another controller": {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "", "", "class-controller", ""},
+		"an accepted controller":               {"monitoring", "grafana", "2026-11-01T00:00:00Z", "internal", "", "ingressControllers: [k8s.io/ingress-nginx, example.com/not-nginx]", "", ""},
+		"a class not in the cluster":           {"monitoring", "grafana", "2026-11-01T00:00:00Z", "absent", "", "", "", ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := reviewerWith(t, strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx, internal, absent]\n"+c.config))
 			r.Cluster = stored()
-			d, err := r.Review(context.Background(), create(c.namespace, ingress(c.namespace, c.name, c.created, c.class)))
+			host := c.host
+			if host == "" {
+				host = grafana
+			}
+			d, err := r.Review(context.Background(), create(c.namespace, ingress(c.namespace, c.name, c.created, c.class, host)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := ids(d.Violations); got != c.want {
 				t.Fatalf("violations %v, want %q", d.Violations, c.want)
 			}
-			if c.want == "host-owned" && !strings.Contains(d.Violations[0].Message, "Ingress monitoring/grafana") {
+			if c.owner != "" && !strings.Contains(d.Violations[0].Message, "Ingress "+c.owner+",") {
 				t.Errorf("the owner is not named: %s", d.Violations[0].Message)
 			}
 		})

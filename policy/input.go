@@ -3,7 +3,6 @@ package policy
 import (
 	"encoding/json"
 	"slices"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -75,9 +74,6 @@ type Facts struct {
 	Classes []string
 	// Subjects are the groups the object grants access to (RBAC bindings).
 	Subjects []Subject
-	// Created is when the object was stored (zero for one being created): its age decides who
-	// owns a host.
-	Created time.Time
 }
 
 // Protected reports whether the object needs login: it answers a private host that is not

@@ -220,7 +220,7 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 		ACMESolver: f.ACMESolver,
 		Subjects:   f.Subjects,
 	}
-	r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name, Created: f.Created}, f)
+	r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name}, f)
 	return in, nil
 }
 

@@ -232,7 +232,11 @@ func DenialMessage(kind, name string, vs []policy.Violation) string {
 	if len(vs) == 1 {
 		problems = "problem"
 	}
-	return fmt.Sprintf("privgate: %s %s exposes private hosts unprotected (%d %s):\n%s", kind, name, len(vs), problems, strings.Join(lines, "\n"))
+	what := "exposes private hosts unprotected"
+	if kind != "Ingress" {
+		what = "is refused" // a binding exposes nothing: it grants to nobody
+	}
+	return fmt.Sprintf("privgate: %s %s %s (%d %s):\n%s", kind, name, what, len(vs), problems, strings.Join(lines, "\n"))
 }
 
 func objectName(req admissionv1.AdmissionRequest) string {

@@ -159,7 +159,7 @@ type hostClaim struct{ by, state string }
 
 func hostState(cfg *policy.Config, host string, r checkResult) string {
 	switch {
-	case r.Error != "":
+	case r.Error != "" || r.Skipped:
 		return "unjudged"
 	case slices.Contains(cfg.ExemptHosts, host):
 		return "exempt"

@@ -50,6 +50,8 @@ func (o *serverOptions) validate() error {
 		return fmt.Errorf("--max-in-flight %d --max-wait %s: want at least 1 and a positive wait", o.inFlight, o.maxWait)
 	case o.cacheSize.Sign() < 0:
 		return fmt.Errorf("--decision-cache-size %s: want 0 (off) or a size such as 8Mi", o.cacheSize.String())
+	case o.auditEvery <= 0:
+		return fmt.Errorf("--audit-interval %s: want a positive interval, such as 10m", o.auditEvery)
 	case o.certs != "files" && o.certs != "self-managed":
 		return fmt.Errorf("--certs %q: want files or self-managed", o.certs)
 	case o.certs == "self-managed" && o.namespace == "":

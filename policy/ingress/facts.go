@@ -56,7 +56,6 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 		}
 	}
 	f.ACMESolver = isACMESolver(c, ing, username)
-	f.Created = ing.CreationTimestamp.Time
 	if ing.Spec.IngressClassName != nil {
 		f.Classes = append(f.Classes, *ing.Spec.IngressClassName)
 	}

@@ -119,7 +119,6 @@ func (b *binding) Facts(string) policy.Facts {
 			f.Subjects = append(f.Subjects, policy.Subject{Name: s.Name, Group: g, Field: fmt.Sprintf("subjects[%d].name", i)})
 		}
 	}
-	f.Created = b.CreationTimestamp.Time
 	return f
 }
 
