@@ -176,15 +176,22 @@ func TestKeycloakOutage(t *testing.T) {
 	}
 }
 
-// A group created between syncs is found by one coalesced, rate-limited refresh.
-func TestKeycloakRefresh(t *testing.T) {
-	kc := keycloakfake.New(keycloakfake.Since23, "/developers", "/sre")
-	defer kc.Close()
+// synced is a Keycloak stand-in holding paths and a source that has read it once.
+func synced(t *testing.T, paths ...string) (*keycloakfake.Server, *groups.Keycloak, *clock) {
+	t.Helper()
+	kc := keycloakfake.New(keycloakfake.Since23, paths...)
+	t.Cleanup(kc.Close)
 	k, clk := newSource(t, kc, true, logr.Discard())
-	ctx := context.Background()
-	if err := k.Sync(ctx); err != nil {
+	if err := k.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return kc, k, clk
+}
+
+// A group created between syncs is found by one coalesced, rate-limited refresh.
+func TestKeycloakRefresh(t *testing.T) {
+	kc, k, clk := synced(t, "/developers", "/sre")
+	ctx := context.Background()
 	if k.Refresh(ctx) {
 		t.Error("refresh reports a change with nothing new")
 	}
@@ -285,13 +292,8 @@ func BenchmarkSnapshotWhileKeycloakHangs(b *testing.B) {
 // A group renamed in Keycloak (same id, new name and path, subgroups moved with it) is a new
 // group set at the next sync: what was bound to the old name is now unknown.
 func TestKeycloakRename(t *testing.T) {
-	kc := keycloakfake.New(keycloakfake.Since23, "/sre/oncall", "/developers")
-	defer kc.Close()
-	k, _ := newSource(t, kc, true, logr.Discard())
+	kc, k, _ := synced(t, "/sre/oncall", "/developers")
 	ctx := context.Background()
-	if err := k.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
 	before := k.Snapshot().Set
 	kc.RenameGroup("/sre", "site-reliability")
 	if err := k.Sync(ctx); err != nil {
