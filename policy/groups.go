@@ -35,8 +35,8 @@ func (r *Reviewer) judge(ctx context.Context, t Target, input *Input) (Verdict, 
 			return Verdict{}, Evaluated{}, err
 		}
 	}
-	r.suggest(verdict.Deny)
-	r.suggest(verdict.Warn)
+	r.suggest(t, verdict.Deny)
+	r.suggest(t, verdict.Warn)
 	return verdict, used, nil
 }
 
@@ -59,13 +59,26 @@ func hasUnknownGroup(lists ...[]Violation) bool {
 	return false
 }
 
+// Suggester is implemented by targets whose objects write groups in another form than the
+// group source's (an RBAC subject under a prefix, or a bare name): it turns a known group into
+// what the object should say.
+type Suggester interface {
+	Suggestion(group string) string
+}
+
 // suggest appends "did you mean" to unknown-group violations. It runs only on the denial path.
-func (r *Reviewer) suggest(vs []Violation) {
+func (r *Reviewer) suggest(t Target, vs []Violation) {
 	for i, v := range vs {
 		if v.ID != "group-unknown" || v.Group == "" {
 			continue
 		}
-		if s := r.Groups.Snapshot().Set.Suggest(v.Group); len(s) > 0 {
+		s := r.Groups.Snapshot().Set.Suggest(v.Group)
+		if sg, ok := t.(Suggester); ok {
+			for j := range s {
+				s[j] = sg.Suggestion(s[j])
+			}
+		}
+		if len(s) > 0 {
 			vs[i].Message += "; did you mean " + strings.Join(s, " or ") + "?"
 		} else {
 			vs[i].Message += "; create it in the identity provider first, or name an existing group"

@@ -78,7 +78,7 @@ func TestCheckBindings(t *testing.T) {
 		"ADMITTED  monitoring/grafana-editors (testdata/bindings.yaml:2): as written, untouched",
 		"DENIED    sre-admins (testdata/bindings.yaml:9)",
 		`[group-unknown] sre-admins subjects[0].name: subject "oidc:/SRE" names group "/SRE", which does not exist`,
-		"did you mean /sre?",
+		"did you mean oidc:/sre?",
 		"2 objects: 1 admitted (0 mutated), 1 denied",
 	} {
 		if !strings.Contains(stdout, want) {

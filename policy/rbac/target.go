@@ -92,6 +92,15 @@ func (t *Target) group(kind, name string) (string, bool) {
 	return g, ok && g != ""
 }
 
+// Suggestion is a known group (in the source's form) as a subject should name it: prefixed, and
+// its last path segment when tokens carry bare names.
+func (t *Target) Suggestion(group string) string {
+	if t.cfg.RBAC.ClaimFormat == policy.ClaimFormatName {
+		group = group[strings.LastIndex(group, "/")+1:]
+	}
+	return t.cfg.RBAC.GroupsPrefix + group
+}
+
 // Decode parses a binding: both kinds share the fields privgate reads.
 func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	var b binding

@@ -44,7 +44,7 @@ func TestBindings(t *testing.T) {
 		note    string
 	}{
 		"a known group":                       {binding(roleBinding, "monitoring", "Group=oidc:/sre"), "", "", ""},
-		"a group with the wrong case":         {binding(roleBinding, "monitoring", "Group=oidc:/SRE"), "group-unknown", `subject "oidc:/SRE" names group "/SRE", which does not exist, so the binding grants nothing (users get 403; the API server compares group names exactly); did you mean /sre?`, ""},
+		"a group with the wrong case":         {binding(roleBinding, "monitoring", "Group=oidc:/SRE"), "group-unknown", `subject "oidc:/SRE" names group "/SRE", which does not exist, so the binding grants nothing (users get 403; the API server compares group names exactly); did you mean oidc:/sre?`, ""},
 		"a bare name where paths are used":    {binding(roleBinding, "monitoring", "Group=oidc:sre"), "group-form", `write "oidc:/sre"`, ""},
 		"every subject named":                 {binding(clusterRoleBinding, "", "Group=oidc:/sre", "Group=oidc:/ops", "Group=oidc:dev"), "group-form,group-unknown", "", ""},
 		"system: groups are the API server's": {binding(clusterRoleBinding, "", "Group=system:masters", "Group=system:authenticated"), "", "", "no group subject under rbac.groupsPrefix"},
@@ -93,6 +93,27 @@ func TestRBACRules(t *testing.T) {
 	}
 	if !d.Allowed || len(d.Warnings) != 1 || d.Warnings[0].ID != "group-unknown" {
 		t.Fatalf("want a warning under rbac.rules, got %+v", d)
+	}
+}
+
+// "did you mean" names the group as the subject should: prefixed, and a bare name when tokens
+// carry names.
+func TestSuggestionForm(t *testing.T) {
+	cases := map[string]struct{ config, group, want string }{
+		"paths": {"testdata/privgate.yaml", "oidc:/SRE", "did you mean oidc:/sre?"},
+		"names": {"testdata/names.yaml", "oidc:SRE", "did you mean oidc:sre?"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := testutil.Reviewer(t, c.config)
+			d, err := r.Review(context.Background(), binding(roleBinding, "web", "Group="+c.group))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Violations) != 1 || !strings.HasSuffix(d.Violations[0].Message, c.want) {
+				t.Errorf("violations %v, want one ending %q", d.Violations, c.want)
+			}
+		})
 	}
 }
 

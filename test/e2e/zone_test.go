@@ -311,7 +311,7 @@ func TestZone(t *testing.T) {
 				"subjects: [{kind: Group, name: %q, apiGroup: rbac.authorization.k8s.io}]\n", name, group)
 		}
 		_, stderr, code := c.run(rb("sre-viewers", "oidc:/SRE"), "apply", "-f", "-")
-		if code == 0 || !strings.Contains(stderr, `[group-unknown] zone-a/sre-viewers subjects[0].name: subject "oidc:/SRE" names group "/SRE"`) || !strings.Contains(stderr, "did you mean /sre?") {
+		if code == 0 || !strings.Contains(stderr, `[group-unknown] zone-a/sre-viewers subjects[0].name: subject "oidc:/SRE" names group "/SRE"`) || !strings.Contains(stderr, "did you mean oidc:/sre?") {
 			t.Errorf("a binding to /SRE: exit %d %s", code, stderr)
 		}
 		if _, stderr, code := c.run(rb("sre-viewers", "oidc:/sre"), "apply", "-f", "-"); code != 0 {

@@ -223,7 +223,12 @@ classes contains c if {
 
 classes contains c if c := annotations["kubernetes.io/ingress.class"]
 
-problems contains violation("class-foreign", hosts_text, "spec.ingressClassName", msg) if {
+# Where a class is written, for messages: spec.ingressClassName, else the legacy annotation.
+class_field(c) := "spec.ingressClassName" if obj.spec.ingressClassName == c
+
+else := annotation_field("kubernetes.io/ingress.class")
+
+problems contains violation("class-foreign", hosts_text, class_field(c), msg) if {
 	some c in classes
 	not c in cfg.ingressClasses
 	msg := sprintf("class %q is not one whose controller enforces auth-url (%s); a controller that ignores the annotation would publish the app without login: use %s", [c, concat(", ", cfg.ingressClasses), cfg.ingressClasses[0]])
@@ -241,7 +246,7 @@ problems contains violation("class-missing", hosts_text, "spec.ingressClassName"
 
 # A class privgate accepts must be served by a controller that enforces auth-url, when the
 # IngressClass exists (privgate reads it from the cluster: input.classes).
-problems contains violation("class-controller", hosts_text, "spec.ingressClassName", msg) if {
+problems contains violation("class-controller", hosts_text, class_field(c), msg) if {
 	some c in classes
 	c in cfg.ingressClasses
 	controller := input.classes[c]

@@ -256,3 +256,12 @@ test_messages_name_field_and_fix if {
 	v.field == "metadata.annotations[nginx.ingress.kubernetes.io/auth-url]"
 	contains(v.message, "privgate sets \"https://oauth2.private.example.com/oauth2/auth\"")
 }
+
+# A class is reported where it is written: the legacy annotation names its own field.
+test_class_field_names_where_it_is_written if {
+	inp := input_with(object.union(good_annotations, {"kubernetes.io/ingress.class": "traefik"}), null, [private_host])
+	fields := {v.field | some v in privgate.deny; v.id == "class-foreign"} with input as inp
+		with data.privgate.config as config
+		with data.privgate.groups as known
+	fields == {"metadata.annotations[kubernetes.io/ingress.class]"}
+}
