@@ -434,21 +434,13 @@ func (a *Auditor) publish() {
 			violationsGauge.WithLabelValues(x.ID, key.Namespace).Inc()
 		}
 		for _, h := range v.hosts {
-			state := "protected"
-			switch {
-			case v.d.Skipped:
-				state = "unjudged" // a never-intercepted namespace: not known to be protected
-			case slices.Contains(a.Reviewer.Config.ExemptHosts, h):
-				state = "exempt"
-			case len(all) > 0:
-				state = "unprotected"
-			}
-			if worst[h] != "unprotected" && worst[h] != "unjudged" || state == "unprotected" {
+			state := a.Reviewer.Config.HostState(h, v.d)
+			if worst[h] != policy.HostUnprotected && worst[h] != policy.HostUnjudged || state == policy.HostUnprotected {
 				worst[h] = state
 			}
 		}
 	}
-	counts := map[string]int{"protected": 0, "unprotected": 0, "exempt": 0, "unjudged": 0}
+	counts := map[string]int{policy.HostProtected: 0, policy.HostUnprotected: 0, policy.HostExempt: 0, policy.HostUnjudged: 0}
 	for _, s := range worst {
 		counts[s]++
 	}

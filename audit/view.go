@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"slices"
 	"sync/atomic"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -87,12 +86,7 @@ func (v *View) Claimants(host string) []policy.Ref {
 	for _, ing := range list.Items {
 		refs = append(refs, policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time})
 	}
-	slices.SortFunc(refs, func(a, b policy.Ref) int {
-		if policy.Older(a, b) {
-			return -1
-		}
-		return 1
-	})
+	policy.SortClaims(refs)
 	return refs
 }
 

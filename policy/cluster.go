@@ -30,14 +30,11 @@ type Ref struct {
 	Created   time.Time `json:"-"`
 }
 
-// Older reports whether a was created before b (ties: namespace/name): the older claim owns.
-func Older(a, b Ref) bool { return a.older(b) }
-
-func (r Ref) older(o Ref) bool {
-	if !r.Created.Equal(o.Created) {
-		return r.Created.Before(o.Created)
-	}
-	return cmp.Or(cmp.Compare(r.Namespace, o.Namespace), cmp.Compare(r.Name, o.Name)) < 0
+// SortClaims orders refs oldest first (ties: namespace/name): the first claim owns.
+func SortClaims(refs []Ref) {
+	slices.SortFunc(refs, func(a, b Ref) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
 }
 
 // Index is an in-memory Cluster, for callers that hold the objects themselves (check, audit).
@@ -60,12 +57,7 @@ func (x *Index) Add(ref Ref, hosts []string) {
 	defer x.mu.Unlock()
 	for _, h := range hosts {
 		refs := append(x.claims[h], ref)
-		slices.SortFunc(refs, func(a, b Ref) int {
-			if a.older(b) {
-				return -1
-			}
-			return 1
-		})
+		SortClaims(refs)
 		x.claims[h] = refs
 	}
 	x.generation++

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -50,6 +51,27 @@ type Violation struct {
 	Message string `json:"message"`
 	// Group is the unknown group a group-unknown violation is about (for "did you mean").
 	Group string `json:"group,omitempty"`
+}
+
+// Host states, as the zone view (audit metrics, privgate audit) names a private host.
+const (
+	HostProtected   = "protected"
+	HostUnprotected = "unprotected" // a violation, whatever its enforcement mode
+	HostExempt      = "exempt"
+	HostUnjudged    = "unjudged" // never judged (a never-intercepted namespace): not known to be protected
+)
+
+// HostState is what an object judged d makes of one private host it answers.
+func (c *Config) HostState(host string, d Decision) string {
+	switch {
+	case d.Skipped:
+		return HostUnjudged
+	case slices.Contains(c.ExemptHosts, host):
+		return HostExempt
+	case len(d.Violations)+len(d.Warnings)+len(d.Audited) > 0:
+		return HostUnprotected
+	}
+	return HostProtected
 }
 
 // ObjectName is how messages name an object: namespace/name, or the name alone for a

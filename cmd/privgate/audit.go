@@ -87,6 +87,7 @@ func newAuditCommand() *cobra.Command {
 				d, err := s.reviewer.Validate(ctx, req)
 				if err != nil {
 					r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), err)
+					d = policy.Decision{Skipped: true} // not judged, so not known to be protected
 				} else {
 					r.Allowed, r.Skipped, r.Note = d.Allowed, d.Skipped, d.Note
 					r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
@@ -97,7 +98,7 @@ func newAuditCommand() *cobra.Command {
 					continue
 				}
 				for _, h := range s.reviewer.HostsOf(req) {
-					hosts[h] = append(hosts[h], hostClaim{by: req.Namespace + "/" + req.Name, state: hostState(s.cfg, h, r)})
+					hosts[h] = append(hosts[h], hostClaim{by: req.Namespace + "/" + req.Name, state: s.cfg.HostState(h, d)})
 				}
 				results = append(results, r)
 			}
@@ -156,18 +157,6 @@ func storedBindings(ctx context.Context, client kubernetes.Interface) ([]policy.
 
 // hostClaim is one Ingress answering a private host, and whether it keeps it behind login.
 type hostClaim struct{ by, state string }
-
-func hostState(cfg *policy.Config, host string, r checkResult) string {
-	switch {
-	case r.Error != "" || r.Skipped:
-		return "unjudged"
-	case slices.Contains(cfg.ExemptHosts, host):
-		return "exempt"
-	case len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0:
-		return "unprotected"
-	}
-	return "protected"
-}
 
 // printHosts is the zone at a glance: every private host, who serves it, protected or not.
 func printHosts(w io.Writer, hosts map[string][]hostClaim) {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/targets"
 )
 
 func newPolicyCommand() *cobra.Command {
@@ -19,9 +20,7 @@ func newPolicyCommand() *cobra.Command {
 			"(a replaced privgate.rego must come with its privgate_test.rego). Exit 1 when a test fails.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The targets' Rego does not depend on the config: an empty one (with an rbac
-			// section, so that every target is there) lists their files.
-			mods, err := policy.WithOverrides(policy.DefaultModules(targets(&policy.Config{RBAC: &policy.RBAC{}})...), args[0])
+			mods, err := policy.WithOverrides(targets.Modules(), args[0])
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}

@@ -12,8 +12,7 @@ import (
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
-	"github.com/privgate/privgate/policy/ingress"
-	"github.com/privgate/privgate/policy/rbac"
+	"github.com/privgate/privgate/policy/targets"
 )
 
 // Exit codes shared by every command.
@@ -92,16 +91,6 @@ type setup struct {
 
 var ingressGVK = networkingv1.SchemeGroupVersion.WithKind("Ingress")
 
-// targets are the kinds of object privgate judges: Ingresses, and RBAC bindings when the config
-// has an rbac section.
-func targets(cfg *policy.Config) []policy.Target {
-	ts := []policy.Target{ingress.New(cfg)}
-	if t := rbac.New(cfg); t != nil {
-		ts = append(ts, t)
-	}
-	return ts
-}
-
 // load reads config, groups and policy. With syncGroups, a remote group source (Keycloak) is read
 // once before returning, as a one-shot command needs; serve instead starts unready and syncs in
 // the background, so that Keycloak being down never stops privgate from starting.
@@ -117,7 +106,7 @@ func load(ctx context.Context, configPath, policyDir string, neverIntercepted []
 	if err != nil {
 		return nil, err
 	}
-	ts := targets(cfg)
+	ts := targets.For(cfg)
 	engine, err := policy.NewEngine(ctx, cfg, policyDir, ts...)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", orDefault(policyDir), err)

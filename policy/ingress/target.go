@@ -31,17 +31,19 @@ func New(cfg *policy.Config) *Target { return &Target{cfg: cfg, zones: cfg.Zones
 func (*Target) Name() string { return "ingress" }
 
 // Kinds is networking.k8s.io/v1 Ingress, the only version Kubernetes has served since 1.22.
-func (*Target) Kinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{networkingv1.SchemeGroupVersion.WithKind("Ingress")}
-}
+func (*Target) Kinds() []schema.GroupVersionKind { return kinds }
 
 // Retired are the Ingress versions before 1.22: a manifest still written in one is refused.
-func (*Target) Retired() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{
+func (*Target) Retired() []schema.GroupVersionKind { return retired }
+
+// Built once: the core asks for them on every request.
+var (
+	kinds   = []schema.GroupVersionKind{networkingv1.SchemeGroupVersion.WithKind("Ingress")}
+	retired = []schema.GroupVersionKind{
 		{Group: "extensions", Version: "v1beta1", Kind: "Ingress"},
 		{Group: "networking.k8s.io", Version: "v1beta1", Kind: "Ingress"},
 	}
-}
+)
 
 // Package is privgate: admins' extension files write `package privgate`.
 func (*Target) Package() string { return "privgate" }

@@ -35,20 +35,19 @@ func New(cfg *policy.Config) *Target {
 func (*Target) Name() string { return "rbac" }
 
 // Kinds are the two bindings, in the only served version.
-func (*Target) Kinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding")}
-}
+func (*Target) Kinds() []schema.GroupVersionKind { return kinds }
 
 // Retired are the pre-1.22 versions of the bindings.
-func (*Target) Retired() []schema.GroupVersionKind {
-	var out []schema.GroupVersionKind
-	for _, v := range []string{"v1beta1", "v1alpha1"} {
-		for _, k := range []string{"RoleBinding", "ClusterRoleBinding"} {
-			out = append(out, schema.GroupVersionKind{Group: rbacv1.GroupName, Version: v, Kind: k})
-		}
+func (*Target) Retired() []schema.GroupVersionKind { return retired }
+
+// Built once: the core asks for them on every request.
+var (
+	kinds   = []schema.GroupVersionKind{rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding")}
+	retired = []schema.GroupVersionKind{
+		{Group: rbacv1.GroupName, Version: "v1beta1", Kind: "RoleBinding"}, {Group: rbacv1.GroupName, Version: "v1beta1", Kind: "ClusterRoleBinding"},
+		{Group: rbacv1.GroupName, Version: "v1alpha1", Kind: "RoleBinding"}, {Group: rbacv1.GroupName, Version: "v1alpha1", Kind: "ClusterRoleBinding"},
 	}
-	return out
-}
+)
 
 // Package is privgate.rbac.
 func (*Target) Package() string { return "privgate.rbac" }

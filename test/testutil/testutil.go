@@ -25,8 +25,7 @@ import (
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
-	"github.com/privgate/privgate/policy/ingress"
-	"github.com/privgate/privgate/policy/rbac"
+	"github.com/privgate/privgate/policy/targets"
 )
 
 // IngressKind is networking.k8s.io/v1 Ingress.
@@ -60,16 +59,13 @@ func NewReviewer(config, policyDir string) (*policy.Reviewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := []policy.Target{ingress.New(cfg)}
-	if t := rbac.New(cfg); t != nil {
-		targets = append(targets, t)
-	}
-	engine, err := policy.NewEngine(context.Background(), cfg, policyDir, targets...)
+	ts := targets.For(cfg)
+	engine, err := policy.NewEngine(context.Background(), cfg, policyDir, ts...)
 	if err != nil {
 		return nil, err
 	}
 	return &policy.Reviewer{
-		Config: cfg, Engine: engine, Groups: groups.NewStatic(names), Targets: targets,
+		Config: cfg, Engine: engine, Groups: groups.NewStatic(names), Targets: ts,
 		NeverIntercepted: []string{"kube-system", "privgate"},
 	}, nil
 }
