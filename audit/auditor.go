@@ -77,11 +77,15 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	a.Reviewer = &r
 	// The initial list is the start's full pass: judging it here too would double the start.
 	notInitial := builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})
+	a.View.OnRelatedChange(func() { a.requestPass("gateways, routes or their policies changed") })
 	for _, k := range kinds {
 		if !a.Reviewer.Judges(k.gvk) {
 			continue
 		}
 		a.kinds = append(a.kinds, k)
+		if k.crd {
+			continue // judged in full passes, which any change of a related kind requests
+		}
 		b := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-" + strings.ToLower(k.gvk.Kind))
 		if k.gvk.Kind == "Ingress" {
 			b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(a.withClaimants), notInitial).
@@ -107,7 +111,7 @@ func (a *Auditor) withClaimants(_ context.Context, o client.Object) []reconcile.
 	hosts := slices.Clone(a.verdicts[objectKey{"Ingress", client.ObjectKeyFromObject(o)}].hosts)
 	a.mu.Unlock()
 	if raw, err := json.Marshal(o); err == nil {
-		hosts = append(hosts, a.Reviewer.HostsOf(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})...)
+		hosts = append(hosts, a.Reviewer.Claims(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})...)
 	}
 	slices.Sort(hosts)
 	for _, h := range slices.Compact(hosts) {
@@ -198,6 +202,9 @@ func (a *Auditor) fullPass(ctx context.Context, why string) {
 	seen := map[objectKey]bool{}
 	judged, failed := 0, 0
 	for _, k := range a.kinds {
+		if k.crd && !a.View.Installed(k.gvk.GroupKind()) {
+			continue
+		}
 		list := k.list()
 		if err := a.client.List(ctx, list); err != nil {
 			a.Log.Error(err, "audit: cannot list", "kind", k.gvk.Kind)

@@ -4,7 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/istio"
 )
 
 // hostIndex indexes Ingresses by the private hosts they answer.
@@ -40,6 +47,11 @@ func Trim(obj any) (any, error) {
 type View struct {
 	cache      cache.Cache
 	generation atomic.Uint64
+
+	mu        sync.Mutex
+	wanted    []schema.GroupKind        // related kinds the targets read
+	installed map[schema.GroupKind]bool // those whose informers run (CRD found)
+	onRelated func()                    // called on any change of a related kind
 }
 
 // NewView indexes c's Ingresses by private host (as reviewer classifies them) and counts every
@@ -51,10 +63,16 @@ func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer) (*Vi
 		if err != nil {
 			return nil
 		}
-		return reviewer.HostsOf(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})
+		return reviewer.Claims(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})
 	})
 	if err != nil {
 		return nil, err
+	}
+	v.installed = map[schema.GroupKind]bool{}
+	for _, t := range reviewer.Targets {
+		if rel, ok := t.(policy.Relating); ok {
+			v.wanted = append(v.wanted, rel.Related()...)
+		}
 	}
 	bump := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { v.generation.Add(1) },
@@ -97,6 +115,105 @@ func (v *View) IngressClassController(name string) (string, bool) {
 		return "", false
 	}
 	return class.Spec.Controller, true
+}
+
+// OnRelatedChange sets what to do when an object of a related kind changes (the audit's full
+// pass: coverage moves for every route at once).
+func (v *View) OnRelatedChange(f func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.onRelated = f
+}
+
+// Installed reports whether the informer of a related kind runs.
+func (v *View) Installed(gk schema.GroupKind) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.installed[gk]
+}
+
+// Discover starts the informers of the related kinds whose CRDs are installed now, and says
+// which it started. Kinds whose CRDs are absent are left out: an informer for them would never
+// sync. Services are held only once Gateway API's Gateway is installed (they matter only for its
+// hand-deployed gateways).
+func (v *View) Discover(ctx context.Context, mapper meta.RESTMapper) ([]schema.GroupKind, error) {
+	var started []schema.GroupKind
+	for _, gk := range v.wanted {
+		k, ok := related[gk]
+		if !ok || v.Installed(gk) {
+			continue
+		}
+		probe := k.gvk
+		if gk == istio.Service {
+			probe = related[istio.Gateway].gvk
+		}
+		if _, err := mapper.RESTMapping(probe.GroupKind(), probe.Version); err != nil {
+			if meta.IsNoMatchError(err) {
+				continue
+			}
+			return started, err
+		}
+		inf, err := v.cache.GetInformer(ctx, k.object())
+		if err != nil {
+			return started, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { v.related() },
+			UpdateFunc: func(any, any) { v.related() },
+			DeleteFunc: func(any) { v.related() },
+		}); err != nil {
+			return started, err
+		}
+		v.mu.Lock()
+		v.installed[gk] = true
+		v.mu.Unlock()
+		started = append(started, gk)
+	}
+	if len(started) > 0 {
+		v.related()
+	}
+	return started, nil
+}
+
+// WatchCRDs runs Discover every interval until ctx ends, so that kinds whose CRDs are
+// installed after privgate starts (Istio installed later) are judged without a restart.
+func (v *View) WatchCRDs(ctx context.Context, mapper meta.RESTMapper, interval time.Duration, log func(error, []schema.GroupKind)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if started, err := v.Discover(ctx, mapper); err != nil || len(started) > 0 {
+				log(err, started)
+			}
+		}
+	}
+}
+
+func (v *View) related() {
+	v.generation.Add(1)
+	v.mu.Lock()
+	f := v.onRelated
+	v.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// Stored implements policy.Cluster from the cache: none for a kind not installed.
+func (v *View) Stored(gk schema.GroupKind) []runtime.Object {
+	k, ok := related[gk]
+	if !ok || !v.Installed(gk) {
+		return nil
+	}
+	list := k.list()
+	if err := v.cache.List(context.Background(), list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	objs, _ := meta.ExtractList(list)
+	return objs
 }
 
 // Generation implements policy.Cluster.

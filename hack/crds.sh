@@ -3,8 +3,12 @@
 # ship is the one generated for the Go types the audit writes. The file is generated upstream
 # (controller-gen): it is copied byte for byte, never edited here.
 #
+# It also copies the Istio and Gateway API CRDs that `privgate check` validates objects against
+# (policy/crdschema embeds them) from istio.io/api and sigs.k8s.io/gateway-api at the versions in
+# go.mod, the ones whose Go types privgate decodes with; a test in policy/crdschema keeps them equal.
+#
 #   hack/crds.sh            the version in go.mod
-#   hack/crds.sh v0.2.2     another version (then require the same one in go.mod)
+#   hack/crds.sh v0.2.2     another reports-api version (then require the same one in go.mod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +37,45 @@ for crd in "${CRDS[@]}"; do
 done
 # The README names the version people get; keep it true.
 sed -i "s|$MODULE@v[^ \`)]*|$MODULE@$version|g" deploy/crds/README.md
-log "deploy/crds/$CRD from $MODULE@$version"
+log "deploy/crds/{${CRDS[*]}} from $MODULE@$version"
+
+# policy/crdschema: the CRDs of the kinds privgate judges, at the versions in go.mod (never an
+# argument: the schema must be the one of the Go types privgate decodes with).
+SCHEMAS=policy/crdschema/crds
+ISTIO=istio.io/api
+ISTIO_CRDS=(authorizationpolicies.security.istio.io virtualservices.networking.istio.io gateways.networking.istio.io)
+GATEWAY=sigs.k8s.io/gateway-api
+GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes)
+
+istio_version=$(go list -m -f '{{.Version}}' "$ISTIO")
+gateway_version=$(go list -m -f '{{.Version}}' "$GATEWAY")
+go mod download "$ISTIO@$istio_version" "$GATEWAY@$gateway_version"
+istio_dir=$(go list -m -f '{{.Dir}}' "$ISTIO")
+gateway_dir=$(go list -m -f '{{.Dir}}' "$GATEWAY")
+
+mkdir -p "$SCHEMAS"
+rm -f "$SCHEMAS"/*.yaml
+# Istio ships one multi-document file: take our documents out of it unchanged.
+go run ./hack/crdsplit "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$SCHEMAS" "${ISTIO_CRDS[@]}"
+gateway_files=()
+for plural in "${GATEWAY_CRDS[@]}"; do
+  crd=gateway.networking.k8s.io_$plural.yaml
+  gateway_files+=("$crd")
+  cp "$gateway_dir/config/crd/standard/$crd" "$SCHEMAS/$crd"
+  chmod 0644 "$SCHEMAS/$crd"
+done
+
+items() { printf '\n  - `%s`' "$@"; }
+cat >"$SCHEMAS/README.md" <<README
+The CustomResourceDefinitions that \`privgate check\` validates Istio and Gateway API objects
+against; package \`policy/crdschema\` embeds every \`*.yaml\` here. Written by \`hack/crds.sh\`, never
+edited by hand:
+
+- from \`$ISTIO@$istio_version\`, \`kubernetes/customresourcedefinitions.gen.yaml\`, one document
+  each, split out byte for byte (\`hack/crdsplit\`) into \`<group>_<plural>.yaml\`:$(items "${ISTIO_CRDS[@]}")
+- from \`$GATEWAY@$gateway_version\`, \`config/crd/standard/\`, copied byte for byte:$(items "${gateway_files[@]}")
+
+They follow go.mod: after bumping either module there, run \`hack/crds.sh\` again
+(\`TestEmbeddedCRDsMatchModules\` fails until the copies match the modules' files).
+README
+log "$SCHEMAS from $ISTIO@$istio_version and $GATEWAY@$gateway_version"

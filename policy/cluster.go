@@ -5,6 +5,10 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Cluster is what privgate knows of the other objects stored beside the one it judges, for the
@@ -16,6 +20,10 @@ type Cluster interface {
 	Claimants(host string) []Ref
 	// IngressClassController is the spec.controller of IngressClass name, if it exists.
 	IngressClassController(name string) (string, bool)
+	// Stored are the stored objects of a kind a Relating target relates to, typed as its Typed
+	// decodes them; none when the kind is not installed (its CRD absent) or not in view.
+	// Callers only read them.
+	Stored(kind schema.GroupKind) []runtime.Object
 	// Generation changes whenever an answer above may have changed: decisions that used
 	// cross-object facts are cached under it.
 	Generation() uint64
@@ -43,12 +51,44 @@ type Index struct {
 	mu         sync.RWMutex
 	claims     map[string][]Ref // by host
 	classes    map[string]string
+	stored     map[schema.GroupKind]map[string]runtime.Object // by namespace/name
 	generation uint64
 }
 
 // NewIndex is an empty Index.
 func NewIndex() *Index {
-	return &Index{claims: map[string][]Ref{}, classes: map[string]string{}}
+	return &Index{claims: map[string][]Ref{}, classes: map[string]string{}, stored: map[schema.GroupKind]map[string]runtime.Object{}}
+}
+
+// Store records a typed object of kind, replacing one of the same namespace and name.
+func (x *Index) Store(kind schema.GroupKind, obj runtime.Object) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stored[kind] == nil {
+		x.stored[kind] = map[string]runtime.Object{}
+	}
+	x.stored[kind][m.GetNamespace()+"/"+m.GetName()] = obj
+	x.generation++
+}
+
+// Stored implements Cluster, in namespace/name order.
+func (x *Index) Stored(kind schema.GroupKind) []runtime.Object {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	keys := make([]string, 0, len(x.stored[kind]))
+	for k := range x.stored[kind] {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]runtime.Object, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, x.stored[kind][k])
+	}
+	return out
 }
 
 // Add records that ref answers hosts.

@@ -42,6 +42,9 @@ type Config struct {
 	// RBAC, when set, judges the groups RoleBindings and ClusterRoleBindings grant (the rbac
 	// target): the same groups that gate private hosts grant Kubernetes access too.
 	RBAC *RBAC `json:"rbac,omitempty"`
+	// Istio says how the istio target judges hosts published through Istio and Gateway API
+	// gateways: which login providers count, and where the gateways run.
+	Istio Istio `json:"istio"`
 	// Controller is the ingress-nginx settings that change who gets in; each defaults to the
 	// controller's own default, so it needs saying only where the cluster's controller differs.
 	Controller Controller `json:"controller"`
@@ -100,6 +103,31 @@ type RBAC struct {
 	ClaimFormat string `json:"claimFormat,omitempty"`
 	// Rules sets the modes of this target's rules (rule ids shared with the Ingress target).
 	Rules map[string]Mode `json:"rules,omitempty"`
+}
+
+// Istio mirrors the mesh config settings privgate must know to tell whether a CUSTOM
+// AuthorizationPolicy sends a gateway's requests to login (docs/istio.md).
+type Istio struct {
+	// ExtensionProviders are meshConfig.extensionProviders names that enforce login
+	// (oauth2-proxy as envoyExtAuthzHttp). None by default: then no private host published
+	// through a gateway is covered, and every one is refused until it is set.
+	ExtensionProviders []string `json:"extensionProviders"`
+	// RootNamespace is meshConfig.rootNamespace (default istio-system): its policies apply
+	// mesh-wide.
+	RootNamespace string `json:"rootNamespace,omitempty"`
+	// GatewayWorkloads are the ingress gateways' pods, by namespace and labels (default Istio's
+	// own: istio-system, app=istio-ingressgateway, istio=ingressgateway).
+	GatewayWorkloads []GatewayWorkload `json:"gatewayWorkloads"`
+	// AllowedNotPaths are paths a login rule may leave out (notPaths), such as a health check.
+	AllowedNotPaths []string `json:"allowedNotPaths"`
+	// Rules sets the modes of this target's rules.
+	Rules map[string]Mode `json:"rules,omitempty"`
+}
+
+// GatewayWorkload is one set of gateway pods.
+type GatewayWorkload struct {
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels"`
 }
 
 // HostOwnership: ingress-nginx merges every Ingress naming a host into one server, so a tenant's
@@ -245,6 +273,18 @@ func (c *Config) setDefaults() {
 	if c.Controller.ErrorBackends == nil {
 		c.Controller.ErrorBackends = []string{}
 	}
+	if c.Istio.RootNamespace == "" {
+		c.Istio.RootNamespace = "istio-system"
+	}
+	if c.Istio.ExtensionProviders == nil {
+		c.Istio.ExtensionProviders = []string{}
+	}
+	if c.Istio.AllowedNotPaths == nil {
+		c.Istio.AllowedNotPaths = []string{}
+	}
+	if c.Istio.GatewayWorkloads == nil {
+		c.Istio.GatewayWorkloads = []GatewayWorkload{{Namespace: "istio-system", Labels: map[string]string{"app": "istio-ingressgateway", "istio": "ingressgateway"}}}
+	}
 	g := &c.Groups
 	if g.Annotation == "" {
 		g.Annotation = defaultGroupsAnnotation
@@ -338,7 +378,48 @@ func (c *Config) validate() error {
 			return fail("rbac."+err.Key, "%s", err.Msg)
 		}
 	}
+	if err := c.validateIstio(fail); err != nil {
+		return err
+	}
 	return c.validateGroups(fail)
+}
+
+func (c *Config) validateIstio(fail func(key, format string, args ...any) error) error {
+	i := c.Istio
+	for n, p := range i.ExtensionProviders {
+		if p == "" {
+			return fail(fmt.Sprintf("istio.extensionProviders[%d]", n), "must name a meshConfig.extensionProviders entry")
+		}
+	}
+	if errs := validation.IsDNS1123Label(i.RootNamespace); len(errs) > 0 {
+		return fail("istio.rootNamespace", "%q is not a namespace: %s", i.RootNamespace, errs[0])
+	}
+	for n, w := range i.GatewayWorkloads {
+		key := fmt.Sprintf("istio.gatewayWorkloads[%d]", n)
+		if errs := validation.IsDNS1123Label(w.Namespace); len(errs) > 0 {
+			return fail(key+".namespace", "%q is not a namespace: %s", w.Namespace, errs[0])
+		}
+		if len(w.Labels) == 0 {
+			return fail(key+".labels", "must name the gateway pods' labels, such as istio: ingressgateway")
+		}
+		for k, v := range w.Labels {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				return fail(key+".labels", "%q is not a label key: %s", k, errs[0])
+			}
+			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+				return fail(key+".labels."+k, "%q is not a label value: %s", v, errs[0])
+			}
+		}
+	}
+	for n, p := range i.AllowedNotPaths {
+		if !strings.HasPrefix(p, "/") {
+			return fail(fmt.Sprintf("istio.allowedNotPaths[%d]", n), "%q is not a path (starts with /)", p)
+		}
+	}
+	if err := (Enforcement{}).validate(i.Rules); err != nil {
+		return fail("istio."+err.Key, "%s", err.Msg)
+	}
+	return nil
 }
 
 func (c *Config) validateGroups(fail func(key, format string, args ...any) error) error {

@@ -20,6 +20,9 @@ type Request struct {
 	DryRun    bool
 	Username  string // "" when unknown (privgate check)
 	Object    []byte // the object as JSON
+	// OldObject is the stored object an UPDATE or DELETE replaces; a DELETE is judged on it,
+	// for the targets that judge deletions (see Deletions).
+	OldObject []byte
 }
 
 // Decision is privgate's answer for one object.

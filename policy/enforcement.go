@@ -70,6 +70,8 @@ func (c *Config) rules(target string) map[string]Mode {
 		if c.RBAC != nil {
 			return c.RBAC.Rules
 		}
+	case "istio":
+		return c.Istio.Rules
 	}
 	return nil
 }

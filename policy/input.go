@@ -30,6 +30,43 @@ type Input struct {
 	// Subjects are the groups the object grants access to (an RBAC binding's Group subjects
 	// under the configured prefix).
 	Subjects []Subject `json:"subjects,omitempty"`
+	// Exposures are the private hosts the object publishes through shared gateways (Istio,
+	// Gateway API): one per host and gateway workload, with the login in front of each.
+	Exposures []Exposure `json:"exposures,omitempty"`
+	// Uncovered are published private hosts (of any stored object) that were behind login
+	// before the object's change and are not after it: an AuthorizationPolicy deleted, narrowed
+	// or pointed at another provider.
+	Uncovered []Exposure `json:"uncovered,omitempty"`
+	// Conflicts are gateway workloads the change leaves with more than one login provider,
+	// which Istio refuses.
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+}
+
+// Exposure is one private host published on one gateway workload, and what login covers it
+// there (see docs/istio.md).
+type Exposure struct {
+	Host     string `json:"host"`             // normalized; "*" when every host is
+	Field    string `json:"field"`            // where the publishing object names it: spec.hosts[0]
+	By       string `json:"by"`               // the publishing object: VirtualService apps/grafana
+	Gateway  string `json:"gateway"`          // the gateway it is published on: Gateway istio-system/public
+	Workload string `json:"workload"`         // the pods serving it: istio-system/{app=istio-ingressgateway}
+	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
+	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
+	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
+	// Gaps say why each login policy that applies to the workload does not cover the host.
+	Gaps []string `json:"gaps,omitempty"`
+	// Unsupported says why no login can be checked on this gateway (an implementation privgate
+	// does not know); such a host is never covered.
+	Unsupported string `json:"unsupported,omitempty"`
+	// Fix is a policy that would cover the host, as YAML to apply.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Conflict is a gateway workload with more than one login provider.
+type Conflict struct {
+	Workload  string   `json:"workload"`
+	Providers []string `json:"providers"`
+	Policies  []string `json:"policies"`
 }
 
 // Subject is one group an object grants access to, as written and as the token carries it.
@@ -74,6 +111,9 @@ type Facts struct {
 	Classes []string
 	// Subjects are the groups the object grants access to (RBAC bindings).
 	Subjects []Subject
+	// Related is set for an object judged whatever it names, against other objects (an Istio
+	// route, whose hosts may come from its gateway; an AuthorizationPolicy).
+	Related bool
 }
 
 // Protected reports whether the object needs login: it answers a private host that is not
@@ -87,7 +127,7 @@ func (f Facts) Protected() bool {
 
 // Judged reports whether the policy has anything to judge: a private host (exempt or not, for
 // the mixing rules) or a group subject.
-func (f Facts) Judged() bool { return f.AnyPrivate() || len(f.Subjects) > 0 }
+func (f Facts) Judged() bool { return f.AnyPrivate() || len(f.Subjects) > 0 || f.Related }
 
 // AnyPrivate reports whether any host is private, exempt or not.
 func (f Facts) AnyPrivate() bool {

@@ -40,6 +40,9 @@ func (r *Reviewer) Mutate(req Request) (Decision, error) {
 	if t == nil || err != nil {
 		return done, err
 	}
+	if req.Operation == "DELETE" {
+		return skipped("a deletion is not mutated"), nil
+	}
 	return r.cached("mutate", req, version{}, func() (Decision, bool, error) {
 		d, err := r.mutate(t, req)
 		return d, true, err
@@ -52,6 +55,10 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 	t, done, err := r.route(req)
 	if t == nil || err != nil {
 		return done, err
+	}
+	if req.Operation == "DELETE" {
+		// A deletion is judged on the object it removes; its input says the operation.
+		req.Object = req.OldObject
 	}
 	snap, generation := r.Groups.Snapshot(), r.Engine.Generation()
 	v := version{policy: generation, groups: snap.Set.ID(), stale: snap.Stale}
@@ -111,10 +118,18 @@ func (r *Reviewer) route(req Request) (Target, Decision, error) {
 		return nil, Decision{}, err
 	case t == nil:
 		return nil, skipped(fmt.Sprintf("kind %s is not judged", req.Kind.GroupKind())), nil
+	case req.Operation == "DELETE" && judgesDelete(t):
+		return t, Decision{}, nil
 	case req.Operation != "CREATE" && req.Operation != "UPDATE":
 		return nil, skipped(fmt.Sprintf("operation %s is not judged", req.Operation)), nil
 	}
 	return t, Decision{}, nil
+}
+
+// judgesDelete reports whether t judges deletions (see Deletions).
+func judgesDelete(t Target) bool {
+	d, ok := t.(Deletions)
+	return ok && d.JudgesDelete()
 }
 
 // Judges reports whether objects of kind are a target's: judged, or refused in an unjudged
@@ -220,28 +235,49 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 		ACMESolver: f.ACMESolver,
 		Subjects:   f.Subjects,
 	}
-	r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name}, f)
+	if rel, ok := obj.(Related); ok {
+		rel.Relate(r.Cluster, in)
+	} else {
+		r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name}, f)
+	}
 	return in, nil
 }
 
-// HostsOf are the named private hosts an object answers, for indexing who claims which host
-// (see Cluster). Objects no target judges, and unreadable ones, claim none.
+// HostsOf are the named private hosts an object answers, for the zone view. Objects no target
+// judges, and unreadable ones, answer none.
 func (r *Reviewer) HostsOf(req Request) []string {
+	hosts, _ := r.hostsOf(req)
+	return hosts
+}
+
+// Claims are the hosts an object claims for host ownership (see Cluster): those of HostsOf,
+// except for objects judged against gateways (a route on a gateway is not merged into another
+// namespace's server, as an Ingress is by ingress-nginx).
+func (r *Reviewer) Claims(req Request) []string {
+	hosts, related := r.hostsOf(req)
+	if related {
+		return nil
+	}
+	return hosts
+}
+
+func (r *Reviewer) hostsOf(req Request) ([]string, bool) {
 	t, err := r.target(req.Kind)
 	if t == nil || err != nil {
-		return nil
+		return nil, false
 	}
 	obj, err := t.Decode(req.Object)
 	if err != nil {
-		return nil
+		return nil, false
 	}
+	_, related := obj.(Related)
 	var hosts []string
 	for _, h := range obj.Facts(req.Username).Hosts {
 		if h.Private && !h.Any {
 			hosts = append(hosts, h.Host)
 		}
 	}
-	return hosts
+	return hosts, related
 }
 
 func namespaceOf(req Request, obj Object) string {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -44,4 +45,28 @@ type Object interface {
 	// Namespace and Name, for messages when the request does not carry them.
 	Namespace() string
 	Name() string
+}
+
+// Deletions is a Target whose objects' deletion is judged too: removing an AuthorizationPolicy
+// can uncover a host as surely as writing a route can. A DELETE is judged on the stored object
+// (Request.OldObject); the input's request.operation says DELETE.
+type Deletions interface {
+	JudgesDelete() bool
+}
+
+// Relating is a Target whose objects are judged against stored objects of other kinds (an Istio
+// route against the gateways serving it and the AuthorizationPolicies in front of them). Every
+// door's Cluster holds those kinds, typed, for Related objects to read.
+type Relating interface {
+	// Related are the kinds the target's objects are judged against.
+	Related() []schema.GroupKind
+	// Typed decodes a stored object of a related kind (any served version) into the Go type
+	// Cluster.Stored returns for its kind.
+	Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, error)
+}
+
+// Related is an Object of a Relating target: Relate fills in what the stored objects make of it
+// (c is nil when the door knows no other object: then nothing is known to protect it).
+type Related interface {
+	Relate(c Cluster, in *Input)
 }

@@ -178,6 +178,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		DryRun:    req.DryRun != nil && *req.DryRun,
 		Username:  req.UserInfo.Username,
 		Object:    req.Object.Raw,
+		OldObject: req.OldObject.Raw,
 	}
 	var d policy.Decision
 	var err error

@@ -69,7 +69,7 @@ func newAuditCommand() *cobra.Command {
 					return &exitError{exitUsage, err}
 				}
 				req := policy.Request{Kind: ingressGVK, Operation: "UPDATE", Namespace: ing.Namespace, Name: ing.Name, Object: raw}
-				index.Add(policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time}, s.reviewer.HostsOf(req))
+				index.Add(policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time}, s.reviewer.Claims(req))
 				reqs = append(reqs, req)
 			}
 			if s.reviewer.Judges(rbacv1.SchemeGroupVersion.WithKind("RoleBinding")) {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -115,7 +117,8 @@ func verdictExit(cmd *cobra.Command, results []checkResult, failed func(checkRes
 
 // indexManifests is the cluster as the files describe it, for cross-object rules: who claims
 // which host (manifests carry no creation time, so the first in input order is the oldest) and
-// which IngressClasses exist.
+// which IngressClasses exist, and the objects routes are judged against (gateways,
+// AuthorizationPolicies).
 func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 	x := policy.NewIndex()
 	first := time.Unix(0, 0)
@@ -130,8 +133,19 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 			}
 			continue
 		}
-		req := policy.Request{Kind: schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), Namespace: namespaceOf(o), Object: o.Raw}
-		if hosts := rev.HostsOf(req); len(hosts) > 0 {
+		gvk := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
+		for _, t := range rev.Targets {
+			if rel, ok := t.(policy.Relating); ok && slices.Contains(rel.Related(), gvk.GroupKind()) {
+				if typed, err := rel.Typed(gvk, o.Raw); err == nil {
+					if m, err := meta.Accessor(typed); err == nil {
+						m.SetNamespace(namespaceOf(o)) // as kubectl would create it
+					}
+					x.Store(gvk.GroupKind(), typed)
+				}
+			}
+		}
+		req := policy.Request{Kind: gvk, Namespace: namespaceOf(o), Object: o.Raw}
+		if hosts := rev.Claims(req); len(hosts) > 0 {
 			x.Add(policy.Ref{Kind: o.Kind, Namespace: req.Namespace, Name: o.Name, Created: first.Add(time.Duration(i) * time.Second)}, hosts)
 		}
 	}
@@ -139,7 +153,7 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 }
 
 // clusterScoped are the kinds check reads that have no namespace.
-var clusterScoped = map[string]bool{"ClusterRoleBinding": true, "IngressClass": true}
+var clusterScoped = map[string]bool{"ClusterRoleBinding": true, "IngressClass": true, "GatewayClass": true}
 
 // namespaceOf is where kubectl would create an object: its namespace, "default" when it names
 // none, none for a cluster-scoped kind.

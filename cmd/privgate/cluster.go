@@ -10,7 +10,10 @@ import (
 
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -18,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/audit"
 	"github.com/privgate/privgate/policy"
@@ -52,6 +56,9 @@ func scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = reportsv1alpha1.AddToScheme(s)
+	_ = istionetworking.AddToScheme(s)
+	_ = istiosecurity.AddToScheme(s)
+	_ = gatewayv1.Install(s)
 	return s
 }
 
@@ -60,6 +67,7 @@ func scheme() *runtime.Scheme {
 type clusterView struct {
 	mgr    ctrl.Manager
 	view   *audit.View
+	log    logr.Logger
 	synced atomic.Bool
 }
 
@@ -90,6 +98,11 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		return nil, err
 	}
 	reviewer.Cluster = view // the webhooks' and the audit's cross-object rules read the cache
+	started, err := view.Discover(ctx, mgr.GetRESTMapper())
+	if err != nil {
+		return nil, fmt.Errorf("discover the installed Istio and Gateway API kinds: %w", err)
+	}
+	log.Info("cluster view: related kinds installed", "kinds", fmt.Sprint(started))
 	if namespace == "" {
 		log.Info("no --namespace: audit runs without leader election (one replica only)")
 	}
@@ -97,7 +110,7 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	return &clusterView{mgr: mgr, view: view}, nil
+	return &clusterView{mgr: mgr, view: view, log: log}, nil
 }
 
 func byObject(objs []client.Object) map[client.Object]cache.ByObject {
@@ -116,6 +129,14 @@ func (c *clusterView) Start(ctx context.Context) error {
 			c.synced.Store(true)
 		}
 	}()
+	// Every replica judges routes against the cache: each looks for CRDs installed later.
+	go c.view.WatchCRDs(ctx, c.mgr.GetRESTMapper(), 15*time.Second, func(err error, started []schema.GroupKind) {
+		if err != nil {
+			c.log.Error(err, "cluster view: cannot look for newly installed kinds")
+			return
+		}
+		c.log.Info("cluster view: newly installed kinds now judged", "kinds", fmt.Sprint(started))
+	})
 	return c.mgr.Start(ctx)
 }
 

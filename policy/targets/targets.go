@@ -6,12 +6,14 @@ package targets
 import (
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
 )
 
-// For are the targets cfg judges: Ingresses, and RBAC bindings when it has an rbac section.
+// For are the targets cfg judges: Ingresses, hosts published through Istio and Gateway API
+// gateways, and RBAC bindings when it has an rbac section.
 func For(cfg *policy.Config) []policy.Target {
-	ts := []policy.Target{ingress.New(cfg)}
+	ts := []policy.Target{ingress.New(cfg), istio.New(cfg)}
 	if t := rbac.New(cfg); t != nil {
 		ts = append(ts, t)
 	}

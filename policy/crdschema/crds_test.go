@@ -1,0 +1,137 @@
+package crdschema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestCRDs: the kinds privgate judges are all there, each version with a schema that builds.
+func TestCRDs(t *testing.T) {
+	want := map[string][]string{
+		"authorizationpolicies.security.istio.io":  {"v1", "v1beta1"},
+		"virtualservices.networking.istio.io":      {"v1", "v1alpha3", "v1beta1"},
+		"gateways.networking.istio.io":             {"v1", "v1alpha3", "v1beta1"},
+		"gatewayclasses.gateway.networking.k8s.io": {"v1", "v1beta1"},
+		"gateways.gateway.networking.k8s.io":       {"v1", "v1beta1"},
+		"httproutes.gateway.networking.k8s.io":     {"v1", "v1beta1"},
+		"grpcroutes.gateway.networking.k8s.io":     {"v1"},
+	}
+	got := map[string][]string{}
+	for _, crd := range CRDs() {
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				got[crd.Name] = append(got[crd.Name], v.Name)
+			}
+		}
+		slices.Sort(got[crd.Name])
+	}
+	if len(got) != len(want) {
+		t.Errorf("embedded CRDs %v, want %v", got, want)
+	}
+	for name, versions := range want {
+		if !slices.Equal(got[name], versions) {
+			t.Errorf("%s serves %v, want %v", name, got[name], versions)
+		}
+	}
+	for gvk, v := range load().versions {
+		if _, err := v.validator(); err != nil {
+			t.Errorf("%s: %v", gvk, err)
+		}
+	}
+	// CRDs hands out copies: a caller changing one must not change what Validate uses.
+	CRDs()[0].Spec.Versions[0].Schema = nil
+	if CRDs()[0].Spec.Versions[0].Schema == nil {
+		t.Error("CRDs returned the shared CRD, not a copy")
+	}
+}
+
+// TestEmbeddedCRDsMatchModules: the embedded files are byte for byte the ones of the istio.io/api
+// and sigs.k8s.io/gateway-api versions in go.mod, whose Go types privgate decodes with.
+// hack/crds.sh brings them back in line.
+func TestEmbeddedCRDsMatchModules(t *testing.T) {
+	dirs := moduleDirs(t, "istio.io/api", "sigs.k8s.io/gateway-api")
+	istio, err := os.ReadFile(path.Join(dirs["istio.io/api"], "kubernetes/customresourcedefinitions.gen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.Glob(files, "crds/*.yaml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no embedded CRDs (%v)", err)
+	}
+	for _, name := range names {
+		embedded, err := fs.ReadFile(files, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := path.Base(name)
+		if strings.HasPrefix(base, "gateway.networking.k8s.io_") {
+			upstream, err := os.ReadFile(path.Join(dirs["sigs.k8s.io/gateway-api"], "config/crd/standard", base))
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			} else if !bytes.Equal(embedded, upstream) {
+				t.Errorf("%s differs from sigs.k8s.io/gateway-api's: run hack/crds.sh", name)
+			}
+			continue
+		}
+		if !isDocument(istio, embedded) {
+			t.Errorf("%s is not one whole document of istio.io/api's customresourcedefinitions.gen.yaml: run hack/crds.sh", name)
+		}
+	}
+}
+
+// isDocument tells whether doc is one whole document of the YAML stream, as hack/crdsplit cuts it.
+func isDocument(stream, doc []byte) bool {
+	for from := 0; ; {
+		i := bytes.Index(stream[from:], doc)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(doc)
+		starts := i == 0 || bytes.HasSuffix(stream[:i], []byte("\n---\n")) || i == 4 && bytes.HasPrefix(stream, []byte("---\n"))
+		ends := end == len(stream) || bytes.HasPrefix(stream[end:], []byte("---\n"))
+		if starts && ends {
+			return true
+		}
+		from = i + 1
+	}
+}
+
+// moduleDirs asks the go command where the module cache holds each module at go.mod's version.
+func moduleDirs(t *testing.T, modules ...string) map[string]string {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Skip("the go command is not on PATH, so the module's files cannot be found to compare with")
+	}
+	cmd := exec.Command(goCmd, append([]string{"list", "-m", "-json"}, modules...)...)
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOTOOLCHAIN=local")
+	out, err := cmd.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			t.Fatalf("go list -m %s: %v\n%s", strings.Join(modules, " "), err, exit.Stderr)
+		}
+		t.Fatalf("go list -m: %v", err)
+	}
+	dirs := map[string]string{}
+	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
+		var m struct{ Path, Version, Dir string }
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Dir == "" {
+			t.Fatalf("%s@%s is not in the module cache: go mod download %s", m.Path, m.Version, m.Path)
+		}
+		dirs[m.Path] = m.Dir
+	}
+	return dirs
+}

@@ -1,0 +1,243 @@
+package istio
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	securityv1beta1 "istio.io/api/security/v1beta1"
+	typev1beta1 "istio.io/api/type/v1beta1"
+	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// dryRunAnnotation makes Istio only log what a policy would do.
+const dryRunAnnotation = "istio.io/dry-run"
+
+// expose judges one publication against policies: which one covers it, or why each that applies
+// does not.
+func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPolicy) policy.Exposure {
+	e := policy.Exposure{Host: p.host, Field: p.field, By: p.by, Gateway: p.gateway, Workload: p.workload.String(),
+		Exempt: slices.Contains(m.cfg.ExemptHosts, p.host), Unsupported: p.unsupported}
+	if p.unsupported != "" {
+		return e
+	}
+	applying := m.applying(p.workload, policies)
+	if providers := providersOf(applying); len(providers) > 1 {
+		e.Gaps = append(e.Gaps, fmt.Sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", strings.Join(providers, ", ")))
+	} else {
+		for _, ap := range applying {
+			gap := m.covers(ap, p.host)
+			if gap == "" {
+				e.Covered, e.Policy = true, "AuthorizationPolicy "+key(ap)
+				return e
+			}
+			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+gap)
+		}
+	}
+	e.Fix = m.fix(p)
+	return e
+}
+
+// applying are the CUSTOM policies that apply to a workload, as Istio picks them: in the root
+// namespace mesh-wide or by selector; in the workload's namespace namespace-wide or by selector;
+// by targetRefs to its Gateway (from the Gateway's namespace) or its GatewayClass (from the root
+// namespace). A policy with both selector and targetRefs is refused by Istio and applies nowhere.
+func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolicy) []*istiosecurity.AuthorizationPolicy {
+	var out []*istiosecurity.AuthorizationPolicy
+	root := m.cfg.Istio.RootNamespace
+	for _, ap := range policies {
+		if ap.Spec.GetAction() != securityv1beta1.AuthorizationPolicy_CUSTOM {
+			continue
+		}
+		refs := targetRefs(ap)
+		sel := ap.Spec.GetSelector().GetMatchLabels()
+		local := ap.Namespace == root || (w.namespace != "" && ap.Namespace == w.namespace)
+		switch {
+		case len(refs) > 0 && ap.Spec.GetSelector() != nil:
+		case len(refs) > 0:
+			if targets(ap, refs, w, root) {
+				out = append(out, ap)
+			}
+		case local && subset(sel, w.labels):
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+type typeRef = typev1beta1.PolicyTargetReference
+
+func targetRefs(ap *istiosecurity.AuthorizationPolicy) []*typeRef {
+	var out []*typeRef
+	if r := ap.Spec.GetTargetRef(); r != nil {
+		out = append(out, r)
+	}
+	return append(out, ap.Spec.GetTargetRefs()...)
+}
+
+// targets reports whether some targetRef names the workload's Gateway or its class.
+func targets(ap *istiosecurity.AuthorizationPolicy, refs []*typeRef, w workload, root string) bool {
+	if w.gateway == nil && w.class == "" {
+		return false // an Istio Gateway's pods: targetRefs name Gateway API objects only
+	}
+	for _, r := range refs {
+		if r.GetGroup() != "gateway.networking.k8s.io" {
+			continue
+		}
+		switch r.GetKind() {
+		case "Gateway":
+			name := w.labels[gatewayNameLabel]
+			if w.gateway != nil {
+				name = w.gateway.Name
+			}
+			if r.GetName() == name && ap.Namespace == w.namespace && (r.GetNamespace() == "" || r.GetNamespace() == ap.Namespace) {
+				return true
+			}
+		case "GatewayClass":
+			if r.GetName() == w.class && ap.Namespace == root {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func providersOf(policies []*istiosecurity.AuthorizationPolicy) []string {
+	var out []string
+	for _, ap := range policies {
+		if enforced(ap) && !slices.Contains(out, ap.Spec.GetProvider().GetName()) {
+			out = append(out, ap.Spec.GetProvider().GetName())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func enforced(ap *istiosecurity.AuthorizationPolicy) bool {
+	return !strings.EqualFold(ap.Annotations[dryRunAnnotation], "true")
+}
+
+// covers is "" when ap sends every request to host to a configured login provider, else why not.
+func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string) string {
+	switch provider := ap.Spec.GetProvider().GetName(); {
+	case !enforced(ap):
+		return "is in dry-run (" + dryRunAnnotation + "), so it only logs"
+	case !slices.Contains(m.cfg.Istio.ExtensionProviders, provider):
+		return fmt.Sprintf("names provider %q, which is not in istio.extensionProviders", provider)
+	case len(ap.Spec.GetRules()) == 0:
+		return "has no rules, so it matches no request"
+	}
+	var why []string
+	for i, r := range ap.Spec.GetRules() {
+		gap := m.ruleCovers(r, host)
+		if gap == "" {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("rules[%d] %s", i, gap))
+	}
+	return "does not match every request to " + host + ": " + strings.Join(why, "; ")
+}
+
+// ruleCovers is "" when a rule matches every request to host.
+func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string) string {
+	switch {
+	case len(r.GetFrom()) > 0:
+		return "narrows by from (sources)"
+	case len(r.GetWhen()) > 0:
+		return "narrows by when (conditions)"
+	case len(r.GetTo()) == 0:
+		return ""
+	}
+	var why []string
+	for i, to := range r.GetTo() {
+		gap := m.operationCovers(to.GetOperation(), host)
+		if gap == "" {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("to[%d] %s", i, gap))
+	}
+	return strings.Join(why, ", ")
+}
+
+// operationCovers is "" when an operation matches every request to host (all its fields match).
+func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string) string {
+	var why []string
+	narrow := func(field string, values []string) {
+		if len(values) > 0 {
+			why = append(why, "narrows by "+field)
+		}
+	}
+	narrow("methods", op.GetMethods())
+	narrow("notMethods", op.GetNotMethods())
+	narrow("ports", op.GetPorts())
+	narrow("notPorts", op.GetNotPorts())
+	if paths := op.GetPaths(); len(paths) > 0 && !slices.Contains(paths, "*") && !slices.Contains(paths, "/*") {
+		why = append(why, "narrows by paths")
+	}
+	for _, p := range op.GetNotPaths() {
+		if !slices.Contains(m.cfg.Istio.AllowedNotPaths, p) {
+			why = append(why, fmt.Sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", p))
+		}
+	}
+	if hosts := op.GetHosts(); len(hosts) > 0 {
+		name := slices.ContainsFunc(hosts, func(v string) bool { return coversName(v, host) })
+		ports := slices.ContainsFunc(hosts, func(v string) bool { return coversPorts(v, host) })
+		switch {
+		case !name:
+			why = append(why, "hosts do not match "+host)
+		case !ports:
+			why = append(why, fmt.Sprintf("hosts match %s but not %s:<port> (clients may send the port: add %q)", host, host, host+":*"))
+		}
+	}
+	for _, v := range op.GetNotHosts() {
+		if excludes(v, host) {
+			why = append(why, fmt.Sprintf("notHosts %q leaves it out", v))
+		}
+	}
+	return strings.Join(why, ", ")
+}
+
+// change is what writing (or deleting) an AuthorizationPolicy does to the published private
+// hosts: those covered with the stored policies and not with the change, and the workloads left
+// with two providers.
+func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.Conflict) {
+	self, ok := o.typed.(*istiosecurity.AuthorizationPolicy)
+	if !ok {
+		return nil, nil
+	}
+	after := slices.DeleteFunc(slices.Clone(m.policies), func(p *istiosecurity.AuthorizationPolicy) bool { return key(p) == key(self) })
+	if operation != "DELETE" {
+		after = append(after, self)
+	}
+	var uncovered []policy.Exposure
+	var conflicts []policy.Conflict
+	seen := map[string]bool{}
+	for _, obj := range m.publishers {
+		for _, p := range m.publications(obj) {
+			if !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
+				continue
+			}
+			if m.expose(p, m.policies).Covered {
+				if e := m.expose(p, after); !e.Covered {
+					uncovered = append(uncovered, e)
+				}
+			}
+			w := p.workload.String()
+			if seen[w] || operation == "DELETE" {
+				continue
+			}
+			seen[w] = true
+			applying := m.applying(p.workload, after)
+			if providers := providersOf(applying); len(providers) > 1 && slices.Contains(applying, self) {
+				c := policy.Conflict{Workload: w, Providers: providers}
+				for _, ap := range applying {
+					c.Policies = append(c.Policies, "AuthorizationPolicy "+key(ap))
+				}
+				conflicts = append(conflicts, c)
+			}
+		}
+	}
+	return uncovered, conflicts
+}

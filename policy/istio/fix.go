@@ -1,0 +1,118 @@
+package istio
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// fix is a policy that would cover one publication, as one line of JSON (which is YAML):
+// kubectl apply -f takes it as it is.
+func (m *mesh) fix(p publication) string {
+	b, err := json.Marshal(m.loginPolicy(p.workload, []string{p.host}, false))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// loginPolicy is the CUSTOM AuthorizationPolicy sending every request to hosts on workload w to
+// the first configured provider: by targetRefs for a Gateway API Gateway's pods, by selector
+// otherwise (from the root namespace when the pods' namespace is unknown). all leaves out hosts
+// (the gateway serves only private hosts); so does a host for every name or a wildcard, which
+// no hosts value can cover with its ports.
+func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any {
+	provider := "<a provider from istio.extensionProviders>"
+	if len(m.cfg.Istio.ExtensionProviders) > 0 {
+		provider = m.cfg.Istio.ExtensionProviders[0]
+	}
+	name, ns := "privgate-login", w.namespace
+	spec := map[string]any{"action": "CUSTOM", "provider": map[string]any{"name": provider}}
+	switch gw := w.labels[gatewayNameLabel]; {
+	case w.gateway != nil || gw != "":
+		if w.gateway != nil {
+			gw = w.gateway.Name
+		}
+		name += "-" + gw
+		spec["targetRefs"] = []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw}}
+	default:
+		if ns == "" {
+			ns = m.cfg.Istio.RootNamespace
+		}
+		spec["selector"] = map[string]any{"matchLabels": w.labels}
+	}
+	if all || slices.ContainsFunc(hosts, func(h string) bool { return strings.HasPrefix(h, "*") }) {
+		spec["rules"] = []any{map[string]any{}}
+	} else {
+		var values []string
+		for _, h := range hosts {
+			values = append(values, h, h+":*")
+		}
+		spec["rules"] = []any{map[string]any{"to": []any{map[string]any{"operation": map[string]any{"hosts": values}}}}}
+	}
+	return map[string]any{
+		"apiVersion": "security.istio.io/v1",
+		"kind":       "AuthorizationPolicy",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+		"spec":       spec,
+	}
+}
+
+// Suggestion is a login policy for one gateway workload, covering the private hosts published
+// on it that no policy covers.
+type Suggestion struct {
+	Workload string
+	Hosts    []string
+	Policy   map[string]any
+}
+
+// Suggest is what `privgate istio policy` prints: for each gateway workload publishing private
+// hosts that no enforced login policy covers, the CUSTOM policy that would. A workload that
+// publishes only private hosts gets one without hosts (every request to it).
+func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
+	m := load(cfg, c)
+	type group struct {
+		w        workload
+		hosts    []string
+		onlyPriv bool
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, obj := range m.publishers {
+		for _, p := range m.publications(obj) {
+			if p.unsupported != "" {
+				continue
+			}
+			k := p.workload.String()
+			g := groups[k]
+			if g == nil {
+				g = &group{w: p.workload, onlyPriv: true}
+				groups[k] = g
+				order = append(order, k)
+			}
+			if !p.private {
+				g.onlyPriv = false
+				continue
+			}
+			if slices.Contains(cfg.ExemptHosts, p.host) || slices.Contains(g.hosts, p.host) {
+				continue
+			}
+			if !m.expose(p, m.policies).Covered {
+				g.hosts = append(g.hosts, p.host)
+			}
+		}
+	}
+	slices.Sort(order)
+	var out []Suggestion
+	for _, k := range order {
+		g := groups[k]
+		if len(g.hosts) == 0 {
+			continue
+		}
+		slices.Sort(g.hosts)
+		out = append(out, Suggestion{Workload: k, Hosts: g.hosts, Policy: m.loginPolicy(g.w, g.hosts, g.onlyPriv)})
+	}
+	return out
+}

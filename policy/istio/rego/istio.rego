@@ -1,0 +1,87 @@
+# privgate's default policy for hosts published through shared gateways (Istio VirtualServices
+# and Gateways, Gateway API Gateways and routes on Istio) and for the CUSTOM
+# AuthorizationPolicies that put login in front of them (docs/istio.md).
+#
+# Inputs (policy/input.go): input.object, the object as written; input.exposures, one per
+# private host the object publishes and gateway workload, with covered (some enforced CUSTOM
+# policy with a configured provider matches every request to it there), gaps (why each policy
+# that applies does not), unsupported (why no login can be checked on that gateway) and fix (a
+# policy that would cover it); for an AuthorizationPolicy, input.uncovered (published hosts its
+# change leaves without login) and input.conflicts (workloads it leaves with two providers);
+# data.privgate.config.istio.
+# Outputs: deny and warn, as for Ingresses; modes per rule in privgate.yaml's istio.rules.
+package privgate.istio
+
+cfg := data.privgate.config
+
+violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
+
+deny contains v if {
+	some v in problems
+}
+
+warn contains v if {
+	some v in cautions
+}
+
+# One gate for what needs login: private, not exempt.
+unprotected contains e if {
+	some e in input.exposures
+	not e.exempt
+	not e.covered
+}
+
+why(e) := concat("; ", e.gaps) if {
+	count(e.gaps) > 0
+} else := "no CUSTOM AuthorizationPolicy applies to those pods"
+
+problems contains violation("gateway-login", e.host, e.field, msg) if {
+	some e in unprotected
+	not e.unsupported
+	msg := sprintf("is published through %s on pods %s without login: %s. Apply: %s", [e.gateway, e.workload, why(e), e.fix])
+}
+
+problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
+	some e in unprotected
+	e.unsupported
+	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, e.unsupported])
+}
+
+# What an AuthorizationPolicy itself says.
+custom if {
+	input.object.kind == "AuthorizationPolicy"
+	input.object.spec.action == "CUSTOM"
+	input.request.operation != "DELETE"
+}
+
+provider := object.get(input.object.spec, ["provider", "name"], "")
+
+problems contains violation("authz-provider-unknown", "", "spec.provider.name", msg) if {
+	custom
+	not provider in cfg.istio.extensionProviders
+	msg := sprintf("CUSTOM action sends requests to provider %q, which is not in istio.extensionProviders (%s), so privgate cannot tell it enforces login; name one of those, or add it to privgate.yaml if it is meshConfig's login provider", [provider, concat(", ", cfg.istio.extensionProviders)])
+}
+
+problems contains violation("authz-selector-and-targetrefs", "", "spec.selector", msg) if {
+	input.object.kind == "AuthorizationPolicy"
+	input.object.spec.selector
+	some refs in ["targetRef", "targetRefs"]
+	input.object.spec[refs]
+	msg := sprintf("sets both selector and %s, which Istio refuses: the policy applies nowhere; keep one", [refs])
+}
+
+problems contains violation("authz-uncovers", e.host, "", msg) if {
+	some e in input.uncovered
+	msg := sprintf("this change leaves %s, published by %s through %s on pods %s, without login: %s. Cover it first: %s", [e.host, e.by, e.gateway, e.workload, why(e), e.fix])
+}
+
+problems contains violation("authz-provider-conflict", "", "spec.provider.name", msg) if {
+	some c in input.conflicts
+	msg := sprintf("pods %s would have CUSTOM policies for providers %s (%s), and Istio allows one provider per workload: use one provider", [c.workload, concat(", ", c.providers), concat(", ", c.policies)])
+}
+
+cautions contains violation("authz-dry-run", "", "metadata.annotations", msg) if {
+	custom
+	object.get(input.object.metadata, ["annotations", "istio.io/dry-run"], "") == "true"
+	msg := "istio.io/dry-run is true: the policy only logs what it would do and keeps no one out"
+}

@@ -1,0 +1,164 @@
+// Package istio is the target for hosts published through shared gateways: Istio's
+// VirtualServices and Gateways and Gateway API's Gateways and routes on Istio. A private host
+// served that way is behind login only when a CUSTOM AuthorizationPolicy naming a login provider
+// applies to the gateway's pods and matches every request to the host; the target finds, for
+// each published host, whether one does, and judges changes to those policies too
+// (docs/istio.md).
+package istio
+
+import (
+	"bytes"
+	"encoding/json"
+	"embed"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/policy"
+)
+
+//go:embed rego/*.rego
+var rego embed.FS
+
+// The kinds, by group.
+var (
+	VirtualService      = schema.GroupKind{Group: "networking.istio.io", Kind: "VirtualService"}
+	IstioGateway        = schema.GroupKind{Group: "networking.istio.io", Kind: "Gateway"}
+	AuthorizationPolicy = schema.GroupKind{Group: "security.istio.io", Kind: "AuthorizationPolicy"}
+	Gateway             = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "Gateway"}
+	GatewayClass        = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GatewayClass"}
+	HTTPRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "HTTPRoute"}
+	GRPCRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GRPCRoute"}
+	Service             = schema.GroupKind{Kind: "Service"}
+)
+
+// versions are the served versions of each judged kind; every one decodes into the same Go type
+// (Istio's versions share one schema, as do Gateway API's v1 and v1beta1).
+var versions = map[schema.GroupKind][]string{
+	VirtualService:      {"v1", "v1beta1", "v1alpha3"},
+	IstioGateway:        {"v1", "v1beta1", "v1alpha3"},
+	AuthorizationPolicy: {"v1", "v1beta1"},
+	Gateway:             {"v1", "v1beta1"},
+	HTTPRoute:           {"v1", "v1beta1"},
+	GRPCRoute:           {"v1"},
+}
+
+// judged are the kinds in a fixed order, for Kinds.
+var judged = []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, HTTPRoute, GRPCRoute}
+
+var kinds = func() []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for _, gk := range judged {
+		for _, v := range versions[gk] {
+			out = append(out, gk.WithVersion(v))
+		}
+	}
+	return out
+}()
+
+// Target judges routes, gateways and AuthorizationPolicies. It is always on: without
+// istio.extensionProviders nothing covers a published private host, so each is refused.
+type Target struct{ cfg *policy.Config }
+
+// New is the istio target over cfg.
+func New(cfg *policy.Config) *Target { return &Target{cfg: cfg} }
+
+// Name is "istio": privgate.yaml's istio.rules set its rules' modes.
+func (*Target) Name() string { return "istio" }
+
+// Kinds are every served version of the judged kinds.
+func (*Target) Kinds() []schema.GroupVersionKind { return kinds }
+
+// Retired: none; other versions of these kinds are refused by the core as unjudged.
+func (*Target) Retired() []schema.GroupVersionKind { return nil }
+
+// Package is privgate.istio.
+func (*Target) Package() string { return "privgate.istio" }
+
+// Modules are rego/istio.rego and its tests.
+func (*Target) Modules() policy.Modules { return policy.ModulesIn(rego) }
+
+// Quiet is why an object needs nothing.
+func (*Target) Quiet() string { return "publishes no private host through a gateway" }
+
+// SurelyPublic is never sure: a route's hosts may come from its gateway, and a policy change
+// may uncover another object's host.
+func (*Target) SurelyPublic([]byte) bool { return false }
+
+// JudgesDelete: deleting an AuthorizationPolicy can uncover hosts.
+func (*Target) JudgesDelete() bool { return true }
+
+// Related are the kinds a judgement reads: the judged ones, GatewayClasses (which controller
+// runs a Gateway) and Services (the pods of a Gateway deployed by hand).
+func (*Target) Related() []schema.GroupKind {
+	return []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, GatewayClass, HTTPRoute, GRPCRoute, Service}
+}
+
+// Typed decodes an object of a related kind into its Go type.
+func (*Target) Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, error) {
+	var obj runtime.Object
+	switch gvk.GroupKind() {
+	case VirtualService:
+		obj = &istionetworking.VirtualService{}
+	case IstioGateway:
+		obj = &istionetworking.Gateway{}
+	case AuthorizationPolicy:
+		obj = &istiosecurity.AuthorizationPolicy{}
+	case Gateway:
+		obj = &gatewayv1.Gateway{}
+	case GatewayClass:
+		obj = &gatewayv1.GatewayClass{}
+	case HTTPRoute:
+		obj = &gatewayv1.HTTPRoute{}
+	case GRPCRoute:
+		obj = &gatewayv1.GRPCRoute{}
+	case Service:
+		obj = &corev1.Service{}
+	default:
+		return nil, fmt.Errorf("kind %s is not one the istio target reads", gvk.GroupKind())
+	}
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(obj); err != nil {
+		return nil, fmt.Errorf("object is not a valid %s: %w", gvk.Kind, err)
+	}
+	return obj, nil
+}
+
+// Decode parses a judged object.
+func (t *Target) Decode(raw []byte) (policy.Object, error) {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("object is not valid JSON: %w", err)
+	}
+	gvk := schema.FromAPIVersionAndKind(head.APIVersion, head.Kind)
+	typed, err := t.Typed(gvk, raw)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := withoutManagedFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &object{t: t, kind: gvk.GroupKind(), typed: typed, doc: doc}, nil
+}
+
+// withoutManagedFields is the object as written, the API server's bookkeeping left out. The
+// policy reads the object as written rather than as the Go types print it back, since those
+// drop what they do not know.
+func withoutManagedFields(raw []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if m, ok := doc["metadata"].(map[string]any); ok {
+		delete(m, "managedFields")
+	}
+	return json.Marshal(doc)
+}
