@@ -12,7 +12,13 @@ import (
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/privgate/privgate/policy"
 )
@@ -79,6 +85,11 @@ func newAuditCommand() *cobra.Command {
 				}
 				reqs = append(reqs, bindings...)
 			}
+			related, err := storedRelated(ctx, cfg, s.reviewer, index)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			reqs = append(reqs, related...)
 			s.reviewer.Cluster = index
 			results, others := make([]checkResult, 0, len(reqs)), 0
 			hosts := map[string][]hostClaim{}
@@ -94,7 +105,7 @@ func newAuditCommand() *cobra.Command {
 				}
 				r.Patch = orEmpty(r.Patch)
 				if r.Kind != "Ingress" && r.Error == "" && r.Note != "" && len(r.Violations)+len(r.Warnings)+len(r.Audited) == 0 {
-					others++ // a binding granting no judged group (most: the system's own)
+					others++ // a binding granting no judged group (most: the system's own), a route publishing no private host
 					continue
 				}
 				for _, h := range s.reviewer.HostsOf(req) {
@@ -153,6 +164,58 @@ func storedBindings(ctx context.Context, client kubernetes.Interface) ([]policy.
 		}
 	}
 	return out, nil
+}
+
+// storedRelated lists the objects of the kinds a target judges against (Istio, Gateway API)
+// whose CRDs are installed, each in its preferred version: into the index, and as requests for
+// those the core judges.
+func storedRelated(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, index *policy.Index) ([]policy.Request, error) {
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+	var reqs []policy.Request
+	for _, t := range rev.Targets {
+		rel, ok := t.(policy.Relating)
+		if !ok {
+			continue
+		}
+		for _, gk := range rel.Related() {
+			mapping, err := mapper.RESTMapping(gk)
+			if meta.IsNoMatchError(err) {
+				continue // not installed
+			} else if err != nil {
+				return nil, fmt.Errorf("find %s: %w", gk, err)
+			}
+			list, err := dc.Resource(mapping.Resource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", gk, err)
+			}
+			for i := range list.Items {
+				item := &list.Items[i]
+				item.SetManagedFields(nil)
+				raw, err := item.MarshalJSON()
+				if err != nil {
+					return nil, err
+				}
+				gvk := item.GroupVersionKind()
+				typed, err := rel.Typed(gvk, raw)
+				if err != nil {
+					return nil, fmt.Errorf("%s %s: %w", gvk.Kind, policy.ObjectName(item.GetNamespace(), item.GetName()), err)
+				}
+				index.Store(gk, typed)
+				if rev.Judges(gvk) {
+					reqs = append(reqs, policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: item.GetNamespace(), Name: item.GetName(), Object: raw})
+				}
+			}
+		}
+	}
+	return reqs, nil
 }
 
 // hostClaim is one Ingress answering a private host, and whether it keeps it behind login.

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/crdschema"
 )
 
 // checkResult is one judged object, as -o json prints it.
@@ -175,13 +176,19 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 		return &checkResult{File: o.File, Line: o.Line, Error: o.Err.Error()}
 	}
 	kind := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
-	if !rev.Judges(kind) {
-		return nil
-	}
 	ns := namespaceOf(o)
 	failed := func(err error) *checkResult {
 		return &checkResult{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 			Error: fmt.Sprintf("%s: %s %s: %v", o.where(), o.Kind, policy.ObjectName(ns, o.Name), err)}
+	}
+	// The Go types of Istio and Gateway API drop what they do not know, so a field at the wrong
+	// level would pass unseen: such objects are first held to their CRD's schema, as the API
+	// server does with kubectl's strict field validation.
+	if errs, known := crdschema.Validate(kind, o.Raw); known && len(errs) > 0 {
+		return failed(fmt.Errorf("does not match the %s CRD's schema: %w", o.Kind, errs.ToAggregate()))
+	}
+	if !rev.Judges(kind) {
+		return nil
 	}
 	d, err := rev.Review(ctx, policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
 	if err != nil {

@@ -71,7 +71,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
+	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newIstioCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
 		Use:   "version",
 		Short: "Print privgate's version",
 		Args:  cobra.NoArgs,

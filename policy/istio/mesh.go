@@ -143,25 +143,29 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 		p.private, p.by = m.private(p.host), describe(obj)
 		out = append(out, p)
 	}
+	// A gateway's own hosts count as private only when wholly inside a private zone: a wider
+	// one ("*.example.com") publishes what its routes bind, and those are judged.
+	addServed := func(p publication) {
+		p.private, p.by = m.inside(p.host), describe(obj)
+		out = append(out, p)
+	}
 	switch o := obj.(type) {
 	case *istionetworking.VirtualService:
 		m.virtualService(o, add)
 	case *istionetworking.Gateway:
 		for _, h := range namedHosts(o) {
-			if !m.inside(h.host) {
-				continue // a wider server host publishes what its routes bind: they are judged
-			}
 			for _, w := range m.selected(o.Spec.GetSelector()) {
-				add(publication{host: h.host, field: h.field, gateway: describe(o), workload: w})
+				addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w})
 			}
 		}
 	case *gatewayv1.Gateway:
 		w, unsupported := m.gatewayWorkload(o.Namespace, o.Name, o)
-		for _, h := range namedHosts(o) {
-			if !m.inside(h.host) {
-				continue
+		for i, l := range o.Spec.Listeners {
+			h := namedHost{"*", fmt.Sprintf("spec.listeners[%d]", i)}
+			if l.Hostname != nil {
+				h = namedHost{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
 			}
-			add(publication{host: h.host, field: h.field, gateway: describe(o), workload: w, unsupported: unsupported})
+			addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w, unsupported: unsupported})
 		}
 	case *gatewayv1.HTTPRoute:
 		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, add)
