@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
