@@ -25,6 +25,7 @@ fuzz: ## run each fuzz target for FUZZTIME inputs (20000x, about 10 s each)
 	$(GO) test -run '^$$' -fuzz '^FuzzZonesPrivate$$' -fuzztime $(FUZZTIME) ./policy/
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/ingress/
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/rbac/
+	$(GO) test -run '^$$' -fuzz '^FuzzHostCoverage$$' -fuzztime $(FUZZTIME) ./policy/istio/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 
 bench-short: ## run every benchmark briefly so none rots

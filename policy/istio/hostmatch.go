@@ -26,6 +26,7 @@ func matches(value, host string) bool {
 // coversName reports whether value matches every Host header naming a published host without a
 // port. A published wildcard ("*.zone") needs a value matching every name under it.
 func coversName(value, host string) bool {
+	host = policy.NormalizeHost(host)
 	if base, ok := strings.CutPrefix(host, "*"); ok {
 		v := policy.NormalizeHost(value)
 		if v == "*" {
@@ -40,7 +41,7 @@ func coversName(value, host string) bool {
 // coversPorts reports whether value matches the host with every port a client may add
 // ("grafana.zone:443"): only "*" and a prefix match ending at or before the colon do.
 func coversPorts(value, host string) bool {
-	v := policy.NormalizeHost(value)
+	v, host := policy.NormalizeHost(value), policy.NormalizeHost(host)
 	if v == "*" {
 		return true
 	}
@@ -54,7 +55,7 @@ func coversPorts(value, host string) bool {
 // Host header with or without a port ("grafana.zone", "grafana.zone:8443"). Any notHosts value
 // narrows a published wildcard.
 func excludes(value, host string) bool {
-	v := policy.NormalizeHost(value)
+	v, host := policy.NormalizeHost(value), policy.NormalizeHost(host)
 	if strings.HasPrefix(host, "*") || matches(v, host) {
 		return true
 	}

@@ -17,6 +17,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -163,5 +164,19 @@ func golden(t *testing.T, path string, lines []string) {
 	}
 	if got != string(want) {
 		t.Errorf("messages differ from %s:\n got: %s\nwant: %s", path, got, want)
+	}
+}
+
+// TestRego runs the istio policy's Rego tests.
+func TestRego(t *testing.T) {
+	n := 0
+	err := policy.TestModules(context.Background(), (&istio.Target{}).Modules(), func(r policy.TestResult) {
+		n++
+		if !r.Passed {
+			t.Errorf("%s: %s", r.Name, r.Detail)
+		}
+	})
+	if err != nil || n < 10 {
+		t.Fatalf("%d tests: %v", n, err)
 	}
 }

@@ -1,0 +1,79 @@
+# Unit tests of the istio policy, run by `go test ./policy/istio/` and `privgate policy test DIR`.
+# The exposures are what privgate computes in Go (policy/istio); these tests pin what the policy
+# makes of them.
+package privgate.istio_test
+
+import data.privgate.istio
+
+config := {"istio": {"extensionProviders": ["oauth2-proxy"]}}
+
+exposure(over) := object.union({
+	"host": "grafana.private.example.com", "field": "spec.hosts[0]", "by": "VirtualService monitoring/grafana",
+	"gateway": "Gateway istio-system/public", "workload": "istio-system/{istio=ingressgateway}",
+	"exempt": false, "covered": false, "fix": "{...}",
+}, over)
+
+ids(inp) := result if {
+	result := {v.id | some v in istio.deny} with input as inp with data.privgate.config as config
+}
+
+warned(inp) := result if {
+	result := {v.id | some v in istio.warn} with input as inp with data.privgate.config as config
+}
+
+test_uncovered_host if {
+	ids({"exposures": [exposure({})]}) == {"gateway-login"}
+}
+
+test_covered_host if {
+	ids({"exposures": [exposure({"covered": true, "policy": "AuthorizationPolicy istio-system/login"})]}) == set()
+}
+
+test_exempt_host if {
+	ids({"exposures": [exposure({"exempt": true})]}) == set()
+}
+
+test_message_lists_gaps_and_fix if {
+	msgs := {v.message | some v in istio.deny} with input as {"exposures": [exposure({"gaps": ["AuthorizationPolicy istio-system/login is in dry-run"]})]}
+		with data.privgate.config as config
+	some m in msgs
+	contains(m, "is in dry-run")
+	endswith(m, "Apply: {...}")
+}
+
+test_unsupported_gateway if {
+	ids({"exposures": [exposure({"unsupported": "its GatewayClass \"eg\" is run by another controller"})]}) == {"gateway-unsupported"}
+}
+
+policy_object(spec) := {"kind": "AuthorizationPolicy", "metadata": {"name": "login", "namespace": "istio-system"}, "spec": spec}
+
+test_provider_unknown if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == {"authz-provider-unknown"}
+}
+
+test_provider_known if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}})}) == set()
+}
+
+test_other_actions_are_not_login if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "DENY", "rules": [{}]})}) == set()
+}
+
+test_deleting_is_judged_by_what_it_uncovers if {
+	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == set()
+	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "uncovered": [exposure({})]}) == {"authz-uncovers"}
+}
+
+test_selector_and_target_refs if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}, "selector": {"matchLabels": {"a": "b"}}, "targetRefs": [{"kind": "Gateway", "name": "x"}]})}) == {"authz-selector-and-targetrefs"}
+}
+
+test_provider_conflict if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "conflicts": [{"workload": "w", "providers": ["a", "oauth2-proxy"], "policies": ["p", "q"]}]}) == {"authz-provider-conflict"}
+}
+
+test_dry_run_warns if {
+	obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": "true"}}})
+	warned({"request": {"operation": "UPDATE"}, "object": obj}) == {"authz-dry-run"}
+	ids({"request": {"operation": "UPDATE"}, "object": obj}) == set()
+}
