@@ -54,6 +54,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		"acme solver user":  {cfg.ACMESolverUsers[0], "system:serviceaccount:cert-manager:cert-manager"},
 		"groups file":       {cfg.Path(cfg.Groups.File), filepath.Join(cfg.Dir, "groups.txt")},
 		"tls suffix":        {cfg.TLSSecretSuffix, "-privgate-tls"},
+		"istio root":        {cfg.Istio.RootNamespace, "istio-system"},
+		"istio providers":   {len(cfg.Istio.ExtensionProviders), 0},
+		"istio gateway":     {cfg.Istio.GatewayWorkloads[0].Labels["istio"], "ingressgateway"},
 	}
 	for name, c := range checks {
 		if c.got != c.want {
@@ -112,6 +115,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		"bad error backend":    {"tls:", "controller: {errorBackends: [a/b, \"x/Y_z\"]}\ntls:", "controller.errorBackends[1]: \"x/Y_z\" is not a Service"},
 		"unknown controller":   {"tls:", "controller: {noAuthLocation: [/x]}\ntls:", "controller.noAuthLocation: unknown key"},
 		"unknown enforcement":  {"tls:", "enforcement: {rules: {a: off}}\ntls:", "privgate.yaml:7: enforcement.rules: unknown key"},
+		"istio key typo":       {"tls:", "istio: {extensionProvider: [oauth2-proxy]}\ntls:", "privgate.yaml:7: istio.extensionProvider: unknown key"},
+		"istio empty provider": {"tls:", "istio: {extensionProviders: [\"\"]}\ntls:", "istio.extensionProviders[0]: must name"},
+		"istio root namespace": {"tls:", "istio: {rootNamespace: Istio_System}\ntls:", "istio.rootNamespace: \"Istio_System\" is not a namespace"},
+		"istio no labels":      {"tls:", "istio: {gatewayWorkloads: [{namespace: istio-system}]}\ntls:", "istio.gatewayWorkloads[0].labels: must name the gateway pods' labels"},
+		"istio bad label":      {"tls:", "istio: {gatewayWorkloads: [{namespace: gw, labels: {app: \"a b\"}}]}\ntls:", "istio.gatewayWorkloads[0].labels.app: \"a b\" is not a label value"},
+		"istio not a path":     {"tls:", "istio: {allowedNotPaths: [healthz]}\ntls:", "istio.allowedNotPaths[0]: \"healthz\" is not a path"},
+		"istio rule mode":      {"tls:", "istio: {rules: {gateway-login: allow}}\ntls:", "istio.rules.gateway-login: \"allow\" is not a mode"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -14,7 +14,10 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -127,6 +130,45 @@ func TestHandlers(t *testing.T) {
 				t.Errorf("denial code %d, want 403", resp.Result.Code)
 			}
 		})
+	}
+}
+
+// TestPolicyDeletion: a DELETE reaches the core with the stored object (oldObject), and deleting
+// the AuthorizationPolicy a published private host relies on is refused, naming the host.
+func TestPolicyDeletion(t *testing.T) {
+	r := testutil.Reviewer(t, "../policy/istio/testdata/privgate.yaml")
+	index := policy.NewIndex()
+	var login []byte
+	stored, err := os.ReadFile("../policy/istio/testdata/cases/authz-delete-uncovers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(stored), "\n---\n") {
+		raw, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head struct{ APIVersion, Kind string }
+		_ = json.Unmarshal(raw, &head)
+		gvk := schema.FromAPIVersionAndKind(head.APIVersion, head.Kind)
+		typed, err := istio.New(r.Config).Typed(gvk, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		index.Store(gvk.GroupKind(), typed)
+		login = raw // the policy is the last document
+	}
+	r.Cluster = index
+	validate := &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}
+	authz := schema.GroupVersionKind{Group: "security.istio.io", Version: "v1", Kind: "AuthorizationPolicy"}
+	_, out := post(t, validate, testutil.AdmissionReview(t, "DELETE", authz, login), "application/json")
+	if out == nil || out.Response.Allowed || !strings.Contains(out.Response.Result.Message, "[authz-uncovers] istio-system/login grafana.private.example.com") {
+		t.Fatalf("deletion not refused: %+v", out)
+	}
+	// Updating it unchanged uncovers nothing.
+	_, out = post(t, validate, testutil.AdmissionReview(t, "UPDATE", authz, login), "application/json")
+	if out == nil || !out.Response.Allowed {
+		t.Fatalf("unchanged update refused: %+v", out)
 	}
 }
 

@@ -284,34 +284,26 @@ func subset(sel, labels map[string]string) bool {
 // gatewayNameLabel is the label Istio puts on the pods it deploys for a Gateway.
 const gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 
-// gatewayWorkload is the pods serving Gateway ns/name (gw nil when not in view, then assumed to
-// be Istio's, class istio), and why no login can be checked when its class is not Istio's.
+// gatewayWorkload is the pods serving Gateway ns/name, as the implementation running its class
+// deploys them (gw nil when not in view: then assumed to be Istio's, class istio), and why no
+// login can be checked there when no implementation privgate knows runs the class.
 func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload, string) {
-	w := workload{namespace: ns, labels: map[string]string{gatewayNameLabel: name}, gateway: gw, class: istioClass}
-	if gw == nil {
-		return w, ""
+	class := istioClass
+	if gw != nil {
+		class = string(gw.Spec.GatewayClassName)
 	}
-	w.class = string(gw.Spec.GatewayClassName)
-	controller, ok := m.classes[w.class]
+	controller, ok := m.classes[class]
+	if !ok && class == istioClass {
+		controller, ok = istioController, true
+	}
+	impl := implementations[controller]
 	switch {
-	case !ok && w.class != istioClass:
-		return w, fmt.Sprintf("its GatewayClass %q is not in view, so its controller is unknown", w.class)
-	case ok && controller != istioController:
-		return w, fmt.Sprintf("its GatewayClass %q is run by %s, not Istio (%s): privgate cannot tell whether it enforces login", w.class, controller, istioController)
+	case !ok:
+		return workload{namespace: ns, class: class}, fmt.Sprintf("its GatewayClass %q is not in view, so its controller is unknown", class)
+	case impl == nil:
+		return workload{namespace: ns, class: class}, fmt.Sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", class, controller, known())
 	}
-	// A Gateway with a hostname address is deployed by hand: its pods are that Service's.
-	for _, a := range gw.Spec.Addresses {
-		if a.Type == nil || *a.Type != gatewayv1.HostnameAddressType {
-			continue
-		}
-		svc, svcNS, _ := strings.Cut(a.Value, ".")
-		if s := m.services[svcNS+"/"+svc]; s != nil && len(s.Spec.Selector) > 0 {
-			return workload{namespace: svcNS, labels: s.Spec.Selector, gateway: gw, class: w.class}, ""
-		}
-		return workload{namespace: svcNS, labels: map[string]string{"service": svc}, gateway: gw, class: w.class},
-			fmt.Sprintf("its address %s names a Service not in view, so its pods are unknown", a.Value)
-	}
-	return w, ""
+	return impl.pods(m, ns, name, gw, class)
 }
 
 // route publishes a route's hostnames on the listeners of each Gateway it attaches to

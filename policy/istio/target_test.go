@@ -180,3 +180,37 @@ func TestRego(t *testing.T) {
 		t.Fatalf("%d tests: %v", n, err)
 	}
 }
+
+// TestSuggest: privgate istio policy's policies, for the stored objects of a case (every
+// document: they are all in the cluster).
+func TestSuggest(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	cases := map[string]string{
+		// A gateway that also serves public names: the hosts and their port forms.
+		"vs-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login","namespace":"istio-system"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{"to":[{"operation":{"hosts":["grafana.private.example.com","grafana.private.example.com:*"]}}]}],"selector":{"matchLabels":{"app":"istio-ingressgateway","istio":"ingressgateway"}}}}]`,
+		// A Gateway that publishes only private names: every request, by targetRefs.
+		"httproute-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-private","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"private"}]}}]`,
+		"vs-covered":                     `null`,
+		"httproute-other-implementation": `null`, // nothing privgate can write covers it
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile("testdata/cases/" + name + ".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			index := policy.NewIndex()
+			for _, d := range documents(t, data) {
+				store(t, r, index, d)
+			}
+			var policies []map[string]any
+			for _, s := range istio.Suggest(r.Config, index) {
+				policies = append(policies, s.Policy)
+			}
+			got, _ := json.Marshal(policies)
+			if string(got) != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}

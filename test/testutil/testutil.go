@@ -85,7 +85,7 @@ func ReadYAML(t testing.TB, path string) []byte {
 }
 
 // AdmissionReview wraps an object (JSON) in an AdmissionReview as kube-apiserver sends it, from
-// user alice, for the object's namespace and name.
+// user alice, for the object's namespace and name (as oldObject for a DELETE).
 func AdmissionReview(t testing.TB, op string, gvk schema.GroupVersionKind, obj []byte) []byte {
 	t.Helper()
 	var meta struct {
@@ -105,7 +105,11 @@ func AdmissionReview(t testing.TB, op string, gvk schema.GroupVersionKind, obj [
 		},
 	}
 	review.Request.UserInfo.Username = "alice"
-	review.Request.Object.Raw = obj
+	if op == "DELETE" {
+		review.Request.OldObject.Raw = obj // the API server sends the stored object, and no new one
+	} else {
+		review.Request.Object.Raw = obj
+	}
 	b, err := json.Marshal(review)
 	if err != nil {
 		t.Fatal(err)
