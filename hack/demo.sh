@@ -2,8 +2,9 @@
 # make demo: privgate in front of a real kube-apiserver, driven with kubectl as a user would.
 # Starts etcd + kube-apiserver (built once from the Go module proxy, then cached), privgate serve
 # with a fresh CA, and the webhook configurations of deploy/webhooks rendered for the local URL;
-# then walks through what privgate admits, mutates and denies. Exit 0 only if every step behaved
-# as expected. Everything it starts is stopped on exit or Ctrl-C.
+# then walks through what privgate admits, mutates and denies, Ingresses first, then hosts
+# published through an Istio gateway. Exit 0 only if every step behaved as expected. Everything
+# it starts is stopped on exit or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/control-plane.sh
@@ -46,7 +47,7 @@ go build -o bin/privgate ./cmd/privgate
 PRIVGATE=$PWD/bin/privgate
 cp_start "$WORK"
 
-heading "Before privgate: an Ingress nobody protected, and the OpenReports CRD"
+heading "Before privgate: an Ingress nobody protected, and the CRDs"
 # As on a cluster where privgate is installed late: this one never went through the webhook.
 "$KUBECTL" create namespace legacy >/dev/null
 "$KUBECTL" apply -f - >/dev/null <<'YAML'
@@ -58,7 +59,13 @@ spec:
   rules: [{host: grafana-old.private.example.com}]
 YAML
 "$KUBECTL" apply -k deploy/crds >/dev/null
-echo "legacy/grafana-old stored without login; reports.openreports.io installed"
+# Istio's and Gateway API's CRDs, byte copies of those in the Go modules privgate is built with.
+# Installed before privgate starts, which then watches their kinds at once (it looks for CRDs
+# installed later every 15 s). Server-side: HTTPRoute's CRD is too large for kubectl's
+# last-applied annotation.
+"$KUBECTL" apply --server-side -f policy/crdschema/crds/ >/dev/null
+"$KUBECTL" wait --for condition=Established --timeout 60s -f policy/crdschema/crds/ >/dev/null
+echo "legacy/grafana-old stored without login; reports.openreports.io, Istio's and Gateway API's CRDs installed"
 
 heading "Starting privgate serve with a fresh CA for 127.0.0.1"
 "$PRIVGATE" certs generate --dir "$WORK/privgate-certs" --san 127.0.0.1 --validity 1h >/dev/null
@@ -68,19 +75,33 @@ PORT=$(cp_free_port)
 PRIVGATE_PID=$!
 
 # Render deploy/webhooks for the local URL: a service reference cannot reach a local process.
+# Every webhook of each configuration is pointed at privgate (Ingresses, Istio and Gateway API
+# routes and gateways, AuthorizationPolicies, RBAC bindings), whatever their number.
 CA=$(base64 -w0 <"$WORK/privgate-certs/ca.crt")
 mkdir -p "$WORK/webhooks"
+"$KUBECTL" kustomize deploy/webhooks >"$WORK/webhooks-service.yaml"
+# clientconfig KIND PATH prints a JSON patch setting every webhook's clientConfig of KIND to PATH.
+clientconfig() {
+  local n ops=()
+  # The one top-level list of a webhook configuration is its webhooks.
+  n=$(awk -v kind="$1" '/^kind: /{k=$2} /^- / && k==kind {n++} END{print n+0}' "$WORK/webhooks-service.yaml")
+  for ((i = 0; i < n; i++)); do
+    ops+=("{\"op\": \"replace\", \"path\": \"/webhooks/$i/clientConfig\", \"value\": {\"url\": \"https://127.0.0.1:$PORT$2\", \"caBundle\": \"$CA\"}}")
+  done
+  local IFS=,
+  echo "[${ops[*]}]"
+}
 cat >"$WORK/webhooks/kustomization.yaml" <<YAML
 resources: [$(realpath --relative-to="$WORK/webhooks" deploy/webhooks)]
 patches:
   - target: {kind: MutatingWebhookConfiguration, name: privgate}
-    patch: '[{"op": "replace", "path": "/webhooks/0/clientConfig", "value": {"url": "https://127.0.0.1:$PORT/mutate", "caBundle": "$CA"}}]'
+    patch: '$(clientconfig MutatingWebhookConfiguration /mutate)'
   - target: {kind: ValidatingWebhookConfiguration, name: privgate}
-    patch: '[{"op": "replace", "path": "/webhooks/0/clientConfig", "value": {"url": "https://127.0.0.1:$PORT/validate", "caBundle": "$CA"}}]'
+    patch: '$(clientconfig ValidatingWebhookConfiguration /validate)'
 YAML
 "$KUBECTL" kustomize "$WORK/webhooks" >"$WORK/webhooks.yaml"
 "$KUBECTL" apply -f "$WORK/webhooks.yaml" >/dev/null
-for ns in argocd monitoring headlamp oauth2-proxy web privgate; do
+for ns in argocd monitoring headlamp oauth2-proxy web privgate istio-system; do
   "$KUBECTL" create namespace "$ns" >/dev/null
 done
 # The API server picks up a new webhook configuration within about a second.
@@ -136,9 +157,10 @@ for file in public-blog oauth2-proxy; do
 done
 
 heading "4. privgate check gives the same verdicts offline"
+# examples/istio/ is judged too: its VirtualService against the AuthorizationPolicy beside it.
 show bin/privgate check --config examples/privgate.yaml -f examples/
-if [ "$RC" -eq 1 ] && grep -q "4 admitted (2 mutated), 3 denied" <<<"$OUT"; then
-  record OK "privgate check: same verdicts (4 admitted, 3 denied), exit 1"
+if [ "$RC" -eq 1 ] && grep -q "7 admitted (2 mutated), 3 denied" <<<"$OUT"; then
+  record OK "privgate check: same verdicts (7 admitted, 3 denied), exit 1"
 else
   record FAIL "privgate check verdicts differ"
 fi
@@ -161,6 +183,66 @@ if [ "$RC" -eq 1 ] && grep -q "DENIED    legacy/grafana-old" <<<"$OUT" && grep -
 else
   record FAIL "privgate audit did not report legacy/grafana-old"
 fi
+
+heading "6. A private host published through an Istio gateway needs login in front of the gateway"
+# The shared gateway names no private host itself (*.example.com): admitted. A VirtualService
+# binding grafana.private.example.com to it is refused until a CUSTOM AuthorizationPolicy sends
+# every request for that host on the gateway's pods to oauth2-proxy; the message ends with one.
+show "$KUBECTL" apply -f examples/istio/gateway.yaml
+show "$KUBECTL" apply -f examples/istio/grafana-virtualservice.yaml
+if [ "$RC" -ne 0 ] && grep -q "denied the request" <<<"$OUT" && grep -qF "[gateway-login] monitoring/grafana grafana.private.example.com" <<<"$OUT"; then
+  record OK "grafana VirtualService refused (gateway-login), the policy to apply in the message"
+else
+  record FAIL "grafana VirtualService was not refused with gateway-login"
+fi
+# The message's policy is one line of JSON that kubectl accepts as it is.
+sed -n 's/.*Apply: //p' <<<"$OUT" >"$WORK/login-policy.json"
+echo "\$ kubectl apply --dry-run=server -f - <<<'{the policy after \"Apply:\"}'"
+set +e
+OUT=$("$KUBECTL" apply --dry-run=server -f - <"$WORK/login-policy.json" 2>&1)
+RC=$?
+set -e
+echo "$OUT" | sed 's/^/  /'
+if [ "$RC" -eq 0 ] && grep -q "authorizationpolicy.security.istio.io/privgate-login created (server dry run)" <<<"$OUT"; then
+  record OK "the message's policy is accepted by kubectl apply"
+else
+  record FAIL "kubectl refused the policy in the message"
+fi
+# privgate istio policy prints the policies that cover every uncovered private host in view
+# (here the manifests; --kubeconfig reads a cluster). examples/istio/login-policy.yaml is that
+# policy with comments.
+show bin/privgate istio policy --config examples/privgate.yaml -f examples/istio/gateway.yaml -f examples/istio/grafana-virtualservice.yaml
+if [ "$RC" -eq 0 ] && grep -qF -- "- grafana.private.example.com:*" <<<"$OUT" && grep -q "name: oauth2-proxy" <<<"$OUT"; then
+  record OK "privgate istio policy prints the covering policy (host and host:*)"
+else
+  record FAIL "privgate istio policy did not print the covering policy"
+fi
+show "$KUBECTL" apply -f examples/istio/login-policy.yaml
+# privgate judges the VirtualService against its cache of policies: wait for the new one there.
+for _ in $(seq 40); do
+  "$KUBECTL" apply --dry-run=server -f examples/istio/grafana-virtualservice.yaml >/dev/null 2>&1 && break
+  sleep 0.5
+done
+show "$KUBECTL" apply -f examples/istio/grafana-virtualservice.yaml
+if [ "$RC" -eq 0 ] && grep -q "virtualservice.networking.istio.io/grafana created" <<<"$OUT"; then
+  record OK "grafana VirtualService admitted once the login policy covers it"
+else
+  record FAIL "grafana VirtualService was refused with the login policy in place"
+fi
+# Deleting the policy now would publish Grafana without login. (Wait until privgate's cache
+# holds the new VirtualService; a dry-run changes nothing.)
+for _ in $(seq 40); do
+  "$KUBECTL" delete --dry-run=server -f examples/istio/login-policy.yaml >/dev/null 2>&1 || break
+  sleep 0.5
+done
+show "$KUBECTL" delete -f examples/istio/login-policy.yaml
+if [ "$RC" -ne 0 ] && grep -qF "[authz-uncovers] istio-system/privgate-login grafana.private.example.com" <<<"$OUT" &&
+  "$KUBECTL" -n istio-system get authorizationpolicy privgate-login >/dev/null 2>&1; then
+  record OK "deleting the login policy refused (authz-uncovers), policy kept"
+else
+  record FAIL "deleting the login policy was not refused"
+fi
+show "$KUBECTL" get gateways.networking.istio.io,virtualservices,authorizationpolicies -A
 
 heading "Summary"
 printf '%s\n' "${RESULTS[@]}"

@@ -123,13 +123,13 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if len(results) != 7 {
+	if len(results) != 10 { // 7 Ingresses, examples/istio's 3 objects
 		t.Fatalf("%d results", len(results))
 	}
 	byName := map[string]int{}
 	for i, r := range results {
 		byName[r.Namespace+"/"+r.Name] = i
-		if r.Kind != "Ingress" || r.Violations == nil || r.Warnings == nil || r.Patch == nil || r.Mutated == nil {
+		if r.Violations == nil || r.Warnings == nil || r.Patch == nil || r.Mutated == nil {
 			t.Errorf("%s: incomplete result %+v", r.Name, r)
 		}
 	}

@@ -18,26 +18,42 @@ const dryRunAnnotation = "istio.io/dry-run"
 // expose judges one publication against policies: which one covers it, or why each that applies
 // does not.
 func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPolicy) policy.Exposure {
+	return m.exposeTo(p, m.applying(p.workload, policies))
+}
+
+// exposeTo judges a publication against the policies that apply to its workload.
+func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) policy.Exposure {
 	e := policy.Exposure{Host: p.host, Field: p.field, By: p.by, Gateway: p.gateway, Workload: p.workload.String(),
 		Exempt: slices.Contains(m.cfg.ExemptHosts, p.host), Unsupported: p.unsupported}
 	if p.unsupported != "" {
 		return e
 	}
-	applying := m.applying(p.workload, policies)
 	if providers := providersOf(applying); len(providers) > 1 {
 		e.Gaps = append(e.Gaps, fmt.Sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", strings.Join(providers, ", ")))
 	} else {
 		for _, ap := range applying {
-			gap := m.covers(ap, p.host)
-			if gap == "" {
+			if m.covers(ap, p.host, false) == "" {
 				e.Covered, e.Policy = true, "AuthorizationPolicy "+key(ap)
 				return e
 			}
-			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+gap)
+		}
+		// Uncovered: only now say why, policy by policy (the reasons cost more than the
+		// answer, and a policy change asks for the answer once per published host).
+		for _, ap := range applying {
+			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+m.covers(ap, p.host, true))
 		}
 	}
 	e.Fix = m.fix(p)
 	return e
+}
+
+// gap is what covers and its helpers return for a failed check: the reason when explaining,
+// else a marker (anything but "").
+func gap(explain bool, reason func() string) string {
+	if explain {
+		return reason()
+	}
+	return "x"
 }
 
 // applying are the CUSTOM policies that apply to a workload, as Istio picks them: in the root
@@ -88,11 +104,12 @@ func targets(ap *istiosecurity.AuthorizationPolicy, refs []*typeRef, w workload,
 		}
 		switch r.GetKind() {
 		case "Gateway":
-			name := w.labels[gatewayNameLabel]
+			// From the Gateway's namespace, which is not its pods' for one deployed by hand.
+			name, ns := w.labels[gatewayNameLabel], w.namespace
 			if w.gateway != nil {
-				name = w.gateway.Name
+				name, ns = w.gateway.Name, w.gateway.Namespace
 			}
-			if r.GetName() == name && ap.Namespace == w.namespace && (r.GetNamespace() == "" || r.GetNamespace() == ap.Namespace) {
+			if r.GetName() == name && ap.Namespace == ns && (r.GetNamespace() == "" || r.GetNamespace() == ap.Namespace) {
 				return true
 			}
 		case "GatewayClass":
@@ -119,8 +136,9 @@ func enforced(ap *istiosecurity.AuthorizationPolicy) bool {
 	return !strings.EqualFold(ap.Annotations[dryRunAnnotation], "true")
 }
 
-// covers is "" when ap sends every request to host to a configured login provider, else why not.
-func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string) string {
+// covers is "" when ap sends every request to host to a configured login provider, else why not
+// (when explain; else just not "").
+func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string, explain bool) string {
 	switch provider := ap.Spec.GetProvider().GetName(); {
 	case !enforced(ap):
 		return "is in dry-run (" + dryRunAnnotation + "), so it only logs"
@@ -131,17 +149,19 @@ func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string) string
 	}
 	var why []string
 	for i, r := range ap.Spec.GetRules() {
-		gap := m.ruleCovers(r, host)
-		if gap == "" {
+		g := m.ruleCovers(r, host, explain)
+		if g == "" {
 			return ""
 		}
-		why = append(why, fmt.Sprintf("rules[%d] %s", i, gap))
+		if explain {
+			why = append(why, fmt.Sprintf("rules[%d] %s", i, g))
+		}
 	}
-	return "does not match every request to " + host + ": " + strings.Join(why, "; ")
+	return gap(explain, func() string { return "does not match every request to " + host + ": " + strings.Join(why, "; ") })
 }
 
 // ruleCovers is "" when a rule matches every request to host.
-func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string) string {
+func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string, explain bool) string {
 	switch {
 	case len(r.GetFrom()) > 0:
 		return "narrows by from (sources)"
@@ -152,17 +172,19 @@ func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string) string {
 	}
 	var why []string
 	for i, to := range r.GetTo() {
-		gap := m.operationCovers(to.GetOperation(), host)
-		if gap == "" {
+		g := m.operationCovers(to.GetOperation(), host, explain)
+		if g == "" {
 			return ""
 		}
-		why = append(why, fmt.Sprintf("to[%d] %s", i, gap))
+		if explain {
+			why = append(why, fmt.Sprintf("to[%d] %s", i, g))
+		}
 	}
-	return strings.Join(why, ", ")
+	return gap(explain, func() string { return strings.Join(why, ", ") })
 }
 
 // operationCovers is "" when an operation matches every request to host (all its fields match).
-func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string) string {
+func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, explain bool) string {
 	var why []string
 	narrow := func(field string, values []string) {
 		if len(values) > 0 {
@@ -196,6 +218,9 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string) strin
 			why = append(why, fmt.Sprintf("notHosts %q leaves it out", v))
 		}
 	}
+	if len(why) > 0 && !explain {
+		return "x"
+	}
 	return strings.Join(why, ", ")
 }
 
@@ -213,29 +238,37 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 	}
 	var uncovered []policy.Exposure
 	var conflicts []policy.Conflict
-	seen := map[string]bool{}
+	// What applies to a workload, before and after, once per workload: a policy change is
+	// judged against every published host.
+	type applying struct {
+		before, after []*istiosecurity.AuthorizationPolicy
+	}
+	byWorkload := map[string]*applying{}
 	for _, obj := range m.publishers {
 		for _, p := range m.publications(obj) {
-			if !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
+			if !p.private || p.unsupported != "" || slices.Contains(m.cfg.ExemptHosts, p.host) {
 				continue
-			}
-			if m.expose(p, m.policies).Covered {
-				if e := m.expose(p, after); !e.Covered {
-					uncovered = append(uncovered, e)
-				}
 			}
 			w := p.workload.String()
-			if seen[w] || operation == "DELETE" {
-				continue
-			}
-			seen[w] = true
-			applying := m.applying(p.workload, after)
-			if providers := providersOf(applying); len(providers) > 1 && slices.Contains(applying, self) {
-				c := policy.Conflict{Workload: w, Providers: providers}
-				for _, ap := range applying {
-					c.Policies = append(c.Policies, "AuthorizationPolicy "+key(ap))
+			a := byWorkload[w]
+			if a == nil {
+				a = &applying{m.applying(p.workload, m.policies), m.applying(p.workload, after)}
+				byWorkload[w] = a
+				if providers := providersOf(a.after); operation != "DELETE" && len(providers) > 1 && slices.Contains(a.after, self) {
+					c := policy.Conflict{Workload: w, Providers: providers}
+					for _, ap := range a.after {
+						c.Policies = append(c.Policies, "AuthorizationPolicy "+key(ap))
+					}
+					conflicts = append(conflicts, c)
 				}
-				conflicts = append(conflicts, c)
+			}
+			if slices.Equal(a.before, a.after) {
+				continue // the change does not reach these pods
+			}
+			if m.exposeTo(p, a.before).Covered {
+				if e := m.exposeTo(p, a.after); !e.Covered {
+					uncovered = append(uncovered, e)
+				}
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any 
 	switch gw := w.labels[gatewayNameLabel]; {
 	case w.gateway != nil || gw != "":
 		if w.gateway != nil {
-			gw = w.gateway.Name
+			gw, ns = w.gateway.Name, w.gateway.Namespace // targetRefs work from the Gateway's namespace
 		}
 		name += "-" + gw
 		spec["targetRefs"] = []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw}}

@@ -45,7 +45,7 @@ func (istioGateways) pods(m *mesh, ns, name string, gw *gatewayv1.Gateway, class
 		// <service>.<namespace>.svc.<cluster domain>
 		svc, rest, _ := strings.Cut(a.Value, ".")
 		svcNS, _, _ := strings.Cut(rest, ".")
-		if s := m.services[svcNS+"/"+svc]; s != nil && len(s.Spec.Selector) > 0 {
+		if s := m.service(svcNS, svc); s != nil && len(s.Spec.Selector) > 0 {
 			return workload{namespace: svcNS, labels: s.Spec.Selector, gateway: gw, class: class}, ""
 		}
 		return workload{namespace: svcNS, labels: map[string]string{"service": svc}, gateway: gw, class: class},

@@ -30,14 +30,15 @@ type mesh struct {
 	policies      []*istiosecurity.AuthorizationPolicy
 	istioGateways map[string]*istionetworking.Gateway // by namespace/name
 	gateways      map[string]*gatewayv1.Gateway
-	classes       map[string]string // GatewayClass name -> controllerName
-	services      map[string]*corev1.Service
-	publishers    []runtime.Object // every stored object that can publish a host
+	classes       map[string]string          // GatewayClass name -> controllerName
+	services      map[string]*corev1.Service // read on first use: most judgements need none
+	publishers    []runtime.Object           // every stored object that can publish a host
+	cluster       policy.Cluster
 }
 
 func load(cfg *policy.Config, c policy.Cluster) *mesh {
 	m := &mesh{cfg: cfg, istioGateways: map[string]*istionetworking.Gateway{}, gateways: map[string]*gatewayv1.Gateway{},
-		classes: map[string]string{}, services: map[string]*corev1.Service{}}
+		classes: map[string]string{}, cluster: c}
 	if c == nil {
 		return m
 	}
@@ -63,15 +64,26 @@ func load(cfg *policy.Config, c policy.Cluster) *mesh {
 			m.classes[gc.Name] = string(gc.Spec.ControllerName)
 		}
 	}
-	for _, o := range c.Stored(Service) {
-		if s, ok := o.(*corev1.Service); ok {
-			m.services[key(s)] = s
-		}
-	}
 	for _, gk := range []schema.GroupKind{VirtualService, HTTPRoute, GRPCRoute} {
 		m.publishers = append(m.publishers, c.Stored(gk)...)
 	}
 	return m
+}
+
+// service is Service ns/name when in view. Services are listed once, on first use: only a
+// Gateway deployed by hand needs one.
+func (m *mesh) service(ns, name string) *corev1.Service {
+	if m.services == nil {
+		m.services = map[string]*corev1.Service{}
+		if m.cluster != nil {
+			for _, o := range m.cluster.Stored(Service) {
+				if s, ok := o.(*corev1.Service); ok {
+					m.services[key(s)] = s
+				}
+			}
+		}
+	}
+	return m.services[ns+"/"+name]
 }
 
 func key(o runtime.Object) string {
