@@ -69,12 +69,14 @@ type clusterView struct {
 	view   *audit.View
 	log    logr.Logger
 	synced atomic.Bool
+	// discoverEvery is how often to look for related kinds installed after start.
+	discoverEvery time.Duration
 }
 
 // newClusterView builds the manager: Ingresses, IngressClasses (and RBAC bindings, when judged)
 // cached without managedFields and kubectl's last-applied copy; Reports read and written directly (never cached: privgate
 // may not watch them); leader election with Lease privgate-audit when the namespace is known.
-func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Reviewer, namespace string, interval time.Duration, log logr.Logger) (*clusterView, error) {
+func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Reviewer, namespace string, interval, discoverEvery time.Duration, log logr.Logger) (*clusterView, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme(),
 		Logger:                        log,
@@ -110,7 +112,7 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	return &clusterView{mgr: mgr, view: view, log: log}, nil
+	return &clusterView{mgr: mgr, view: view, log: log, discoverEvery: discoverEvery}, nil
 }
 
 func byObject(objs []client.Object) map[client.Object]cache.ByObject {
@@ -130,7 +132,7 @@ func (c *clusterView) Start(ctx context.Context) error {
 		}
 	}()
 	// Every replica judges routes against the cache: each looks for CRDs installed later.
-	go c.view.WatchCRDs(ctx, c.mgr.GetRESTMapper(), 15*time.Second, func(err error, started []schema.GroupKind) {
+	go c.view.WatchCRDs(ctx, c.mgr.GetRESTMapper(), c.discoverEvery, func(err error, started []schema.GroupKind) {
 		if err != nil {
 			c.log.Error(err, "cluster view: cannot look for newly installed kinds")
 			return

@@ -42,6 +42,8 @@ type serverOptions struct {
 	maxWait     time.Duration
 	kubeconfig  string
 	auditEvery  time.Duration
+	// discoverEvery is how often the cluster view looks for CRDs installed after start.
+	discoverEvery time.Duration
 }
 
 func (o *serverOptions) validate() error {
@@ -52,6 +54,8 @@ func (o *serverOptions) validate() error {
 		return fmt.Errorf("--decision-cache-size %s: want 0 (off) or a size such as 8Mi", o.cacheSize.String())
 	case o.auditEvery <= 0:
 		return fmt.Errorf("--audit-interval %s: want a positive interval, such as 10m", o.auditEvery)
+	case o.discoverEvery <= 0:
+		return fmt.Errorf("--discovery-interval %s: want a positive interval, such as 15s", o.discoverEvery)
 	case o.certs != "files" && o.certs != "self-managed":
 		return fmt.Errorf("--certs %q: want files or self-managed", o.certs)
 	case o.certs == "self-managed" && o.namespace == "":
@@ -86,7 +90,7 @@ func (s *server) Run(ctx context.Context) error {
 	if restCfg == nil {
 		log.Info("no cluster (no --kubeconfig, $KUBECONFIG or service account): cross-object rules and audit are off")
 	} else {
-		if cluster, err = newClusterView(ctx, restCfg, setup.reviewer, o.namespace, o.auditEvery, log.WithName("cluster")); err != nil {
+		if cluster, err = newClusterView(ctx, restCfg, setup.reviewer, o.namespace, o.auditEvery, o.discoverEvery, log.WithName("cluster")); err != nil {
 			return &exitError{exitUsage, fmt.Errorf("cluster view: %w", err)}
 		}
 	}

@@ -108,6 +108,19 @@ spec:
 // host are refused; with privgate down they go through (fail open) and the audit finds what they
 // uncovered. No istiod or Envoy runs here: the gateways' pods are the config's labels.
 func TestIstio(t *testing.T) {
+	// privgate starts before Istio and Gateway API are installed, as on a cluster that adopts
+	// them later: it finds their CRDs without a restart.
+	config := istioConfig(t)
+	c.restart(t, config, "--discovery-interval", "1s")
+	defer func() {
+		c.stopPrivgate()
+		if err := c.startPrivgate(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if err := c.registerWebhooks(); err != nil {
+		t.Fatal(err)
+	}
 	if _, stderr, code := c.run("", "create", "-f", filepath.Join(c.root, "policy/crdschema/crds")); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
 		t.Fatal(stderr)
 	}
@@ -127,36 +140,29 @@ func TestIstio(t *testing.T) {
 	}
 	// TestZone starts from a cluster without them.
 	defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait=false")
-	config := istioConfig(t)
-	c.restart(t, config)
-	defer func() {
-		c.stopPrivgate()
-		if err := c.startPrivgate(); err != nil {
-			t.Fatal(err)
-		}
-	}()
-	if err := c.registerWebhooks(); err != nil {
-		t.Fatal(err)
-	}
 	apply := func(doc string, args ...string) (string, int) {
 		t.Helper()
 		_, stderr, code := c.run(doc, append([]string{"apply", "-f", "-"}, args...)...)
 		return stderr, code
 	}
-	// The webhooks may take a moment to be noticed: wait until the route is judged at all.
+	// Until privgate's view holds the new kinds, the route is judged without its Gateway
+	// ("not in view"); then against it.
 	var refused string
-	if err := c.eventually(15*time.Second, func() error {
+	if err := c.eventually(20*time.Second, func() error {
 		if stderr, code := apply(istioGateway); code != 0 {
 			return fmt.Errorf("gateway: %s", stderr)
 		}
 		stderr, code := apply(grafanaVS, "--dry-run=server")
-		if code == 0 {
-			return fmt.Errorf("not judged yet")
+		if code == 0 || strings.Contains(stderr, "not in view") {
+			return fmt.Errorf("not judged against the stored Gateway yet: %s", stderr)
 		}
 		refused = stderr
 		return nil
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, c.privgateLogs())
+	}
+	if !strings.Contains(c.privgateLogs(), "newly installed kinds now judged") {
+		t.Errorf("privgate did not say it found the new kinds:\n%s", c.privgateLogs())
 	}
 
 	t.Run("a VirtualService without login in front of it is refused, with the policy to apply", func(t *testing.T) {
