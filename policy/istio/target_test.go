@@ -169,16 +169,7 @@ func golden(t *testing.T, path string, lines []string) {
 
 // TestRego runs the istio policy's Rego tests.
 func TestRego(t *testing.T) {
-	n := 0
-	err := policy.TestModules(context.Background(), (&istio.Target{}).Modules(), func(r policy.TestResult) {
-		n++
-		if !r.Passed {
-			t.Errorf("%s: %s", r.Name, r.Detail)
-		}
-	})
-	if err != nil || n < 10 {
-		t.Fatalf("%d tests: %v", n, err)
-	}
+	testutil.RegoTests(t, (&istio.Target{}).Modules(), 10)
 }
 
 // TestSuggest: privgate istio policy's policies, for the stored objects of a case (every

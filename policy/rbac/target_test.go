@@ -119,16 +119,7 @@ func TestSuggestionForm(t *testing.T) {
 
 // TestRego runs the RBAC policy's Rego tests.
 func TestRego(t *testing.T) {
-	n := 0
-	err := policy.TestModules(context.Background(), (&rbac.Target{}).Modules(), func(r policy.TestResult) {
-		n++
-		if !r.Passed {
-			t.Errorf("%s: %s", r.Name, r.Detail)
-		}
-	})
-	if err != nil || n < 5 {
-		t.Fatalf("%d tests: %v", n, err)
-	}
+	testutil.RegoTests(t, (&rbac.Target{}).Modules(), 5)
 }
 
 // FuzzSurelyPublic: whenever the partial read lets a binding through, the full decode finds no

@@ -111,7 +111,7 @@ func TestIstio(t *testing.T) {
 	// privgate starts before Istio and Gateway API are installed, as on a cluster that adopts
 	// them later: it finds their CRDs without a restart.
 	config := istioConfig(t)
-	c.restart(t, config, "--discovery-interval", "1s")
+	c.restart(t, config, "--metrics-bind-address", "0", "--discovery-interval", "1s")
 	defer func() {
 		c.stopPrivgate()
 		if err := c.startPrivgate(); err != nil {
@@ -261,7 +261,7 @@ func TestIstio(t *testing.T) {
 			!strings.Contains(string(out), "ADMITTED  headlamp/headlamp") {
 			t.Errorf("privgate audit: exit %d\n%s", code, out)
 		}
-		c.restart(t, config)
+		c.restart(t, config, "--metrics-bind-address", "0")
 		// The leader's audit, on its first pass, files the uncovered host in the route's Report.
 		if err := c.eventually(20*time.Second, func() error {
 			r, ok := c.reports(t, "dashboards")["grafana"]
@@ -327,11 +327,11 @@ func istioConfig(t *testing.T) string {
 	return path
 }
 
-// restart runs the shared privgate with another config and waits until it is ready.
-func (c *cluster) restart(t *testing.T, config string, extra ...string) {
+// restart runs the shared privgate with another config and flags, and waits until it is ready.
+func (c *cluster) restart(t *testing.T, config string, flags ...string) {
 	t.Helper()
 	c.stopPrivgate()
-	if err := c.startPrivgateWith(config, append([]string{"--metrics-bind-address", "0"}, extra...)...); err != nil {
+	if err := c.startPrivgateWith(config, flags...); err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()

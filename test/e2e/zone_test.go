@@ -88,18 +88,7 @@ func TestZone(t *testing.T) {
 	https := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	restart := func(config string, extra ...string) {
 		t.Helper()
-		c.stopPrivgate()
-		if err := c.startPrivgateWith(config, append([]string{"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort)}, extra...)...); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.eventually(20*time.Second, func() error {
-			if code, body := get(fmt.Sprintf("https://127.0.0.1:%d/readyz", c.port), https); code != 200 {
-				return fmt.Errorf("not ready: %d %s", code, body)
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("%v\n%s", err, c.privgateLogs())
-		}
+		c.restart(t, config, append([]string{"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort)}, extra...)...)
 	}
 	defer func() {
 		c.stopPrivgate()

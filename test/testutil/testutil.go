@@ -265,3 +265,22 @@ func FastPathAgrees(t *testing.T, target policy.Target, raw []byte) {
 		t.Fatalf("the fast path lets %s through, the full decode judges hosts %+v, subjects %+v", raw, f.Hosts, f.Subjects)
 	}
 }
+
+// RegoTests runs a target's Rego unit tests (rego/*_test.rego) through OPA's tester, so that
+// `go test ./...` covers them, and fails when fewer than atLeast ran (a suite silently skipped).
+func RegoTests(t *testing.T, modules policy.Modules, atLeast int) {
+	t.Helper()
+	n := 0
+	err := policy.TestModules(context.Background(), modules, func(r policy.TestResult) {
+		n++
+		if !r.Passed {
+			t.Errorf("%s: %s", r.Name, r.Detail)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < atLeast {
+		t.Fatalf("ran %d Rego tests, want the whole suite (at least %d)", n, atLeast)
+	}
+}
