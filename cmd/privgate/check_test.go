@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -210,5 +212,36 @@ deny contains {"id": "team-label", "host": concat(",", protected_hosts), "field"
 	code, _, stderr = runCmd(t, "check", "--config", exampleConfig, "--policy-dir", dir, "-f", "../../examples/admitted/grafana.yaml")
 	if code != 2 || !strings.Contains(stderr, "team.rego") {
 		t.Fatalf("broken policy: exit %d, %s", code, stderr)
+	}
+}
+
+// TestCheckSchema: an Istio object with a field at the wrong level (as in hand-written
+// tutorials) is unreadable, naming the field, as the API server's strict validation would;
+// the Go types alone would drop the field and judge another policy than the one written.
+func TestCheckSchema(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "login.yaml")
+	bad := `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: login, namespace: istio-system}
+spec:
+  selector:
+    matchLabels: {istio: ingressgateway}
+    action: CUSTOM
+    provider: {name: oauth2-proxy}
+  rules:
+  - {}
+`
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, "check", "--config", exampleConfig, "-f", file)
+	for _, want := range []string{"login.yaml:1: AuthorizationPolicy istio-system/login: does not match the AuthorizationPolicy CRD's schema",
+		"spec.selector.action: Forbidden: field not declared in schema", "spec.selector.provider: Forbidden: field not declared in schema"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
 	}
 }
