@@ -246,7 +246,7 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 	byWorkload := map[string]*applying{}
 	for _, obj := range m.publishers {
 		for _, p := range m.publications(obj) {
-			if !p.private || p.unsupported != "" || slices.Contains(m.cfg.ExemptHosts, p.host) {
+			if !p.private || !p.istio() || slices.Contains(m.cfg.ExemptHosts, p.host) {
 				continue
 			}
 			w := p.workload.String()

@@ -82,8 +82,8 @@ func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
 	var order []string
 	for _, obj := range m.publishers {
 		for _, p := range m.publications(obj) {
-			if p.unsupported != "" {
-				continue
+			if !p.istio() {
+				continue // another implementation's policy, or none
 			}
 			k := p.workload.String()
 			g := groups[k]
@@ -99,7 +99,7 @@ func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
 			if slices.Contains(cfg.ExemptHosts, p.host) || slices.Contains(g.hosts, p.host) {
 				continue
 			}
-			if !m.expose(p, m.policies).Covered {
+			if !m.judge(p).Covered {
 				g.hosts = append(g.hosts, p.host)
 			}
 		}

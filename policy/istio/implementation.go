@@ -7,18 +7,23 @@ import (
 	"strings"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/policy"
 )
 
-// An implementation is a Gateway API controller whose login privgate can judge: which pods
-// serve a Gateway of its classes. Istio is the one built in; its login is a CUSTOM
+// An implementation is a gateway controller whose login privgate can judge: which pods serve
+// a Gateway API Gateway of its classes, and what covers a host published on them. Istio is the
+// one built in (its Gateways and VirtualServices too); its login is a CUSTOM
 // AuthorizationPolicy on those pods (authz.go). A second implementation (Envoy Gateway, whose
-// SecurityPolicy with extAuth plays that part) is a new file: an implementation added to
-// implementations, its policy kind added to Target.Related, and its coverage beside authz.go's,
-// chosen by the workload's class.
+// SecurityPolicy with extAuth plays that part) is a new file: a type implementing this,
+// registered in implementations under its controllerName, with its policy kind added to
+// Target.Related and read into the mesh.
 type implementation interface {
 	// pods are the pods serving Gateway ns/name of class (gw nil when not in view), or why
 	// they are unknown.
 	pods(m *mesh, ns, name string, gw *gatewayv1.Gateway, class string) (workload, string)
+	// expose judges one publication on those pods against the stored policies.
+	expose(m *mesh, p publication) policy.Exposure
 }
 
 // implementations by GatewayClass spec.controllerName.
@@ -32,6 +37,9 @@ func known() string {
 // Gateway's namespace, labelled with its name, unless the Gateway names a hostname address, a
 // Service deployed by hand.
 type istioGateways struct{}
+
+// expose: some CUSTOM AuthorizationPolicy covers the host on the pods.
+func (istioGateways) expose(m *mesh, p publication) policy.Exposure { return m.expose(p, m.policies) }
 
 func (istioGateways) pods(m *mesh, ns, name string, gw *gatewayv1.Gateway, class string) (workload, string) {
 	w := workload{namespace: ns, labels: map[string]string{gatewayNameLabel: name}, gateway: gw, class: class}

@@ -121,6 +121,9 @@ type workload struct {
 	gateway *gatewayv1.Gateway
 	// class is that Gateway's class.
 	class string
+	// impl is the implementation running the pods, which says what covers a host on them
+	// (nil when none privgate knows does).
+	impl implementation
 }
 
 func (w workload) String() string {
@@ -195,6 +198,21 @@ func (m *mesh) inside(host string) bool {
 	return host != "*" && m.cfg.Zones().Private(base) && (wild || m.cfg.Zones().Private(host))
 }
 
+// judge is what covers a publication, as the implementation running its pods says; none when
+// no implementation privgate knows runs them.
+func (m *mesh) judge(p publication) policy.Exposure {
+	if p.workload.impl == nil || p.unsupported != "" {
+		return m.exposeTo(p, nil)
+	}
+	return p.workload.impl.expose(m, p)
+}
+
+// istio reports whether Istio runs the pods of p: AuthorizationPolicies cover it.
+func (p publication) istio() bool {
+	_, ok := p.workload.impl.(istioGateways)
+	return ok && p.unsupported == ""
+}
+
 func (m *mesh) private(host string) bool {
 	if host == "*" {
 		return m.cfg.HostlessRules == "private"
@@ -266,11 +284,11 @@ func (m *mesh) selected(selector map[string]string) []workload {
 	var out []workload
 	for _, w := range m.cfg.Istio.GatewayWorkloads {
 		if subset(selector, w.Labels) {
-			out = append(out, workload{namespace: w.Namespace, labels: w.Labels})
+			out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, workload{labels: selector})
+		out = append(out, workload{labels: selector, impl: istioGateways{}})
 	}
 	return out
 }
@@ -278,7 +296,7 @@ func (m *mesh) selected(selector map[string]string) []workload {
 func (m *mesh) configured() []workload {
 	out := make([]workload, 0, len(m.cfg.Istio.GatewayWorkloads))
 	for _, w := range m.cfg.Istio.GatewayWorkloads {
-		out = append(out, workload{namespace: w.Namespace, labels: w.Labels})
+		out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
 	}
 	return out
 }
@@ -315,7 +333,9 @@ func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload
 	case impl == nil:
 		return workload{namespace: ns, class: class}, fmt.Sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", class, controller, known())
 	}
-	return impl.pods(m, ns, name, gw, class)
+	w, why := impl.pods(m, ns, name, gw, class)
+	w.impl = impl
+	return w, why
 }
 
 // route publishes a route's hostnames on the listeners of each Gateway it attaches to

@@ -111,7 +111,7 @@ func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 	}
 	for _, p := range m.publications(o.typed) {
 		if p.private {
-			in.Exposures = append(in.Exposures, m.expose(p, m.policies))
+			in.Exposures = append(in.Exposures, m.judge(p))
 		}
 	}
 }
