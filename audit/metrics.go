@@ -12,7 +12,7 @@ var (
 	}, []string{"rule", "namespace"})
 	hostsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "privgate_private_hosts",
-		Help: "Private hosts answered by stored Ingresses, by state: protected, unprotected (a violation, whatever its mode), exempt, unjudged (only in a never-intercepted namespace).",
+		Help: "Private hosts answered by stored Ingresses and published by stored routes and gateways (Istio, Gateway API), by state: protected, unprotected (a violation, whatever its mode), exempt, unjudged (only in a never-intercepted namespace).",
 	}, []string{"state"})
 	auditDuration = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "privgate_audit_duration_seconds",
