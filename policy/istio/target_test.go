@@ -205,3 +205,9 @@ func TestSuggest(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleTableMatchesPolicy: the README's table of this target's rules and its policy's rule
+// ids are the same set.
+func TestRuleTableMatchesPolicy(t *testing.T) {
+	testutil.RuleTableMatchesPolicy(t, "### Hosts published through Istio and Gateway API gateways", (&istio.Target{}).Modules()["istio.rego"], 7)
+}
