@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Gate bounds the admission requests being decided at once. Decisions are CPU-bound: beyond a few
@@ -54,4 +56,19 @@ func (g *Gate) leave() {
 	if g != nil {
 		<-g.slots
 	}
+}
+
+// decide runs decide, inside the gate, on a goroutine of its own and waits for its answer.
+// Judging grows a goroutine's stack to about 128 KiB (topdown recurses deeply), and a grown stack
+// stays until later collections shrink it, halving at most once each: decided on the connection's
+// own goroutine, every one of hundreds of connections queueing at the gate would keep one, some
+// 100 MiB at 500 connections. A goroutine that ends gives its stack back, so only the requests
+// inside the gate hold one, and memory is bounded by the gate as the work is.
+func (g *Gate) decide(decide func() admission.Response) admission.Response {
+	if g == nil {
+		return decide()
+	}
+	answer := make(chan admission.Response, 1)
+	go func() { answer <- decide() }()
+	return <-answer
 }

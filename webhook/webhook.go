@@ -87,6 +87,7 @@ func (h *Handler) gated(r *http.Request, req admission.Request) admission.Respon
 			return admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: %s %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", req.Kind.Kind, objectName(req.AdmissionRequest)))
 		}
 		defer h.Gate.leave()
+		return h.Gate.decide(func() admission.Response { return h.Handle(r.Context(), req) })
 	}
 	return h.Handle(r.Context(), req)
 }
