@@ -306,26 +306,28 @@ risky := {
 	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
 }
 
-risky_names := object.keys(risky)
-
+# Each annotation of the Ingress is looked up in the table (rather than intersecting their key
+# sets, which builds both sets on every decision).
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & risky_names
-	key := nginx(name)
+	some name in nginx_names
 	reason := risky[name]
+	key := nginx(name)
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
 }
 
-# Denied for the values the controller acts on, spelled as its parser accepts them.
+# Denied for the values the controller acts on, spelled as its parser accepts them. The sets are
+# written out (bool_true, bool_false) so that the table is a constant, built once when the policy
+# compiles rather than on every decision.
 risky_values := {
 	# satisfy: trimmed, then exactly "any" or "all" (Any, ANY are ignored: satisfy all).
 	"satisfy": {"values": {"any"}, "trim": true, "why": "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"},
-	"ssl-passthrough": {"values": bool_true, "trim": false, "why": "hands the host's TLS streams to the backend, so nginx never sees a request and never runs auth_request"},
-	"ssl-redirect": {"values": bool_false, "trim": false, "why": "serves the app over plain http, exposing session cookies and data"},
-	"from-to-www-redirect": {"values": bool_true, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
+	"ssl-passthrough": {"values": {"1", "t", "T", "true", "TRUE", "True"}, "trim": false, "why": "hands the host's TLS streams to the backend, so nginx never sees a request and never runs auth_request"},
+	"ssl-redirect": {"values": {"0", "f", "F", "false", "FALSE", "False"}, "trim": false, "why": "serves the app over plain http, exposing session cookies and data"},
+	"from-to-www-redirect": {"values": {"1", "t", "T", "true", "TRUE", "True"}, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
 }
 
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & object.keys(risky_values)
+	some name in nginx_names
 	rv := risky_values[name]
 	key := nginx(name)
 	value := annotations[key]
@@ -347,7 +349,7 @@ auth_dropping := {
 }
 
 problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & object.keys(auth_dropping)
+	some name in nginx_names
 	d := auth_dropping[name]
 	key := nginx(name)
 	value := annotations[key]
