@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Gate bounds the admission requests being decided at once. Decisions are CPU-bound: beyond a few
@@ -26,10 +24,12 @@ func NewGate(size int, maxWait time.Duration) *Gate {
 	return &Gate{slots: make(chan struct{}, max(size, 1)), maxWait: maxWait}
 }
 
-// enter waits for a slot, at most the gate's MaxWait and half the time the API server gives the
-// call (its ?timeout= parameter), so that the refusal still reaches it in time. It reports
-// whether a slot was taken; the caller must then call leave.
-func (g *Gate) enter(r *http.Request) bool {
+// enter waits for a slot (see wait). It reports whether a slot was taken; the caller must then
+// call leave.
+func (g *Gate) enter(r *http.Request) bool { return g.tryEnter() || g.wait(r) }
+
+// tryEnter takes a free slot, if there is one, without waiting.
+func (g *Gate) tryEnter() bool {
 	if g == nil {
 		return true
 	}
@@ -37,6 +37,16 @@ func (g *Gate) enter(r *http.Request) bool {
 	case g.slots <- struct{}{}:
 		return true
 	default:
+		return false
+	}
+}
+
+// wait waits for a slot, at most the gate's MaxWait and half the time the API server gives the
+// call (its ?timeout= parameter), so that the refusal still reaches it in time. It reports
+// whether a slot was taken; the caller must then call leave.
+func (g *Gate) wait(r *http.Request) bool {
+	if g == nil {
+		return true
 	}
 	wait := g.maxWait
 	if t, ok := apiTimeout(r); ok {
@@ -64,11 +74,11 @@ func (g *Gate) leave() {
 // own goroutine, every one of hundreds of connections queueing at the gate would keep one, some
 // 100 MiB at 500 connections. A goroutine that ends gives its stack back, so only the requests
 // inside the gate hold one, and memory is bounded by the gate as the work is.
-func (g *Gate) decide(decide func() admission.Response) admission.Response {
+func (g *Gate) decide(decide func() answer) answer {
 	if g == nil {
 		return decide()
 	}
-	answer := make(chan admission.Response, 1)
-	go func() { answer <- decide() }()
-	return <-answer
+	done := make(chan answer, 1)
+	go func() { done <- decide() }()
+	return <-done
 }
