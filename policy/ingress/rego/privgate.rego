@@ -459,7 +459,8 @@ problems contains violation("error-page-backend", hosts_text, annotation_field(n
 # starts with one of no-auth-locations (no-tls-redirect-locations), as a plain string prefix of
 # the path as written, regex or not (template.go, isLocationInLocationList).
 
-paths contains {"path": p.path, "field": sprintf("spec.rules[%d].http.paths[%d].path", [i, j])} if {
+# Each path with where it is written; the field is rendered only when a rule reports the path.
+paths contains {"path": p.path, "rule": i, "index": j} if {
 	some i, rule in object.get(obj, ["spec", "rules"], [])
 	some j, p in object.get(rule, ["http", "paths"], [])
 }
@@ -480,13 +481,15 @@ default regex_note := ""
 
 regex_note := " and, as a regex (use-regex, rewrite-target), it can match every URL of the host" if regex_paths
 
-problems contains violation("path-no-auth", hosts_text, p.field, msg) if {
+path_field(p) := sprintf("spec.rules[%d].http.paths[%d].path", [p.rule, p.index])
+
+problems contains violation("path-no-auth", hosts_text, path_field(p), msg) if {
 	some p in paths
 	some loc in exempting(p.path, "noAuthLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves without auth (no-auth-locations)%s; use another path (only cert-manager's own solver belongs there)", [p.path, loc, regex_note])
 }
 
-problems contains violation("path-no-tls-redirect", hosts_text, p.field, msg) if {
+problems contains violation("path-no-tls-redirect", hosts_text, path_field(p), msg) if {
 	some p in paths
 	some loc in exempting(p.path, "noTLSRedirectLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves over plain http too (no-tls-redirect-locations)%s; use another path", [p.path, loc, regex_note])
