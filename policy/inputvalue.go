@@ -43,6 +43,7 @@ type jsonReader struct {
 	doc   string
 	i     int
 	stack []ast.Value // members of the containers being read, innermost last
+	pairs [][2]*ast.Term
 }
 
 var errJSONEnd = errors.New("read input: unexpected end of JSON")
@@ -216,11 +217,13 @@ func (p *jsonReader) object(depth int) (ast.Value, error) {
 	members := p.stack[base:]
 	n := len(members) / 2
 	terms := make([]ast.Term, len(members))
-	pairs := make([][2]*ast.Term, n)
+	// ast.NewObject copies the pairs into its own elements: one scratch slice serves every object.
+	p.pairs = p.pairs[:0]
 	for i := range n {
 		terms[2*i].Value, terms[2*i+1].Value = members[2*i], members[2*i+1]
-		pairs[i] = [2]*ast.Term{&terms[2*i], &terms[2*i+1]}
+		p.pairs = append(p.pairs, [2]*ast.Term{&terms[2*i], &terms[2*i+1]})
 	}
+	pairs := p.pairs
 	clear(members)
 	p.stack = p.stack[:base]
 	if !hasDuplicateKey(pairs) {
