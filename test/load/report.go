@@ -154,13 +154,7 @@ func ratio(a, b float64) string {
 func (r report) targets() []string {
 	fixedRate, fixedWorkers, overload := plan(r.options.quick)
 	var lines []string
-	add := func(met bool, format string, args ...any) {
-		mark := "**not met**"
-		if met {
-			mark = "met"
-		}
-		lines = append(lines, fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...)))
-	}
+	add := func(met bool, format string, args ...any) { lines = append(lines, verdictLine(met, format, args...)) }
 	opa, ok1 := r.find("opa", fixedRate.name)
 	opaW, ok2 := r.find("opa", fixedWorkers.name)
 	over, ok3 := r.find(uncached, overload.name)
@@ -216,13 +210,7 @@ func (r report) missTargets() []string {
 	fixedRate, fixedWorkers, overload := plan(r.options.quick)
 	crowded := crowd(r.options.quick)
 	var lines []string
-	add := func(met bool, format string, args ...any) {
-		mark := "**not met**"
-		if met {
-			mark = "met"
-		}
-		lines = append(lines, fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...)))
-	}
+	add := func(met bool, format string, args ...any) { lines = append(lines, verdictLine(met, format, args...)) }
 	lines = append(lines, "", "**Issue 16's targets: the miss path (privgate without cache)**", "")
 	var toOPA, toFloor []float64
 	for _, w := range []window{fixedRate, fixedWorkers} {
@@ -245,6 +233,15 @@ func (r report) missTargets() []string {
 	add(max(over.rss, many.rss) <= 100<<20, "peak RSS ≤ 100 MiB under overload: %s in the %s window, %s in the %s window (each window's own peak)",
 		mib(over.rss), overload.name, mib(many.rss), crowded.name)
 	return lines
+}
+
+// verdictLine is one target's line: met or not, and what the run measured.
+func verdictLine(met bool, format string, args ...any) string {
+	mark := "**not met**"
+	if met {
+		mark = "met"
+	}
+	return fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...))
 }
 
 func errorList(errs []string) string {
