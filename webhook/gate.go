@@ -69,11 +69,12 @@ func (g *Gate) leave() {
 }
 
 // decide runs decide, inside the gate, on a goroutine of its own and waits for its answer.
-// Judging grows a goroutine's stack to about 128 KiB (topdown recurses deeply), and a grown stack
-// stays until later collections shrink it, halving at most once each: decided on the connection's
-// own goroutine, every one of hundreds of connections queueing at the gate would keep one, some
-// 100 MiB at 500 connections. A goroutine that ends gives its stack back, so only the requests
-// inside the gate hold one, and memory is bounded by the gate as the work is.
+// Judging grows a goroutine's stack (to 64 KiB and more: topdown recurses deeply), and a grown
+// stack stays until later collections shrink it, halving at most once each: decided on the
+// connection's own goroutine, every one of hundreds of connections queueing at the gate would keep
+// one (190 -> 120 MiB peak at 500 connections once moved). A goroutine that ends gives its stack
+// back, so only the requests inside the gate hold one, and memory is bounded by the gate as the
+// work is.
 func (g *Gate) decide(decide func() answer) answer {
 	if g == nil {
 		return decide()
