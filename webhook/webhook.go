@@ -76,8 +76,9 @@ type answer struct {
 }
 
 // gated answers body once the gate lets it in, or refuses it (429, never allowed) when no slot
-// frees up in time. A never-intercepted namespace takes no slot: shedding it would lock the
-// cluster out of repairing itself exactly when privgate is struggling.
+// frees up in time. A never-intercepted namespace never waits for a slot (it uses a free one, if
+// any, for the microseconds it takes): shedding it would lock the cluster out of repairing itself
+// exactly when privgate is struggling.
 //
 // A request that must wait has only its namespace read (peekNamespace) and waits holding its
 // body alone; it is decoded and decided once in, on the gate's goroutine (Gate.decide). With
