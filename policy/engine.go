@@ -119,6 +119,7 @@ type compiled struct {
 	// calls on the same input (time.now_ns, rand.intn, uuid.rfc4122...): its verdicts are
 	// never cached, or a rule like "exempt until a date" would outlive its date.
 	deterministic bool
+	static        *precomputed // the rules that read neither input nor groups, evaluated once (precompute.go)
 }
 
 // Evaluated says what one evaluation judged with: the policy and the group set. A verdict may
@@ -184,7 +185,10 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 		}
 		queries[pkg] = pq
 	}
-	e.query.Store(&compiled{queries: queries, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed)})
+	// An optimisation only: a policy whose static rules cannot be evaluated alone is evaluated
+	// whole, as before.
+	static, _ := precompute(ctx, e.store, parsed)
+	e.query.Store(&compiled{queries: queries, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed), static: static})
 	return nil
 }
 
@@ -370,7 +374,7 @@ func (c *compiled) eval(ctx context.Context, pkg string, input ast.Value) (Verdi
 	if !ok {
 		return Verdict{}, fmt.Errorf("evaluate policy: no target judges with package %s", pkg)
 	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), c.static.evalOption())
 	if err != nil {
 		return Verdict{}, fmt.Errorf("evaluate policy: %w", err)
 	}

@@ -3,9 +3,6 @@ package policy
 import (
 	"encoding/json"
 	"slices"
-
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Input is the document a target's Rego package judges, as input. It is the only definition of
@@ -132,18 +129,4 @@ func (f Facts) Judged() bool { return f.AnyPrivate() || len(f.Subjects) > 0 || f
 // AnyPrivate reports whether any host is private, exempt or not.
 func (f Facts) AnyPrivate() bool {
 	return slices.ContainsFunc(f.Hosts, func(h HostFact) bool { return h.Private })
-}
-
-// value converts the input into OPA's value type through its JSON form, so that the JSON names
-// above are the whole schema.
-func (in *Input) value() (ast.Value, error) {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	var doc any
-	if err := util.UnmarshalJSON(b, &doc); err != nil {
-		return nil, err
-	}
-	return ast.InterfaceToValue(doc)
 }

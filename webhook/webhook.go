@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,15 +49,66 @@ var _ admission.Handler = (*Handler)(nil)
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	review, status, err := decode(w, r)
+	body, status, err := readReview(w, r)
+	var a answer
+	if err == nil {
+		a = h.gated(r, body)
+		status, err = a.status, a.err
+	}
 	if err != nil {
 		observe(h.Kind, "bad-request", start)
 		h.Log.Info("rejected malformed admission request", "status", status, "error", err.Error())
 		http.Error(w, err.Error(), status)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(a.body)
+	observe(h.Kind, a.result, start)
+}
+
+// answer is what ServeHTTP sends: the encoded AdmissionReview and its result for the metrics, or
+// the HTTP status and error of a request that is not a well-formed AdmissionReview.
+type answer struct {
+	body   []byte
+	result string
+	status int
+	err    error
+}
+
+// gated answers body once the gate lets it in, or refuses it (429, never allowed) when no slot
+// frees up in time. A never-intercepted namespace never waits for a slot (it uses a free one, if
+// any, for the microseconds it takes): shedding it would lock the cluster out of repairing itself
+// exactly when privgate is struggling.
+//
+// A request that must wait has only its namespace read (peekNamespace) and waits holding its
+// body alone; it is decoded and decided once in, on the gate's goroutine (Gate.decide). With
+// hundreds of connections queueing, what each holds while it waits is most of privgate's memory.
+func (h *Handler) gated(r *http.Request, body []byte) answer {
+	if !h.Gate.tryEnter() {
+		if ns, ok := peekNamespace(body); !ok || !h.Reviewer.Intercepts(ns) {
+			return h.respond(r.Context(), body, false) // malformed, or never intercepted: at once
+		}
+		if !h.Gate.wait(r) {
+			return h.respond(r.Context(), body, true)
+		}
+	}
+	defer h.Gate.leave()
+	return h.Gate.decide(func() answer { return h.respond(r.Context(), body, false) })
+}
+
+// respond decodes an AdmissionReview, decides it (or sheds it) and encodes the answer.
+func (h *Handler) respond(ctx context.Context, body []byte, shed bool) answer {
+	review, status, err := decode(body)
+	if err != nil {
+		return answer{status: status, err: err}
+	}
 	req := admission.Request{AdmissionRequest: *review.Request}
-	resp := h.gated(r, req)
+	var resp admission.Response
+	if shed {
+		resp = admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: %s %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", req.Kind.Kind, objectName(req.AdmissionRequest)))
+	} else {
+		resp = h.Handle(ctx, req)
+	}
 	// Complete sets the UID and serializes the patch, as admission.Webhook would.
 	if err := resp.Complete(req); err != nil {
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode patch: %w", err))
@@ -68,27 +118,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.APIVersion == "" {
 		out.TypeMeta = metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}
 	}
-	body, err := json.Marshal(out)
+	b, err := json.Marshal(out)
 	if err != nil {
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
+		return answer{status: http.StatusInternalServerError, err: fmt.Errorf("encode response: %w", err)}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
-	observe(h.Kind, result(resp), start)
+	return answer{body: b, result: result(resp)}
 }
 
-// gated decides once the gate lets the request in, or refuses it (429, never allowed) when no
-// slot frees up in time. A never-intercepted namespace takes no slot: shedding it would lock the
-// cluster out of repairing itself exactly when privgate is struggling.
-func (h *Handler) gated(r *http.Request, req admission.Request) admission.Response {
-	if h.Reviewer.Intercepts(req.Namespace) {
-		if !h.Gate.enter(r) {
-			return admission.Errored(http.StatusTooManyRequests, fmt.Errorf("privgate: %s %s: privgate is overloaded and could not judge it in time, so it is not admitted; retry", req.Kind.Kind, objectName(req.AdmissionRequest)))
-		}
-		defer h.Gate.leave()
+// peekNamespace reads only request.namespace of an AdmissionReview, for the gate: the little
+// struct leaves the rest of the review unread and nothing of it alive.
+func peekNamespace(body []byte) (string, bool) {
+	var peek struct {
+		Request *struct {
+			Namespace string `json:"namespace"`
+		} `json:"request"`
 	}
-	return h.Handle(r.Context(), req)
+	if json.Unmarshal(body, &peek) != nil || peek.Request == nil {
+		return "", false
+	}
+	return peek.Request.Namespace, true
 }
 
 // bodyTimeout bounds the reading of a request's body: the API server's default webhook timeout.
@@ -96,8 +144,9 @@ func (h *Handler) gated(r *http.Request, req admission.Request) admission.Respon
 // sending it slowly holds its own connection and nothing else.
 const bodyTimeout = 10 * time.Second
 
-// decode reads an AdmissionReview, or says with which HTTP status it cannot.
-func decode(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionReview, int, error) {
+// readReview reads the body of an AdmissionReview request, or says with which HTTP status it
+// cannot.
+func readReview(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	if r.Method != http.MethodPost {
 		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s: an AdmissionReview is POSTed", r.Method)
 	}
@@ -111,6 +160,11 @@ func decode(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionRevie
 	if len(body) > maxBody {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxBody)
 	}
+	return body, 0, nil
+}
+
+// decode parses an AdmissionReview, or says with which HTTP status it cannot.
+func decode(body []byte) (*admissionv1.AdmissionReview, int, error) {
 	review := &admissionv1.AdmissionReview{}
 	if err := json.Unmarshal(body, review); err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: %w", err)
@@ -124,11 +178,13 @@ func decode(w http.ResponseWriter, r *http.Request) (*admissionv1.AdmissionRevie
 	return review, 0, nil
 }
 
-// readBody reads at most maxBody+1 bytes, within bodyTimeout or the API server's ?timeout=, into
-// one buffer sized from Content-Length when the client sends one (the API server does):
-// io.ReadAll would grow its buffer five times for a 5 KB review, and that garbage is a fifth of
-// a public Ingress's cost. The size is trusted only up to maxPresize: a header alone must not
-// reserve megabytes.
+// readBody reads at most maxBody+1 bytes, within bodyTimeout or the API server's ?timeout=. When
+// the client sends Content-Length (the API server does), the body is read into one buffer of
+// exactly that size: io.ReadAll would grow its buffer five times for a 5 KB review, and that
+// garbage is a fifth of a public Ingress's cost; and a request waiting at the gate holds its body,
+// so under hundreds of connections every spare KB counts. net/http ends the body at
+// Content-Length. The size is trusted only up to maxPresize: a header alone must not reserve
+// megabytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	timeout := bodyTimeout
 	if t, ok := apiTimeout(r); ok {
@@ -136,17 +192,21 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(timeout)) // unsupported only by test recorders
-	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 {
-		buf.Grow(int(min(n, maxPresize)) + bytes.MinRead)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= maxPresize {
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
+	if err != nil {
 		// The deadline stays: net/http drains an unread body before it answers, and must give
 		// up on this one too.
 		return nil, err
 	}
 	_ = rc.SetReadDeadline(time.Time{})
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // apiTimeout is the time the API server gives the call, from its ?timeout= parameter.

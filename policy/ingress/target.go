@@ -1,7 +1,6 @@
 package ingress
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -99,7 +98,7 @@ func (*Target) Quiet() string { return "no private host" }
 // Decode parses an Ingress, naming what is wrong when it cannot.
 func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	ing := &networkingv1.Ingress{}
-	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(ing); err != nil {
+	if err := json.Unmarshal(raw, ing); err != nil {
 		return nil, fmt.Errorf("object is not a valid Ingress: %w", err)
 	}
 	return &object{Ingress: ing, t: t}, nil

@@ -30,6 +30,9 @@ type window struct {
 	workers  uint64
 	duration time.Duration
 	warmup   time.Duration // unmeasured load of the same shape first: connections, heap, caches
+	// ownPeak: the server's peak RSS is started over before the window (warm-up included), so
+	// that it is this window's own rather than the highest since the server started.
+	ownPeak bool
 }
 
 func (w window) shape() (pacer vegeta.Pacer, workers, maxWorkers uint64) {
@@ -88,13 +91,18 @@ func (m measurement) perRequest(d time.Duration) time.Duration {
 // newTransport is an HTTPS keep-alive client transport trusting the harness's CA. Each target
 // has its own, so each server's connections are its own.
 func newTransport(ca *x509.CertPool, http2 bool) *http.Transport {
+	return newTransportFor(ca, http2, inflightCap)
+}
+
+// newTransportFor is newTransport keeping up to conns connections open.
+func newTransportFor(ca *x509.CertPool, http2 bool, conns int) *http.Transport {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(!http2)
 	protocols.SetHTTP2(http2)
 	return &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS12},
 		Protocols:           protocols,
-		MaxIdleConnsPerHost: inflightCap, // never close a connection for lack of idle slots
+		MaxIdleConnsPerHost: conns, // never close a connection for lack of idle slots
 		IdleConnTimeout:     time.Minute,
 		DisableCompression:  true,
 	}
@@ -102,6 +110,11 @@ func newTransport(ca *x509.CertPool, http2 bool) *http.Transport {
 
 // load runs a window against t, after its warm-up, and measures it.
 func (t *target) load(ctx context.Context, w window) (measurement, error) {
+	if w.ownPeak {
+		if err := t.resetPeakRSS(); err != nil {
+			return measurement{}, fmt.Errorf("%s: reset peak RSS: %w", t.name, err)
+		}
+	}
 	if w.warmup > 0 {
 		warm := w
 		warm.duration = w.warmup

@@ -154,13 +154,7 @@ func ratio(a, b float64) string {
 func (r report) targets() []string {
 	fixedRate, fixedWorkers, overload := plan(r.options.quick)
 	var lines []string
-	add := func(met bool, format string, args ...any) {
-		mark := "**not met**"
-		if met {
-			mark = "met"
-		}
-		lines = append(lines, fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...)))
-	}
+	add := func(met bool, format string, args ...any) { lines = append(lines, verdictLine(met, format, args...)) }
 	opa, ok1 := r.find("opa", fixedRate.name)
 	opaW, ok2 := r.find("opa", fixedWorkers.name)
 	over, ok3 := r.find(uncached, overload.name)
@@ -193,13 +187,61 @@ func (r report) targets() []string {
 			thousands(r.options.groups), mib(peak), map[bool]string{true: ", overload included", false: ""}[v.name == uncached], mib(r.startRSS[v.name]))
 	}
 	lines = append(lines, "", "**Overload (privgate without cache)**", "")
+	crowded, ok := r.find(uncached, crowd(r.options.quick).name)
+	if !ok {
+		return []string{"- the run is incomplete"}
+	}
 	lo := over.metrics.Latencies
 	safe := over.tally.allowedByMistake == 0 && r.after.alive && r.after.err == nil
 	add(safe, "under overload privgate stays correct: %d of %s requests allowed by mistake, %d refused by mistake, %d malformed, %d shed (refused with 429 after waiting --max-wait for a slot); still running and answering correctly after it: %v",
 		over.tally.allowedByMistake, thousands(int(over.metrics.Requests)), over.tally.refusedByMistake, over.tally.bad, over.tally.shed, r.after.alive && r.after.err == nil)
 	lines = append(lines, fmt.Sprintf("  - what happens: offered %s req/s for %s, sent %.0f req/s, answered %.0f req/s; p50 %s, p99 %s, max %s; %d errors%s",
 		thousands(overload.rate), overload.duration, over.metrics.Rate, over.metrics.Throughput, dur(lo.P50), dur(lo.P99), dur(lo.Max), over.tally.errors, errorList(over.metrics.Errors)))
+	lc := crowded.metrics.Latencies
+	add(crowded.tally.allowedByMistake == 0, "with %d connections privgate stays correct: %d of %s requests allowed by mistake, %d refused by mistake, %d malformed, %d shed; p50 %s, p99 %s, max %s; %d errors%s",
+		crowdConns, crowded.tally.allowedByMistake, thousands(int(crowded.metrics.Requests)), crowded.tally.refusedByMistake, crowded.tally.bad, crowded.tally.shed,
+		dur(lc.P50), dur(lc.P99), dur(lc.Max), crowded.tally.errors, errorList(crowded.metrics.Errors))
+	return append(lines, r.missTargets()...)
+}
+
+// missTargets judges issue 16's targets, the miss path's: privgate without cache against opa
+// and the floor in the same windows, and its memory under overload and many connections.
+func (r report) missTargets() []string {
+	fixedRate, fixedWorkers, overload := plan(r.options.quick)
+	crowded := crowd(r.options.quick)
+	var lines []string
+	add := func(met bool, format string, args ...any) { lines = append(lines, verdictLine(met, format, args...)) }
+	lines = append(lines, "", "**Issue 16's targets: the miss path (privgate without cache)**", "")
+	var toOPA, toFloor []float64
+	for _, w := range []window{fixedRate, fixedWorkers} {
+		pg, ok1 := r.find(uncached, w.name)
+		opa, ok2 := r.find("opa", w.name)
+		floor, ok3 := r.find("floor", w.name)
+		if !ok1 || !ok2 || !ok3 {
+			return []string{"- the run is incomplete"}
+		}
+		cpu := float64(pg.perRequest(pg.cpu))
+		toOPA = append(toOPA, cpu/float64(opa.perRequest(opa.cpu)))
+		toFloor = append(toFloor, cpu/float64(floor.perRequest(floor.cpu)))
+	}
+	add(max(toOPA[0], toOPA[1]) <= 0.5, "CPU per admission ≤ 0.5× opa run --server's in the same run: %.2f× at %s, %.2f× at %s",
+		toOPA[0], fixedRate.name, toOPA[1], fixedWorkers.name)
+	add(max(toFloor[0], toFloor[1]) <= 2.5, "CPU per admission ≤ 2.5× the floor's: %.2f× at %s, %.2f× at %s",
+		toFloor[0], fixedRate.name, toFloor[1], fixedWorkers.name)
+	over, _ := r.find(uncached, overload.name)
+	many, _ := r.find(uncached, crowded.name)
+	add(max(over.rss, many.rss) <= 100<<20, "peak RSS ≤ 100 MiB under overload: %s in the %s window, %s in the %s window (each window's own peak)",
+		mib(over.rss), overload.name, mib(many.rss), crowded.name)
 	return lines
+}
+
+// verdictLine is one target's line: met or not, and what the run measured.
+func verdictLine(met bool, format string, args ...any) string {
+	mark := "**not met**"
+	if met {
+		mark = "met"
+	}
+	return fmt.Sprintf("- %s: %s", mark, fmt.Sprintf(format, args...))
 }
 
 func errorList(errs []string) string {
@@ -216,6 +258,7 @@ func errorList(errs []string) string {
 func (r report) markdown(table string) string {
 	m := r.machine
 	fixedRate, fixedWorkers, overload := plan(r.options.quick)
+	crowded := crowd(r.options.quick)
 	proto := "HTTP/1.1"
 	if r.options.http2 {
 		proto = "HTTP/2"
@@ -276,6 +319,10 @@ Load: vegeta %s as a library, one keep-alive transport per server.
   %s of warm-up: the most the server answers with the load generator beside it.
 - **%s**: privgate without cache only, for %s, up to %d in flight: more than two cores can answer. One request in
   four is the denied variant; every answer is checked.
+- **%s**: privgate without cache only, the same mix from %d workers, each on its own keep-alive connection
+  and sending its next request when it has the last answer, for %s after %s of warm-up (the connections
+  opened): hundreds of callers at once, as a large cluster's API servers hold. The admission gate decides a
+  few at a time; the rest wait.
 
 ## Columns
 
@@ -291,7 +338,8 @@ Load: vegeta %s as a library, one keep-alive transport per server.
   after the window, 10 ms resolution) divided by the requests of the window. It includes TLS, HTTP, JSON,
   the decision and the Go runtime (GC), everything the process does.
 - **peak RSS**: the server's VmHWM (/proc/PID/status) at the end of the window: its peak resident memory
-  since it started, startup included.
+  since it started, startup included; for the overload and connections windows, since the window began
+  (VmHWM started over through /proc/PID/clear_refs before it), so that each shows its own peak.
 - **load gen CPU/req**: the harness's own CPU (getrusage) per request: what the load generator took from
   the same two cores.
 - *privgate / opa*, *privgate / floor* (and the same for privgate without cache): privgate's value divided by the other's; below 1 means privgate spends
@@ -304,6 +352,7 @@ Load: vegeta %s as a library, one keep-alive transport per server.
 		fixedRate.name, fixedRate.duration, fixedRate.warmup, inflightCap,
 		fixedWorkers.name, fixedWorkers.workers, fixedWorkers.duration, fixedWorkers.warmup,
 		overload.name, overload.duration, inflightCap,
+		crowded.name, crowded.workers, crowded.duration, crowded.warmup,
 		requestTimeout)
 	return b.String()
 }

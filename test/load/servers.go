@@ -164,6 +164,12 @@ func (s *server) peakRSS() (uint64, error) {
 	return parseHWM(string(raw))
 }
 
+// resetPeakRSS starts the process's VmHWM over from its resident set now (Linux's clear_refs
+// 5), so that a window's peak is its own, not an earlier window's.
+func (s *server) resetPeakRSS() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
+}
+
 func parseHWM(status string) (uint64, error) {
 	for line := range strings.Lines(status) {
 		rest, ok := strings.CutPrefix(line, "VmHWM:")

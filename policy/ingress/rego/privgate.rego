@@ -306,26 +306,28 @@ risky := {
 	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
 }
 
-risky_names := object.keys(risky)
-
+# Each annotation of the Ingress is looked up in the table (rather than intersecting their key
+# sets, which builds both sets on every decision).
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & risky_names
-	key := nginx(name)
+	some name in nginx_names
 	reason := risky[name]
+	key := nginx(name)
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
 }
 
-# Denied for the values the controller acts on, spelled as its parser accepts them.
+# Denied for the values the controller acts on, spelled as its parser accepts them. The sets are
+# written out (bool_true, bool_false) so that the table is a constant, built once when the policy
+# compiles rather than on every decision.
 risky_values := {
 	# satisfy: trimmed, then exactly "any" or "all" (Any, ANY are ignored: satisfy all).
 	"satisfy": {"values": {"any"}, "trim": true, "why": "lets any one access check pass the request, so an allowlisted IP or basic-auth user skips oauth2-proxy"},
-	"ssl-passthrough": {"values": bool_true, "trim": false, "why": "hands the host's TLS streams to the backend, so nginx never sees a request and never runs auth_request"},
-	"ssl-redirect": {"values": bool_false, "trim": false, "why": "serves the app over plain http, exposing session cookies and data"},
-	"from-to-www-redirect": {"values": bool_true, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
+	"ssl-passthrough": {"values": {"1", "t", "T", "true", "TRUE", "True"}, "trim": false, "why": "hands the host's TLS streams to the backend, so nginx never sees a request and never runs auth_request"},
+	"ssl-redirect": {"values": {"0", "f", "F", "false", "FALSE", "False"}, "trim": false, "why": "serves the app over plain http, exposing session cookies and data"},
+	"from-to-www-redirect": {"values": {"1", "t", "T", "true", "TRUE", "True"}, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
 }
 
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & object.keys(risky_values)
+	some name in nginx_names
 	rv := risky_values[name]
 	key := nginx(name)
 	value := annotations[key]
@@ -347,7 +349,7 @@ auth_dropping := {
 }
 
 problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
-	some name in nginx_names & object.keys(auth_dropping)
+	some name in nginx_names
 	d := auth_dropping[name]
 	key := nginx(name)
 	value := annotations[key]
@@ -457,7 +459,8 @@ problems contains violation("error-page-backend", hosts_text, annotation_field(n
 # starts with one of no-auth-locations (no-tls-redirect-locations), as a plain string prefix of
 # the path as written, regex or not (template.go, isLocationInLocationList).
 
-paths contains {"path": p.path, "field": sprintf("spec.rules[%d].http.paths[%d].path", [i, j])} if {
+# Each path with where it is written; the field is rendered only when a rule reports the path.
+paths contains {"path": p.path, "rule": i, "index": j} if {
 	some i, rule in object.get(obj, ["spec", "rules"], [])
 	some j, p in object.get(rule, ["http", "paths"], [])
 }
@@ -478,13 +481,15 @@ default regex_note := ""
 
 regex_note := " and, as a regex (use-regex, rewrite-target), it can match every URL of the host" if regex_paths
 
-problems contains violation("path-no-auth", hosts_text, p.field, msg) if {
+path_field(p) := sprintf("spec.rules[%d].http.paths[%d].path", [p.rule, p.index])
+
+problems contains violation("path-no-auth", hosts_text, path_field(p), msg) if {
 	some p in paths
 	some loc in exempting(p.path, "noAuthLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves without auth (no-auth-locations)%s; use another path (only cert-manager's own solver belongs there)", [p.path, loc, regex_note])
 }
 
-problems contains violation("path-no-tls-redirect", hosts_text, p.field, msg) if {
+problems contains violation("path-no-tls-redirect", hosts_text, path_field(p), msg) if {
 	some p in paths
 	some loc in exempting(p.path, "noTLSRedirectLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves over plain http too (no-tls-redirect-locations)%s; use another path", [p.path, loc, regex_note])
