@@ -112,12 +112,7 @@ func TestIstio(t *testing.T) {
 	// them later: it finds their CRDs without a restart.
 	config := istioConfig(t)
 	c.restart(t, config, "--metrics-bind-address", "0", "--discovery-interval", "1s")
-	defer func() {
-		c.stopPrivgate()
-		if err := c.startPrivgate(); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	defer c.restoreDefault(t)
 	if err := c.registerWebhooks(); err != nil {
 		t.Fatal(err)
 	}
@@ -344,5 +339,17 @@ func (c *cluster) restart(t *testing.T, config string, flags ...string) {
 		return nil
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, c.privgateLogs())
+	}
+}
+
+// restoreDefault gives the tests that follow the shared privgate and webhooks setup made.
+func (c *cluster) restoreDefault(t *testing.T) {
+	t.Helper()
+	c.stopPrivgate()
+	if err := c.startPrivgate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.registerWebhooks(); err != nil {
+		t.Fatal(err)
 	}
 }

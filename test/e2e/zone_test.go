@@ -90,15 +90,7 @@ func TestZone(t *testing.T) {
 		t.Helper()
 		c.restart(t, config, append([]string{"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort)}, extra...)...)
 	}
-	defer func() {
-		c.stopPrivgate()
-		if err := c.startPrivgate(); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.registerWebhooks(); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	defer c.restoreDefault(t)
 	ar := c.client.AdmissionregistrationV1()
 	for _, ns := range []string{"zone-a", "zone-b", "zone-warn"} {
 		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 {
