@@ -35,7 +35,7 @@ var kinds = []kind{
 	{rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), func() client.Object { return &rbacv1.RoleBinding{} }, func() client.ObjectList { return &rbacv1.RoleBindingList{} }, false},
 	{rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"), func() client.Object { return &rbacv1.ClusterRoleBinding{} }, func() client.ObjectList { return &rbacv1.ClusterRoleBindingList{} }, false},
 	related[istio.VirtualService], related[istio.IstioGateway], related[istio.AuthorizationPolicy],
-	related[istio.Gateway], related[istio.HTTPRoute], related[istio.GRPCRoute],
+	related[istio.Gateway], related[istio.HTTPRoute], related[istio.GRPCRoute], related[istio.TLSRoute],
 }
 
 // related are the kinds a Relating target may read through the view, in the version cached.
@@ -47,6 +47,7 @@ var related = map[schema.GroupKind]kind{
 	istio.GatewayClass:        {istio.GatewayClass.WithVersion("v1"), func() client.Object { return &gatewayv1.GatewayClass{} }, func() client.ObjectList { return &gatewayv1.GatewayClassList{} }, true},
 	istio.HTTPRoute:           {istio.HTTPRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.HTTPRoute{} }, func() client.ObjectList { return &gatewayv1.HTTPRouteList{} }, true},
 	istio.GRPCRoute:           {istio.GRPCRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.GRPCRoute{} }, func() client.ObjectList { return &gatewayv1.GRPCRouteList{} }, true},
+	istio.TLSRoute:            {istio.TLSRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.TLSRoute{} }, func() client.ObjectList { return &gatewayv1.TLSRouteList{} }, true},
 	// Services are always served; they are read only for Gateways deployed by hand, so they
 	// are cached only once Gateway API is installed.
 	istio.Service: {corev1.SchemeGroupVersion.WithKind("Service"), func() client.Object { return &corev1.Service{} }, func() client.ObjectList { return &corev1.ServiceList{} }, true},

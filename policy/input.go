@@ -37,6 +37,10 @@ type Input struct {
 	// Conflicts are gateway workloads the change leaves with more than one login provider,
 	// which Istio refuses.
 	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Gateways are the gateway workloads publishing hosts that an AuthorizationPolicy applies
+	// to, as stored or as written (none: the policy is a sidecar's, not a login in front of a
+	// gateway).
+	Gateways []string `json:"gateways,omitempty"`
 }
 
 // Exposure is one private host published on one gateway workload, and what login covers it

@@ -3,6 +3,7 @@ package istio
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
@@ -73,7 +74,7 @@ func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolic
 		switch {
 		case len(refs) > 0 && ap.Spec.GetSelector() != nil:
 		case len(refs) > 0:
-			if targets(ap, refs, w, root) {
+			if targets(ap, refs, w) {
 				out = append(out, ap)
 			}
 		case local && subset(sel, w.labels):
@@ -93,29 +94,19 @@ func targetRefs(ap *istiosecurity.AuthorizationPolicy) []*typeRef {
 	return append(out, ap.Spec.GetTargetRefs()...)
 }
 
-// targets reports whether some targetRef names the workload's Gateway or its class.
-func targets(ap *istiosecurity.AuthorizationPolicy, refs []*typeRef, w workload, root string) bool {
-	if w.gateway == nil && w.class == "" {
-		return false // an Istio Gateway's pods: targetRefs name Gateway API objects only
+// targets reports whether some targetRef names the workload's Gateway. Istio attaches such a
+// policy only to pods carrying the gateway-name label of the Gateway it names, in the policy's
+// own namespace: never to an Istio Gateway's pods nor to a Gateway deployed by hand (its
+// Service's pods), and a GatewayClass target reaches waypoints only, never ingress gateways.
+func targets(ap *istiosecurity.AuthorizationPolicy, refs []*typeRef, w workload) bool {
+	name, ok := w.labels[gatewayNameLabel]
+	if !ok || ap.Namespace != w.namespace {
+		return false
 	}
 	for _, r := range refs {
-		if r.GetGroup() != "gateway.networking.k8s.io" {
-			continue
-		}
-		switch r.GetKind() {
-		case "Gateway":
-			// From the Gateway's namespace, which is not its pods' for one deployed by hand.
-			name, ns := w.labels[gatewayNameLabel], w.namespace
-			if w.gateway != nil {
-				name, ns = w.gateway.Name, w.gateway.Namespace
-			}
-			if r.GetName() == name && ap.Namespace == ns && (r.GetNamespace() == "" || r.GetNamespace() == ap.Namespace) {
-				return true
-			}
-		case "GatewayClass":
-			if r.GetName() == w.class && ap.Namespace == root {
-				return true
-			}
+		if r.GetGroup() == "gateway.networking.k8s.io" && r.GetKind() == "Gateway" && r.GetName() == name &&
+			(r.GetNamespace() == "" || r.GetNamespace() == ap.Namespace) {
+			return true
 		}
 	}
 	return false
@@ -132,8 +123,10 @@ func providersOf(policies []*istiosecurity.AuthorizationPolicy) []string {
 	return out
 }
 
+// enforced: Istio reads the dry-run annotation with strconv.ParseBool ("1", "t", "TRUE"…).
 func enforced(ap *istiosecurity.AuthorizationPolicy) bool {
-	return !strings.EqualFold(ap.Annotations[dryRunAnnotation], "true")
+	dry, err := strconv.ParseBool(ap.Annotations[dryRunAnnotation])
+	return err != nil || !dry
 }
 
 // covers is "" when ap sends every request to host to a configured login provider, else why not
@@ -225,12 +218,13 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 }
 
 // change is what writing (or deleting) an AuthorizationPolicy does to the published private
-// hosts: those covered with the stored policies and not with the change, and the workloads left
-// with two providers.
-func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.Conflict) {
+// hosts: those covered with the stored policies and not with the change, the workloads left
+// with two providers, and the gateway workloads publishing hosts that the policy (as stored or
+// as written) applies to.
+func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.Conflict, []string) {
 	self, ok := o.typed.(*istiosecurity.AuthorizationPolicy)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	after := slices.DeleteFunc(slices.Clone(m.policies), func(p *istiosecurity.AuthorizationPolicy) bool { return key(p) == key(self) })
 	if operation != "DELETE" {
@@ -238,6 +232,7 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 	}
 	var uncovered []policy.Exposure
 	var conflicts []policy.Conflict
+	var reaches []string
 	// What applies to a workload, before and after, once per workload: a policy change is
 	// judged against every published host.
 	type applying struct {
@@ -246,7 +241,7 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 	byWorkload := map[string]*applying{}
 	for _, obj := range m.publishers {
 		for _, p := range m.publications(obj) {
-			if !p.private || !p.istio() || slices.Contains(m.cfg.ExemptHosts, p.host) {
+			if !p.istio() {
 				continue
 			}
 			w := p.workload.String()
@@ -254,6 +249,9 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 			if a == nil {
 				a = &applying{m.applying(p.workload, m.policies), m.applying(p.workload, after)}
 				byWorkload[w] = a
+				if len(m.applying(p.workload, []*istiosecurity.AuthorizationPolicy{self}))+len(m.applying(p.workload, m.stored(self))) > 0 {
+					reaches = append(reaches, w)
+				}
 				if providers := providersOf(a.after); operation != "DELETE" && len(providers) > 1 && slices.Contains(a.after, self) {
 					c := policy.Conflict{Workload: w, Providers: providers}
 					for _, ap := range a.after {
@@ -262,8 +260,8 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 					conflicts = append(conflicts, c)
 				}
 			}
-			if slices.Equal(a.before, a.after) {
-				continue // the change does not reach these pods
+			if !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) || slices.Equal(a.before, a.after) {
+				continue // public, exempt, or pods the change does not reach
 			}
 			if m.exposeTo(p, a.before).Covered {
 				if e := m.exposeTo(p, a.after); !e.Covered {
@@ -272,5 +270,16 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 			}
 		}
 	}
-	return uncovered, conflicts
+	slices.Sort(reaches)
+	return uncovered, conflicts, reaches
+}
+
+// stored is the stored version of ap, if any.
+func (m *mesh) stored(ap *istiosecurity.AuthorizationPolicy) []*istiosecurity.AuthorizationPolicy {
+	for _, p := range m.policies {
+		if key(p) == key(ap) {
+			return []*istiosecurity.AuthorizationPolicy{p}
+		}
+	}
+	return nil
 }

@@ -31,12 +31,11 @@ func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any 
 	name, ns := "privgate-login", w.namespace
 	spec := map[string]any{"action": "CUSTOM", "provider": map[string]any{"name": provider}}
 	switch gw := w.labels[gatewayNameLabel]; {
-	case w.gateway != nil || gw != "":
-		if w.gateway != nil {
-			gw, ns = w.gateway.Name, w.gateway.Namespace // targetRefs work from the Gateway's namespace
-		}
+	case gw != "": // pods Istio deployed for a Gateway: attach to the Gateway, from its namespace
 		name += "-" + gw
 		spec["targetRefs"] = []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw}}
+	case len(w.labels) == 0: // pods unknown (a Gateway not in view): mesh-wide, from the root namespace
+		ns = m.cfg.Istio.RootNamespace
 	default:
 		if ns == "" {
 			ns = m.cfg.Istio.RootNamespace

@@ -9,9 +9,10 @@ import (
 // matches reports whether an AuthorizationPolicy host value matches a Host header, as Istio
 // matches them: case-insensitively, "*" alone matching anything, one "*" at the start (suffix
 // match) or at the end (prefix match). A "*" at both ends, or inside, is a literal: "*.zone:*"
-// matches nothing a client sends.
+// matches nothing a client sends. The value is compared as written, only its case folded: a
+// trailing dot or a space makes it match nothing.
 func matches(value, host string) bool {
-	v, h := policy.NormalizeHost(value), policy.NormalizeHost(host)
+	v, h := strings.ToLower(value), policy.NormalizeHost(host)
 	switch {
 	case v == "*":
 		return true
@@ -28,7 +29,7 @@ func matches(value, host string) bool {
 func coversName(value, host string) bool {
 	host = policy.NormalizeHost(host)
 	if base, ok := strings.CutPrefix(host, "*"); ok {
-		v := policy.NormalizeHost(value)
+		v := strings.ToLower(value)
 		if v == "*" {
 			return true
 		}
@@ -41,7 +42,7 @@ func coversName(value, host string) bool {
 // coversPorts reports whether value matches the host with every port a client may add
 // ("grafana.zone:443"): only "*" and a prefix match ending at or before the colon do.
 func coversPorts(value, host string) bool {
-	v, host := policy.NormalizeHost(value), policy.NormalizeHost(host)
+	v, host := strings.ToLower(value), policy.NormalizeHost(host)
 	if v == "*" {
 		return true
 	}
@@ -55,7 +56,7 @@ func coversPorts(value, host string) bool {
 // Host header with or without a port ("grafana.zone", "grafana.zone:8443"). Any notHosts value
 // narrows a published wildcard.
 func excludes(value, host string) bool {
-	v, host := policy.NormalizeHost(value), policy.NormalizeHost(host)
+	v, host := strings.ToLower(value), policy.NormalizeHost(host)
 	if strings.HasPrefix(host, "*") || matches(v, host) {
 		return true
 	}

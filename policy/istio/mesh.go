@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -64,10 +65,46 @@ func load(cfg *policy.Config, c policy.Cluster) *mesh {
 			m.classes[gc.Name] = string(gc.Spec.ControllerName)
 		}
 	}
-	for _, gk := range []schema.GroupKind{VirtualService, HTTPRoute, GRPCRoute} {
+	for _, gk := range []schema.GroupKind{VirtualService, HTTPRoute, GRPCRoute, TLSRoute} {
 		m.publishers = append(m.publishers, c.Stored(gk)...)
 	}
 	return m
+}
+
+// with is the mesh with gw (an Istio or a Gateway API Gateway) stored as written.
+func (m *mesh) with(gw runtime.Object) *mesh {
+	c := *m
+	c.istioGateways, c.gateways = maps.Clone(m.istioGateways), maps.Clone(m.gateways)
+	c.publishers = slices.DeleteFunc(slices.Clone(m.publishers), func(o runtime.Object) bool { return describe(o) == describe(gw) })
+	c.publishers = append(c.publishers, gw)
+	switch g := gw.(type) {
+	case *istionetworking.Gateway:
+		c.istioGateways[key(g)] = g
+	case *gatewayv1.Gateway:
+		c.gateways[key(g)] = g
+	}
+	return &c
+}
+
+// boundTo are the private hosts that stored routes publish through gateway ("Gateway ns/name")
+// and no login covers.
+func (m *mesh) boundTo(gateway string) []policy.Exposure {
+	var out []policy.Exposure
+	for _, obj := range m.publishers {
+		switch obj.(type) {
+		case *istionetworking.Gateway, *gatewayv1.Gateway:
+			continue // the gateway itself is judged by its own exposures
+		}
+		for _, p := range m.publications(obj) {
+			if p.gateway != gateway || !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
+				continue
+			}
+			if e := m.judge(p); !e.Covered {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // service is Service ns/name when in view. Services are listed once, on first use: only a
@@ -106,6 +143,8 @@ func describe(o runtime.Object) string {
 		kind = "HTTPRoute"
 	case *gatewayv1.GRPCRoute:
 		kind = "GRPCRoute"
+	case *gatewayv1.TLSRoute:
+		kind = "TLSRoute"
 	case *istiosecurity.AuthorizationPolicy:
 		kind = "AuthorizationPolicy"
 	}
@@ -127,6 +166,9 @@ type workload struct {
 }
 
 func (w workload) String() string {
+	if w.namespace == "" && len(w.labels) == 0 {
+		return "(any: the Gateway is not in view)"
+	}
 	ns := w.namespace
 	if ns == "" {
 		ns = "*"
@@ -168,9 +210,12 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 	case *istionetworking.VirtualService:
 		m.virtualService(o, add)
 	case *istionetworking.Gateway:
-		for _, h := range namedHosts(o) {
-			for _, w := range m.selected(o.Spec.GetSelector()) {
-				addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w})
+		for i, s := range o.Spec.GetServers() {
+			for j, h := range s.GetHosts() {
+				for _, w := range m.selected(o.Spec.GetSelector()) {
+					addServed(publication{host: serverHost(h), field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j), gateway: describe(o), workload: w,
+						unsupported: notHTTP(s)})
+				}
 			}
 		}
 	case *gatewayv1.Gateway:
@@ -180,12 +225,18 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 			if l.Hostname != nil {
 				h = namedHost{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
 			}
-			addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w, unsupported: unsupported})
+			why := unsupported
+			if why == "" && !httpListener(l) {
+				why = fmt.Sprintf("its listener %s carries %s, not HTTP: an HTTP login provider never sees those requests", l.Name, l.Protocol)
+			}
+			addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w, unsupported: why})
 		}
 	case *gatewayv1.HTTPRoute:
-		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, add)
+		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, true, add)
 	case *gatewayv1.GRPCRoute:
-		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, add)
+		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, true, add)
+	case *gatewayv1.TLSRoute:
+		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, false, add)
 	}
 	return out
 }
@@ -213,68 +264,112 @@ func (p publication) istio() bool {
 	return ok && p.unsupported == ""
 }
 
+// private reports whether host can serve a private name. Istio's and Gateway API's wildcards
+// match any number of labels (not one, as a certificate's): "*.com" serves
+// grafana.private.example.com too.
 func (m *mesh) private(host string) bool {
 	if host == "*" {
 		return m.cfg.HostlessRules == "private"
+	}
+	if base, ok := strings.CutPrefix(host, "*."); ok {
+		for _, z := range m.cfg.PrivateDomains {
+			if z == base || strings.HasSuffix(z, "."+base) {
+				return true
+			}
+		}
 	}
 	return m.cfg.Zones().Private(host)
 }
 
 // virtualService publishes each host on each gateway the VirtualService names (not "mesh")
-// whose servers bind it. A gateway not in view is assumed to be any configured gateway workload,
-// binding every host: nothing can be known to protect it.
+// whose servers bind it. A gateway not in view could select any pods once it exists: only a
+// mesh-wide policy is known to cover them.
 func (m *mesh) virtualService(vs *istionetworking.VirtualService, add func(publication)) {
 	for _, ref := range vs.Spec.GetGateways() {
 		if ref == "mesh" {
 			continue
 		}
-		ns, name, ok := strings.Cut(ref, "/")
-		if !ok {
-			ns, name = vs.Namespace, ref
-		}
+		ns, name := gatewayName(ref, vs.Namespace)
 		gw := m.istioGateways[ns+"/"+name]
 		for _, h := range namedHosts(vs) {
 			if gw == nil {
-				for _, w := range m.configured() {
-					add(publication{host: h.host, field: h.field, gateway: "Gateway " + ns + "/" + name + " (not in view)", workload: w})
+				add(publication{host: h.host, field: h.field, gateway: "Gateway " + ns + "/" + name + " (not in view)",
+					workload: workload{labels: map[string]string{}, impl: istioGateways{}}})
+				continue
+			}
+			for _, s := range bound(gw, vs.Namespace, h.host) {
+				why := notHTTP(s)
+				if why == "" && len(vs.Spec.GetHttp()) == 0 {
+					continue // an HTTP server routes only a VirtualService's http routes
 				}
-				continue
-			}
-			if !binds(gw, vs.Namespace, h.host) {
-				continue
-			}
-			for _, w := range m.selected(gw.Spec.GetSelector()) {
-				add(publication{host: h.host, field: h.field, gateway: describe(gw), workload: w})
+				if why != "" && len(vs.Spec.GetTls())+len(vs.Spec.GetTcp()) == 0 {
+					continue // nor does a TLS or TCP server route http ones
+				}
+				for _, w := range m.selected(gw.Spec.GetSelector()) {
+					add(publication{host: h.host, field: h.field, gateway: describe(gw), workload: w, unsupported: why})
+				}
 			}
 		}
 	}
 }
 
-// binds reports whether some server of gw accepts host from a VirtualService in namespace ns.
-func binds(gw *istionetworking.Gateway, ns, host string) bool {
+// gatewayName is the namespace and name of a VirtualService's gateway reference, as Istio
+// resolves them: "ns/name", "./name" or "name" (the VirtualService's namespace), or the
+// legacy "name.ns.svc.cluster.local".
+func gatewayName(ref, vsNamespace string) (string, string) {
+	if ns, name, ok := strings.Cut(ref, "/"); ok {
+		if ns == "." {
+			ns = vsNamespace
+		}
+		return ns, name
+	}
+	if name, rest, ok := strings.Cut(ref, "."); ok {
+		ns, _, _ := strings.Cut(rest, ".")
+		return ns, name
+	}
+	return vsNamespace, ref
+}
+
+// bound are the servers of gw that accept host from a VirtualService in namespace ns.
+func bound(gw *istionetworking.Gateway, ns, host string) []*networkingv1alpha3.Server {
+	var out []*networkingv1alpha3.Server
 	for _, s := range gw.Spec.GetServers() {
 		for _, h := range s.GetHosts() {
 			where, name, ok := strings.Cut(h, "/")
 			if !ok {
 				where, name = "*", h
 			}
-			switch where {
-			case "*":
-			case ".":
-				if ns != gw.Namespace {
-					continue
-				}
-			default:
-				if ns != where {
-					continue
-				}
+			if where == "." {
+				where = gw.Namespace
+			}
+			if where != "*" && where != ns {
+				continue
 			}
 			if _, ok := hostsIntersect(name, host); ok {
-				return true
+				out = append(out, s)
+				break
 			}
 		}
 	}
-	return false
+	return out
+}
+
+// notHTTP says why a server's requests never reach an HTTP login provider (TLS passed through,
+// TCP): Istio skips a CUSTOM policy with an HTTP provider on such filter chains. "" for HTTP.
+func notHTTP(s *networkingv1alpha3.Server) string {
+	mode := s.GetTls().GetMode()
+	switch p := strings.ToUpper(s.GetPort().GetProtocol()); {
+	case mode == networkingv1alpha3.ServerTLSSettings_PASSTHROUGH || mode == networkingv1alpha3.ServerTLSSettings_AUTO_PASSTHROUGH:
+		return fmt.Sprintf("its server %s passes TLS through: an HTTP login provider never sees those requests", s.GetPort().GetName())
+	case p != "HTTP" && p != "HTTPS" && p != "HTTP2" && p != "GRPC" && p != "GRPC-WEB":
+		return fmt.Sprintf("its server %s carries %s, not HTTP: an HTTP login provider never sees those requests", s.GetPort().GetName(), s.GetPort().GetProtocol())
+	}
+	return ""
+}
+
+// httpListener reports whether a Gateway API listener terminates HTTP.
+func httpListener(l gatewayv1.Listener) bool {
+	return l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType
 }
 
 // selected are the configured gateway workloads an Istio Gateway's selector picks (Istio looks
@@ -340,25 +435,44 @@ func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload
 
 // route publishes a route's hostnames on the listeners of each Gateway it attaches to
 // (parentRefs of kind Gateway; a Service parent is the mesh, not a gateway). A route without
-// hostnames takes its listener's, every host when the listener names none.
-func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname, add func(publication)) {
+// hostnames takes its listener's, every host when the listener names none. HTTP routes attach to
+// HTTP and HTTPS listeners; a TLSRoute to TLS ones, whose requests no HTTP login provider sees.
+// A parent of another kind (a ListenerSet) is one privgate cannot follow: its hosts are refused.
+func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname, http bool, add func(publication)) {
 	named := routeHostnames(hostnames)
 	for i, p := range parents {
-		if (p.Group != nil && string(*p.Group) != gatewayv1.GroupName) || (p.Kind != nil && string(*p.Kind) != "Gateway") {
-			continue
+		group, kind := gatewayv1.GroupName, "Gateway"
+		if p.Group != nil {
+			group = string(*p.Group)
+		}
+		if p.Kind != nil {
+			kind = string(*p.Kind)
 		}
 		gwNS := ns
 		if p.Namespace != nil {
 			gwNS = string(*p.Namespace)
 		}
+		parentField := fmt.Sprintf("spec.parentRefs[%d]", i)
+		if (group == "" || group == "core") && kind == "Service" {
+			continue // mesh traffic to a Service, not through a gateway
+		}
+		if group != gatewayv1.GroupName || kind != "Gateway" {
+			why := fmt.Sprintf("its parent is a %s (%s), which privgate cannot follow to a gateway", kind, group)
+			for _, h := range orEvery(named, parentField) {
+				add(publication{host: h.host, field: h.field, gateway: kind + " " + gwNS + "/" + string(p.Name), workload: workload{namespace: gwNS}, unsupported: why})
+			}
+			continue
+		}
 		gw := m.gateways[gwNS+"/"+string(p.Name)]
 		w, unsupported := m.gatewayWorkload(gwNS, string(p.Name), gw)
+		if unsupported == "" && !http {
+			unsupported = "it is routed as TLS passed through: an HTTP login provider never sees those requests"
+		}
 		gateway := "Gateway " + gwNS + "/" + string(p.Name)
 		if gw == nil {
 			gateway += " (not in view)"
 		}
-		parentField := fmt.Sprintf("spec.parentRefs[%d]", i)
-		for _, listener := range listeners(gw, p) {
+		for _, listener := range listeners(gw, p, http) {
 			if len(named) == 0 {
 				add(publication{host: listener, field: parentField, gateway: gateway, workload: w, unsupported: unsupported})
 				continue
@@ -372,15 +486,27 @@ func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames [
 	}
 }
 
+// orEvery is a route's hostnames, or every host ("*", at field) when it names none.
+func orEvery(named []namedHost, field string) []namedHost {
+	if len(named) == 0 {
+		return []namedHost{{"*", field}}
+	}
+	return named
+}
+
 // listeners are the hostnames of the listeners a parentRef attaches to ("*" for a listener
-// without one); every host when the Gateway is not in view.
-func listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference) []string {
+// without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute; every host when
+// the Gateway is not in view.
+func listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference, http bool) []string {
 	if gw == nil {
 		return []string{"*"}
 	}
 	var out []string
 	for _, l := range gw.Spec.Listeners {
 		if (p.SectionName != nil && *p.SectionName != l.Name) || (p.Port != nil && *p.Port != l.Port) {
+			continue
+		}
+		if httpListener(l) != http || (!http && l.Protocol != gatewayv1.TLSProtocolType) {
 			continue
 		}
 		h := "*"

@@ -80,6 +80,8 @@ func namedHosts(obj runtime.Object) []namedHost {
 		out = routeHostnames(o.Spec.Hostnames)
 	case *gatewayv1.GRPCRoute:
 		out = routeHostnames(o.Spec.Hostnames)
+	case *gatewayv1.TLSRoute:
+		out = routeHostnames(o.Spec.Hostnames)
 	}
 	return out
 }
@@ -102,12 +104,18 @@ func serverHost(h string) string {
 }
 
 // Relate fills in the exposures of what the object publishes, or, for an AuthorizationPolicy,
-// what its change uncovers.
+// what its change uncovers. A gateway's change is judged on the routes bound to it too: moving
+// its pods, or creating it under routes that name it, publishes their hosts there.
 func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 	m := load(o.t.cfg, c)
-	if o.kind == AuthorizationPolicy {
-		in.Uncovered, in.Conflicts = m.change(o, in.Request.Operation)
+	switch {
+	case o.kind == AuthorizationPolicy:
+		in.Uncovered, in.Conflicts, in.Gateways = m.change(o, in.Request.Operation)
 		return
+	case in.Request.Operation == "DELETE":
+		return // removing a route or gateway publishes nothing
+	case o.kind == IstioGateway || o.kind == Gateway:
+		in.Uncovered = m.with(o.typed).boundTo("Gateway " + key(o.typed))
 	}
 	for _, p := range m.publications(o.typed) {
 		if p.private {

@@ -34,6 +34,7 @@ var (
 	GatewayClass        = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GatewayClass"}
 	HTTPRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "HTTPRoute"}
 	GRPCRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GRPCRoute"}
+	TLSRoute            = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "TLSRoute"}
 	Service             = schema.GroupKind{Kind: "Service"}
 )
 
@@ -46,10 +47,11 @@ var versions = map[schema.GroupKind][]string{
 	Gateway:             {"v1", "v1beta1"},
 	HTTPRoute:           {"v1", "v1beta1"},
 	GRPCRoute:           {"v1"},
+	TLSRoute:            {"v1"},
 }
 
 // judged are the kinds in a fixed order, for Kinds.
-var judged = []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, HTTPRoute, GRPCRoute}
+var judged = []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, HTTPRoute, GRPCRoute, TLSRoute}
 
 var kinds = func() []schema.GroupVersionKind {
 	var out []schema.GroupVersionKind
@@ -96,7 +98,7 @@ func (*Target) JudgesDelete() bool { return true }
 // Related are the kinds a judgement reads: the judged ones, GatewayClasses (which controller
 // runs a Gateway) and Services (the pods of a Gateway deployed by hand).
 func (*Target) Related() []schema.GroupKind {
-	return []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, GatewayClass, HTTPRoute, GRPCRoute, Service}
+	return []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, GatewayClass, HTTPRoute, GRPCRoute, TLSRoute, Service}
 }
 
 // Typed decodes an object of a related kind into its Go type.
@@ -117,6 +119,8 @@ func (*Target) Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, e
 		obj = &gatewayv1.HTTPRoute{}
 	case GRPCRoute:
 		obj = &gatewayv1.GRPCRoute{}
+	case TLSRoute:
+		obj = &gatewayv1.TLSRoute{}
 	case Service:
 		obj = &corev1.Service{}
 	default:

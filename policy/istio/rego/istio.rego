@@ -47,11 +47,13 @@ problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
 	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, e.unsupported])
 }
 
-# What an AuthorizationPolicy itself says.
+# What an AuthorizationPolicy itself says, when it stands in front of a gateway publishing hosts
+# (input.gateways): a CUSTOM policy on an app's sidecar (OPA, say) is not a login privgate judges.
 custom if {
 	input.object.kind == "AuthorizationPolicy"
 	input.object.spec.action == "CUSTOM"
 	input.request.operation != "DELETE"
+	count(object.get(input, "gateways", [])) > 0
 }
 
 provider := object.get(input.object.spec, ["provider", "name"], "")
@@ -71,9 +73,22 @@ problems contains violation("authz-selector-and-targetrefs", "", "spec.selector"
 }
 
 problems contains violation("authz-uncovers", e.host, "", msg) if {
+	input.object.kind == "AuthorizationPolicy"
 	some e in input.uncovered
-	msg := sprintf("this change leaves %s, published by %s through %s on pods %s, without login: %s. Cover it first: %s", [e.host, e.by, e.gateway, e.workload, why(e), e.fix])
+	msg := sprintf("this change leaves %s, published by %s through %s on pods %s, without login: %s. Cover it first: %s", [e.host, e.by, e.gateway, e.workload, why(e), object.get(e, "fix", "")])
 }
+
+# A gateway written (created under routes that name it, or moved to other pods) publishes the
+# hosts of the routes bound to it.
+problems contains violation("gateway-uncovers", e.host, "", msg) if {
+	input.object.kind == "Gateway"
+	some e in input.uncovered
+	msg := sprintf("this change publishes %s, routed by %s, on pods %s without login: %s. Cover it first: %s", [e.host, e.by, e.workload, why_gateway(e), object.get(e, "fix", "")])
+}
+
+why_gateway(e) := e.unsupported if {
+	e.unsupported
+} else := why(e)
 
 problems contains violation("authz-provider-conflict", "", "spec.provider.name", msg) if {
 	some c in input.conflicts
@@ -82,6 +97,7 @@ problems contains violation("authz-provider-conflict", "", "spec.provider.name",
 
 cautions contains violation("authz-dry-run", "", "metadata.annotations", msg) if {
 	custom
-	object.get(input.object.metadata, ["annotations", "istio.io/dry-run"], "") == "true"
+	# Istio reads it with strconv.ParseBool.
+	object.get(input.object.metadata, ["annotations", "istio.io/dry-run"], "") in {"1", "t", "T", "TRUE", "true", "True"}
 	msg := "istio.io/dry-run is true: the policy only logs what it would do and keeps no one out"
 }

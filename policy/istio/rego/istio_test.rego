@@ -47,8 +47,15 @@ test_unsupported_gateway if {
 
 policy_object(spec) := {"kind": "AuthorizationPolicy", "metadata": {"name": "login", "namespace": "istio-system"}, "spec": spec}
 
+gateways := ["istio-system/{istio=ingressgateway}"]
+
 test_provider_unknown if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == {"authz-provider-unknown"}
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == {"authz-provider-unknown"}
+}
+
+# A CUSTOM policy on an app's sidecar (OPA as ext-authz) stands in front of no gateway.
+test_sidecar_provider_is_not_judged if {
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "opa-ext-authz"}})}) == set()
 }
 
 test_provider_known if {
@@ -73,7 +80,10 @@ test_provider_conflict if {
 }
 
 test_dry_run_warns if {
-	obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": "true"}}})
-	warned({"request": {"operation": "UPDATE"}, "object": obj}) == {"authz-dry-run"}
-	ids({"request": {"operation": "UPDATE"}, "object": obj}) == set()
+	# Istio reads the annotation with strconv.ParseBool.
+	every value in ["true", "1", "t", "TRUE"] {
+		obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": value}}})
+		warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == {"authz-dry-run"}
+		ids({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == set()
+	}
 }
