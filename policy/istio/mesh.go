@@ -357,9 +357,11 @@ func bound(gw *istionetworking.Gateway, ns, host string) []*networkingv1alpha3.S
 // notHTTP says why a server's requests never reach an HTTP login provider (TLS passed through,
 // TCP): Istio skips a CUSTOM policy with an HTTP provider on such filter chains. "" for HTTP.
 func notHTTP(s *networkingv1alpha3.Server) string {
-	mode := s.GetTls().GetMode()
+	// PASSTHROUGH is the mode's zero value: it counts only when the server has tls settings
+	// (a plain HTTP server has none).
+	tls, mode := s.GetTls(), s.GetTls().GetMode()
 	switch p := strings.ToUpper(s.GetPort().GetProtocol()); {
-	case mode == networkingv1alpha3.ServerTLSSettings_PASSTHROUGH || mode == networkingv1alpha3.ServerTLSSettings_AUTO_PASSTHROUGH:
+	case tls != nil && (mode == networkingv1alpha3.ServerTLSSettings_PASSTHROUGH || mode == networkingv1alpha3.ServerTLSSettings_AUTO_PASSTHROUGH):
 		return fmt.Sprintf("its server %s passes TLS through: an HTTP login provider never sees those requests", s.GetPort().GetName())
 	case p != "HTTP" && p != "HTTPS" && p != "HTTP2" && p != "GRPC" && p != "GRPC-WEB":
 		return fmt.Sprintf("its server %s carries %s, not HTTP: an HTTP login provider never sees those requests", s.GetPort().GetName(), s.GetPort().GetProtocol())
