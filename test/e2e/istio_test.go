@@ -148,7 +148,8 @@ func TestIstio(t *testing.T) {
 			return fmt.Errorf("gateway: %s", stderr)
 		}
 		stderr, code := apply(grafanaVS, "--dry-run=server")
-		if code == 0 || strings.Contains(stderr, "not in view") {
+		// Until kubectl's discovery knows the kind, it fails before privgate sees anything.
+		if code == 0 || !strings.Contains(stderr, "[gateway-login]") || strings.Contains(stderr, "not in view") {
 			return fmt.Errorf("not judged against the stored Gateway yet: %s", stderr)
 		}
 		refused = stderr
@@ -156,8 +157,15 @@ func TestIstio(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, c.privgateLogs())
 	}
-	if !strings.Contains(c.privgateLogs(), "newly installed kinds now judged") {
-		t.Errorf("privgate did not say it found the new kinds:\n%s", c.privgateLogs())
+	// It says so once every new kind's informer has synced, which may be after the first of them
+	// (the Gateway) already answers.
+	if err := c.eventually(15*time.Second, func() error {
+		if !strings.Contains(c.privgateLogs(), "newly installed kinds now judged") {
+			return fmt.Errorf("privgate did not say it found the new kinds")
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("%v:\n%s", err, c.privgateLogs())
 	}
 
 	t.Run("a VirtualService without login in front of it is refused, with the policy to apply", func(t *testing.T) {
