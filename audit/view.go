@@ -68,12 +68,7 @@ func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer) (*Vi
 	if err != nil {
 		return nil, err
 	}
-	v.installed = map[schema.GroupKind]bool{}
-	for _, t := range reviewer.Targets {
-		if rel, ok := t.(policy.Relating); ok {
-			v.wanted = append(v.wanted, rel.Related()...)
-		}
-	}
+	v.installed, v.wanted = map[schema.GroupKind]bool{}, reviewer.Related()
 	bump := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { v.generation.Add(1) },
 		UpdateFunc: func(any, any) { v.generation.Add(1) },

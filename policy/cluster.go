@@ -179,3 +179,38 @@ func (r *Reviewer) owner(host string, self Ref) (Ref, bool) {
 	}
 	return Ref{}, false
 }
+
+// Related are the kinds of stored objects the targets judge against (see Relating): what every
+// door's Cluster must hold.
+func (r *Reviewer) Related() []schema.GroupKind {
+	var out []schema.GroupKind
+	for _, t := range r.Targets {
+		if rel, ok := t.(Relating); ok {
+			out = append(out, rel.Related()...)
+		}
+	}
+	return out
+}
+
+// Store records a stored object (JSON) in x, typed as the target relating to its kind reads it,
+// in namespace when one is given (where kubectl would create a manifest naming none). It is what
+// doors holding the objects themselves (check, privgate audit) do with each; objects of kinds no
+// target relates to are not kept.
+func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace string, raw []byte) error {
+	for _, t := range r.Targets {
+		rel, ok := t.(Relating)
+		if !ok || !slices.Contains(rel.Related(), kind.GroupKind()) {
+			continue
+		}
+		typed, err := rel.Typed(kind, raw)
+		if err != nil {
+			return err
+		}
+		if m, err := meta.Accessor(typed); err == nil && namespace != "" {
+			m.SetNamespace(namespace)
+		}
+		x.Store(kind.GroupKind(), typed)
+		return nil
+	}
+	return nil
+}

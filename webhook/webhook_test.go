@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/policy"
-	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -150,12 +149,9 @@ func TestPolicyDeletion(t *testing.T) {
 		}
 		var head struct{ APIVersion, Kind string }
 		_ = json.Unmarshal(raw, &head)
-		gvk := schema.FromAPIVersionAndKind(head.APIVersion, head.Kind)
-		typed, err := istio.New(r.Config).Typed(gvk, raw)
-		if err != nil {
+		if err := r.Store(index, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", raw); err != nil {
 			t.Fatal(err)
 		}
-		index.Store(gvk.GroupKind(), typed)
 		login = raw // the policy is the last document
 	}
 	r.Cluster = index

@@ -27,10 +27,11 @@ func newAuditCommand() *cobra.Command {
 	var kubeconfig, config, policyDir, output, namespace string
 	cmd := &cobra.Command{
 		Use:   "audit --kubeconfig FILE --config FILE",
-		Short: "Judge every Ingress (and RBAC binding) stored in a cluster, read-only, as the validating webhook would",
-		Long: "List every Ingress (and IngressClass; and RBAC binding with the config's rbac section) of the cluster\n" +
-			"and judge each as the validating webhook\n" +
-			"would if it were written as it is now, with the cross-object rules against what is stored.\n" +
+		Short: "Judge every Ingress, gateway route and policy (and RBAC binding) stored in a cluster, read-only, as the validating webhook would",
+		Long: "List every Ingress (and IngressClass; the Istio and Gateway API routes, gateways and\n" +
+			"AuthorizationPolicies of the kinds installed; RBAC bindings with the config's rbac section) of the\n" +
+			"cluster and judge each as the validating webhook would if it were written as it is now, with the\n" +
+			"cross-object rules against what is stored.\n" +
 			"Read-only. With --policy-dir, preview a policy edit against the cluster before rolling it out.\n" +
 			"Exit 0 when nothing violates, 1 when something does (in any mode), 2 on error.",
 		Args: cobra.NoArgs,
@@ -127,7 +128,7 @@ func newAuditCommand() *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to audit (default $KUBECONFIG; never ~/.kube/config implicitly)")
 	f.StringVar(&config, "config", "", "privgate.yaml")
 	f.StringVar(&policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy (preview an edit)")
-	f.StringVarP(&output, "output", "o", "text", "output: text (verdicts, then every private host), json (check's array) or yaml (the Ingresses as stored)")
+	f.StringVarP(&output, "output", "o", "text", "output: text (verdicts, then every private host), json (check's array) or yaml (the objects as stored)")
 	f.StringVar(&namespace, "namespace", "privgate", "privgate's own namespace in the cluster, never intercepted")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
@@ -180,38 +181,30 @@ func storedRelated(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, 
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
 	var reqs []policy.Request
-	for _, t := range rev.Targets {
-		rel, ok := t.(policy.Relating)
-		if !ok {
-			continue
+	for _, gk := range rev.Related() {
+		mapping, err := mapper.RESTMapping(gk)
+		if meta.IsNoMatchError(err) {
+			continue // not installed
+		} else if err != nil {
+			return nil, fmt.Errorf("find %s: %w", gk, err)
 		}
-		for _, gk := range rel.Related() {
-			mapping, err := mapper.RESTMapping(gk)
-			if meta.IsNoMatchError(err) {
-				continue // not installed
-			} else if err != nil {
-				return nil, fmt.Errorf("find %s: %w", gk, err)
-			}
-			list, err := dc.Resource(mapping.Resource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		list, err := dc.Resource(mapping.Resource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", gk, err)
+		}
+		for i := range list.Items {
+			item := &list.Items[i]
+			item.SetManagedFields(nil)
+			raw, err := item.MarshalJSON()
 			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", gk, err)
+				return nil, err
 			}
-			for i := range list.Items {
-				item := &list.Items[i]
-				item.SetManagedFields(nil)
-				raw, err := item.MarshalJSON()
-				if err != nil {
-					return nil, err
-				}
-				gvk := item.GroupVersionKind()
-				typed, err := rel.Typed(gvk, raw)
-				if err != nil {
-					return nil, fmt.Errorf("%s %s: %w", gvk.Kind, policy.ObjectName(item.GetNamespace(), item.GetName()), err)
-				}
-				index.Store(gk, typed)
-				if rev.Judges(gvk) {
-					reqs = append(reqs, policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: item.GetNamespace(), Name: item.GetName(), Object: raw})
-				}
+			gvk := item.GroupVersionKind()
+			if err := rev.Store(index, gvk, "", raw); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", gvk.Kind, policy.ObjectName(item.GetNamespace(), item.GetName()), err)
+			}
+			if rev.Judges(gvk) {
+				reqs = append(reqs, policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: item.GetNamespace(), Name: item.GetName(), Object: raw})
 			}
 		}
 	}

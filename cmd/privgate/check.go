@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -135,16 +133,7 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 			continue
 		}
 		gvk := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
-		for _, t := range rev.Targets {
-			if rel, ok := t.(policy.Relating); ok && slices.Contains(rel.Related(), gvk.GroupKind()) {
-				if typed, err := rel.Typed(gvk, o.Raw); err == nil {
-					if m, err := meta.Accessor(typed); err == nil {
-						m.SetNamespace(namespaceOf(o)) // as kubectl would create it
-					}
-					x.Store(gvk.GroupKind(), typed)
-				}
-			}
-		}
+		_ = rev.Store(x, gvk, namespaceOf(o), o.Raw) // an unreadable one gets its error when judged
 		req := policy.Request{Kind: gvk, Namespace: namespaceOf(o), Object: o.Raw}
 		if hosts := rev.Claims(req); len(hosts) > 0 {
 			x.Add(policy.Ref{Kind: o.Kind, Namespace: req.Namespace, Name: o.Name, Created: first.Add(time.Duration(i) * time.Second)}, hosts)

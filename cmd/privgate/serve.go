@@ -48,7 +48,7 @@ func newServeCommand() *cobra.Command {
 	f.IntVar(&o.inFlight, "max-in-flight", 2*runtime.GOMAXPROCS(0), "admission requests decided at once; more wait (default: twice the usable cores)")
 	f.DurationVar(&o.maxWait, "max-wait", 2*time.Second, "longest a request waits for a slot before it is refused with 429 (never allowed); at most half the API server's timeout")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster for the cluster view, audit and self-managed certificates (default $KUBECONFIG, else the pod's service account; without any, the webhook judges each object alone)")
-	f.DurationVar(&o.auditEvery, "audit-interval", 10*time.Minute, "how often every stored Ingress is judged again, besides on every change of it, of the policy and of the groups")
+	f.DurationVar(&o.auditEvery, "audit-interval", 10*time.Minute, "how often every stored object is judged again, besides on every change of it (or, for gateways and routes, of a related kind), of the policy and of the groups")
 	f.DurationVar(&o.discoverEvery, "discovery-interval", 15*time.Second, "how often to look for Istio and Gateway API CRDs installed after start")
 	f.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "privgate's own namespace, never intercepted (default $POD_NAMESPACE)")
 	logFlags := goflag.NewFlagSet("log", goflag.ContinueOnError)

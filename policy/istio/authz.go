@@ -239,7 +239,7 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 		before, after []*istiosecurity.AuthorizationPolicy
 	}
 	byWorkload := map[string]*applying{}
-	for _, obj := range m.publishers {
+	for _, obj := range m.publishers() {
 		for _, p := range m.publications(obj) {
 			if !p.istio() {
 				continue

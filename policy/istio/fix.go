@@ -79,7 +79,7 @@ func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
 	}
 	groups := map[string]*group{}
 	var order []string
-	for _, obj := range m.publishers {
+	for _, obj := range m.publishers() {
 		for _, p := range m.publications(obj) {
 			if !p.istio() {
 				continue // another implementation's policy, or none

@@ -33,8 +33,12 @@ type mesh struct {
 	gateways      map[string]*gatewayv1.Gateway
 	classes       map[string]string          // GatewayClass name -> controllerName
 	services      map[string]*corev1.Service // read on first use: most judgements need none
-	publishers    []runtime.Object           // every stored object that can publish a host
-	cluster       policy.Cluster
+	gatewayObjs   []runtime.Object           // the stored gateways, Istio's and Gateway API's
+	// routes are the stored routes, read on first use: a route's own judgement needs none,
+	// a policy change or a gateway write all of them.
+	routes       []runtime.Object
+	routesLoaded bool
+	cluster      policy.Cluster
 }
 
 func load(cfg *policy.Config, c policy.Cluster) *mesh {
@@ -51,13 +55,13 @@ func load(cfg *policy.Config, c policy.Cluster) *mesh {
 	for _, o := range c.Stored(IstioGateway) {
 		if g, ok := o.(*istionetworking.Gateway); ok {
 			m.istioGateways[key(g)] = g
-			m.publishers = append(m.publishers, g)
+			m.gatewayObjs = append(m.gatewayObjs, g)
 		}
 	}
 	for _, o := range c.Stored(Gateway) {
 		if g, ok := o.(*gatewayv1.Gateway); ok {
 			m.gateways[key(g)] = g
-			m.publishers = append(m.publishers, g)
+			m.gatewayObjs = append(m.gatewayObjs, g)
 		}
 	}
 	for _, o := range c.Stored(GatewayClass) {
@@ -65,18 +69,31 @@ func load(cfg *policy.Config, c policy.Cluster) *mesh {
 			m.classes[gc.Name] = string(gc.Spec.ControllerName)
 		}
 	}
-	for _, gk := range []schema.GroupKind{VirtualService, HTTPRoute, GRPCRoute, TLSRoute} {
-		m.publishers = append(m.publishers, c.Stored(gk)...)
-	}
 	return m
+}
+
+// storedRoutes are the stored VirtualServices and Gateway API routes.
+func (m *mesh) storedRoutes() []runtime.Object {
+	if !m.routesLoaded && m.cluster != nil {
+		for _, gk := range []schema.GroupKind{VirtualService, HTTPRoute, GRPCRoute, TLSRoute} {
+			m.routes = append(m.routes, m.cluster.Stored(gk)...)
+		}
+	}
+	m.routesLoaded = true
+	return m.routes
+}
+
+// publishers are every stored object that can publish a host: gateways, then routes.
+func (m *mesh) publishers() []runtime.Object {
+	return append(slices.Clone(m.gatewayObjs), m.storedRoutes()...)
 }
 
 // with is the mesh with gw (an Istio or a Gateway API Gateway) stored as written.
 func (m *mesh) with(gw runtime.Object) *mesh {
 	c := *m
 	c.istioGateways, c.gateways = maps.Clone(m.istioGateways), maps.Clone(m.gateways)
-	c.publishers = slices.DeleteFunc(slices.Clone(m.publishers), func(o runtime.Object) bool { return describe(o) == describe(gw) })
-	c.publishers = append(c.publishers, gw)
+	c.gatewayObjs = slices.DeleteFunc(slices.Clone(m.gatewayObjs), func(o runtime.Object) bool { return describe(o) == describe(gw) })
+	c.gatewayObjs = append(c.gatewayObjs, gw)
 	switch g := gw.(type) {
 	case *istionetworking.Gateway:
 		c.istioGateways[key(g)] = g
@@ -90,11 +107,7 @@ func (m *mesh) with(gw runtime.Object) *mesh {
 // and no login covers.
 func (m *mesh) boundTo(gateway string) []policy.Exposure {
 	var out []policy.Exposure
-	for _, obj := range m.publishers {
-		switch obj.(type) {
-		case *istionetworking.Gateway, *gatewayv1.Gateway:
-			continue // the gateway itself is judged by its own exposures
-		}
+	for _, obj := range m.storedRoutes() { // the gateway itself is judged by its own exposures
 		for _, p := range m.publications(obj) {
 			if p.gateway != gateway || !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
 				continue

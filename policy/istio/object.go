@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
@@ -37,19 +38,10 @@ func (o *object) Facts(string) policy.Facts {
 	zones := o.t.cfg.Zones()
 	for _, h := range namedHosts(o.typed) {
 		if h.host != "*" && zones.Private(h.host) {
-			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.host, Field: h.field, Private: true, TLS: true, Exempt: o.t.exempt(h.host)})
+			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.host, Field: h.field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.host)})
 		}
 	}
 	return f
-}
-
-func (t *Target) exempt(host string) bool {
-	for _, e := range t.cfg.ExemptHosts {
-		if e == host {
-			return true
-		}
-	}
-	return false
 }
 
 // namedHost is a host an object names, normalized, and where.

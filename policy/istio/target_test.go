@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -134,18 +133,8 @@ func documents(t *testing.T, data []byte) []doc {
 // store puts a related object into the index as check does.
 func store(t *testing.T, r *policy.Reviewer, x *policy.Index, d doc) {
 	t.Helper()
-	for _, tg := range r.Targets {
-		rel, ok := tg.(policy.Relating)
-		if !ok || !slices.Contains(rel.Related(), d.gvk.GroupKind()) {
-			continue
-		}
-		typed, err := rel.Typed(d.gvk, d.raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := meta.Accessor(typed)
-		m.SetNamespace(d.namespace)
-		x.Store(d.gvk.GroupKind(), typed)
+	if err := r.Store(x, d.gvk, d.namespace, d.raw); err != nil {
+		t.Fatal(err)
 	}
 }
 
