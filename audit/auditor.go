@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,8 +60,9 @@ type Auditor struct {
 }
 
 type verdict struct {
-	d     policy.Decision
-	hosts []string
+	d       policy.Decision
+	hosts   []string
+	indexed map[string][]string // the object's index values when judged, by index
 }
 
 // SetupWithManager registers a controller per judged kind and the full passes.
@@ -78,48 +78,64 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	// The initial list is the start's full pass: judging it here too would double the start.
 	notInitial := builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})
 	a.View.OnRelatedChange(func() { a.requestPass("gateways, routes or their policies changed") })
-	for _, k := range kinds {
-		if !a.Reviewer.Judges(k.gvk) {
+	for _, k := range kindsOf(a.Reviewer, mgr.GetScheme()) {
+		switch {
+		case k.CRD:
+			if k.Judged && a.Reviewer.Judges(k.GVK) {
+				a.kinds = append(a.kinds, k) // judged in full passes, which any change of a CRD kind requests
+			}
+			continue
+		case !k.With.Empty():
+			continue // read for other objects, never judged alone: a change requests a full pass (View.Discover)
+		case !k.Judged || !a.Reviewer.Judges(k.GVK):
+			// Read to judge other objects (IngressClass): its change may move every verdict.
+			what := k.GVK.Kind + " changed"
+			if err := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-"+strings.ToLower(k.GVK.Kind)).
+				Watches(k.object(), handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+					a.requestPass(what)
+					return nil
+				}), notInitial).Complete(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) { return reconcile.Result{}, nil })); err != nil {
+				return err
+			}
 			continue
 		}
 		a.kinds = append(a.kinds, k)
-		if k.crd {
-			continue // judged in full passes, which any change of a related kind requests
+		var h handler.EventHandler = &handler.EnqueueRequestForObject{}
+		if len(k.Indexes) > 0 {
+			h = handler.EnqueueRequestsFromMapFunc(a.sharing(k))
 		}
-		b := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-" + strings.ToLower(k.gvk.Kind))
-		if k.gvk.Kind == "Ingress" {
-			b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(a.withClaimants), notInitial).
-				Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-					a.requestPass("IngressClass changed")
-					return nil
-				}), notInitial)
-		} else {
-			b = b.Watches(k.object(), &handler.EnqueueRequestForObject{}, notInitial)
-		}
-		if err := b.Complete(&reconciler{a: a, kind: k}); err != nil {
+		err := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-"+strings.ToLower(k.GVK.Kind)).
+			Watches(k.object(), h, notInitial).Complete(&reconciler{a: a, kind: k})
+		if err != nil {
 			return err
 		}
 	}
 	return mgr.Add(a)
 }
 
-// withClaimants is the Ingress and every other Ingress claiming one of its hosts: when one is
-// created or deleted, who owns a host may change for the others.
-func (a *Auditor) withClaimants(_ context.Context, o client.Object) []reconcile.Request {
-	out := []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
-	a.mu.Lock()
-	hosts := slices.Clone(a.verdicts[objectKey{"Ingress", client.ObjectKeyFromObject(o)}].hosts)
-	a.mu.Unlock()
-	if raw, err := json.Marshal(o); err == nil {
-		hosts = append(hosts, a.Reviewer.Claims(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})...)
-	}
-	slices.Sort(hosts)
-	for _, h := range slices.Compact(hosts) {
-		for _, c := range a.View.Claimants(h) {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
+// sharing maps a changed object of k to itself and every stored object of k sharing one of its
+// index values, before or after the change (an Ingress and the others claiming its hosts: when
+// one is created or deleted, who owns a host may change for the others).
+func (a *Auditor) sharing(k kind) handler.MapFunc {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		out := []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
+		key := objectKey{k.GVK.Kind, client.ObjectKeyFromObject(o)}
+		for name, f := range k.Indexes {
+			a.mu.Lock()
+			values := slices.Clone(a.verdicts[key].indexed[name])
+			a.mu.Unlock()
+			values = append(values, f(o)...)
+			slices.Sort(values)
+			for _, v := range slices.Compact(values) {
+				for _, other := range a.View.Indexed(k.GVK.GroupKind(), name, v) {
+					if m, err := meta.Accessor(other); err == nil {
+						out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}})
+					}
+				}
+			}
 		}
+		return out
 	}
-	return out
 }
 
 func (a *Auditor) requestPass(why string) {
@@ -143,7 +159,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	err := r.a.client.Get(ctx, req.NamespacedName, obj)
 	switch {
 	case apierrors.IsNotFound(err):
-		key := objectKey{r.kind.gvk.Kind, req.NamespacedName}
+		key := objectKey{r.kind.GVK.Kind, req.NamespacedName}
 		r.a.mu.Lock()
 		delete(r.a.verdicts, key)
 		r.a.mu.Unlock()
@@ -202,20 +218,20 @@ func (a *Auditor) fullPass(ctx context.Context, why string) {
 	seen := map[objectKey]bool{}
 	judged, failed := 0, 0
 	for _, k := range a.kinds {
-		if k.crd && !a.View.Installed(k.gvk.GroupKind()) {
+		if k.CRD && !a.View.Installed(k.GVK.GroupKind()) {
 			continue
 		}
 		list := k.list()
 		if err := a.client.List(ctx, list); err != nil {
-			a.Log.Error(err, "audit: cannot list", "kind", k.gvk.Kind)
+			a.Log.Error(err, "audit: cannot list", "kind", k.GVK.Kind)
 			return
 		}
 		for _, obj := range items(list) {
-			seen[objectKey{k.gvk.Kind, client.ObjectKeyFromObject(obj)}] = true
+			seen[objectKey{k.GVK.Kind, client.ObjectKeyFromObject(obj)}] = true
 			judged++
 			if err := a.judge(ctx, k, obj); err != nil {
 				failed++
-				a.Log.Error(err, "audit: cannot judge or report", "kind", k.gvk.Kind, "object", client.ObjectKeyFromObject(obj))
+				a.Log.Error(err, "audit: cannot judge or report", "kind", k.GVK.Kind, "object", client.ObjectKeyFromObject(obj))
 			}
 		}
 	}
@@ -240,17 +256,24 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 	if err != nil {
 		return err
 	}
-	req := policy.Request{Kind: k.gvk, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
+	req := policy.Request{Kind: k.GVK, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
 	d, err := a.Reviewer.Validate(ctx, req)
 	if err != nil {
 		// An object the core cannot judge is reported as such, never as passing.
 		d = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: err.Error()}}}
 	}
-	key := objectKey{k.gvk.Kind, client.ObjectKeyFromObject(obj)}
+	key := objectKey{k.GVK.Kind, client.ObjectKeyFromObject(obj)}
+	v := verdict{d: d, hosts: a.Reviewer.HostsOf(req)}
+	for name, f := range k.Indexes {
+		if v.indexed == nil {
+			v.indexed = map[string][]string{}
+		}
+		v.indexed[name] = f(obj)
+	}
 	a.mu.Lock()
-	a.verdicts[key] = verdict{d: d, hosts: a.Reviewer.HostsOf(req)}
+	a.verdicts[key] = v
 	a.mu.Unlock()
-	want := report(k.gvk, obj, d, metav1.Now())
+	want := report(k.GVK, obj, d, metav1.Now())
 	if !a.reportsOn(want) {
 		return nil
 	}

@@ -1,64 +1,77 @@
 package audit
 
 import (
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
-	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
-	corev1 "k8s.io/api/core/v1"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/privgate/privgate/policy/istio"
+	"github.com/privgate/privgate/policy"
 )
 
-// kind is one kind of stored object the audit judges or the cluster view holds.
+// kind is one kind of stored object the audit judges or the cluster view holds: a target's
+// declaration (policy.Kind) with its Go types from the scheme the targets registered.
 type kind struct {
-	gvk    schema.GroupVersionKind
-	object func() client.Object
-	list   func() client.ObjectList
-	// crd marks a kind that exists only when its CRD is installed (Istio, Gateway API): its
-	// objects are judged in full passes, which any change of a related kind requests, since a
-	// policy or gateway change moves what covers every route.
-	crd bool
+	policy.Kind
+	scheme *runtime.Scheme
 }
 
-// kinds are every kind the audit knows; it judges those a target of the core judges.
-var kinds = []kind{
-	{networkingv1.SchemeGroupVersion.WithKind("Ingress"), func() client.Object { return &networkingv1.Ingress{} }, func() client.ObjectList { return &networkingv1.IngressList{} }, false},
-	{rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), func() client.Object { return &rbacv1.RoleBinding{} }, func() client.ObjectList { return &rbacv1.RoleBindingList{} }, false},
-	{rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"), func() client.Object { return &rbacv1.ClusterRoleBinding{} }, func() client.ObjectList { return &rbacv1.ClusterRoleBindingList{} }, false},
-	related[istio.VirtualService], related[istio.IstioGateway], related[istio.AuthorizationPolicy],
-	related[istio.Gateway], related[istio.HTTPRoute], related[istio.GRPCRoute], related[istio.TLSRoute],
+// kindsOf are the kinds reviewer's targets read, in scheme s (see Scheme).
+func kindsOf(reviewer *policy.Reviewer, s *runtime.Scheme) []kind {
+	var out []kind
+	for _, k := range reviewer.Reads() {
+		out = append(out, kind{k, s})
+	}
+	return out
 }
 
-// related are the kinds a Relating target may read through the view, in the version cached.
-var related = map[schema.GroupKind]kind{
-	istio.VirtualService:      {istio.VirtualService.WithVersion("v1"), func() client.Object { return &istionetworking.VirtualService{} }, func() client.ObjectList { return &istionetworking.VirtualServiceList{} }, true},
-	istio.IstioGateway:        {istio.IstioGateway.WithVersion("v1"), func() client.Object { return &istionetworking.Gateway{} }, func() client.ObjectList { return &istionetworking.GatewayList{} }, true},
-	istio.AuthorizationPolicy: {istio.AuthorizationPolicy.WithVersion("v1"), func() client.Object { return &istiosecurity.AuthorizationPolicy{} }, func() client.ObjectList { return &istiosecurity.AuthorizationPolicyList{} }, true},
-	istio.Gateway:             {istio.Gateway.WithVersion("v1"), func() client.Object { return &gatewayv1.Gateway{} }, func() client.ObjectList { return &gatewayv1.GatewayList{} }, true},
-	istio.GatewayClass:        {istio.GatewayClass.WithVersion("v1"), func() client.Object { return &gatewayv1.GatewayClass{} }, func() client.ObjectList { return &gatewayv1.GatewayClassList{} }, true},
-	istio.HTTPRoute:           {istio.HTTPRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.HTTPRoute{} }, func() client.ObjectList { return &gatewayv1.HTTPRouteList{} }, true},
-	istio.GRPCRoute:           {istio.GRPCRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.GRPCRoute{} }, func() client.ObjectList { return &gatewayv1.GRPCRouteList{} }, true},
-	istio.TLSRoute:            {istio.TLSRoute.WithVersion("v1"), func() client.Object { return &gatewayv1.TLSRoute{} }, func() client.ObjectList { return &gatewayv1.TLSRouteList{} }, true},
-	// Services are always served; they are read only for Gateways deployed by hand, so they
-	// are cached only once Gateway API is installed.
-	istio.Service: {corev1.SchemeGroupVersion.WithKind("Service"), func() client.Object { return &corev1.Service{} }, func() client.ObjectList { return &corev1.ServiceList{} }, true},
+// object is an empty object of the kind.
+func (k kind) object() client.Object {
+	o, err := k.scheme.New(k.GVK)
+	if err != nil {
+		panic(fmt.Sprintf("kind %s is not in the scheme: %v", k.GVK, err)) // Scheme checked it is
+	}
+	return o.(client.Object)
 }
 
-// CachedObjects are the objects the cluster view caches for reviewer's targets: the audited
-// kinds, and IngressClasses for the cross-object rules.
-func CachedObjects(judges func(schema.GroupVersionKind) bool) []client.Object {
-	out := []client.Object{&networkingv1.IngressClass{}}
-	for _, k := range kinds {
-		if judges(k.gvk) && !k.crd { // CRD kinds are cached once found installed (View.Discover)
+// list is an empty list of the kind.
+func (k kind) list() client.ObjectList {
+	o, err := k.scheme.New(k.GVK.GroupVersion().WithKind(k.GVK.Kind + "List"))
+	if err != nil {
+		panic(fmt.Sprintf("list of %s is not in the scheme: %v", k.GVK, err)) // Scheme checked it is
+	}
+	return o.(client.ObjectList)
+}
+
+// Scheme registers the Go types of every kind reviewer's targets read, and the OpenReports
+// types the audit writes: the cluster view's scheme.
+func Scheme(reviewer *policy.Reviewer) (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := reviewer.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	for _, k := range reviewer.Reads() {
+		for _, gvk := range []schema.GroupVersionKind{k.GVK, k.GVK.GroupVersion().WithKind(k.GVK.Kind + "List")} {
+			if !s.Recognizes(gvk) {
+				return nil, fmt.Errorf("a target reads %s but its AddToScheme does not register it", gvk)
+			}
+		}
+	}
+	return s, reportsv1alpha1.AddToScheme(s)
+}
+
+// CachedObjects are the objects the cluster view caches from the start: every kind read that
+// exists without a CRD (CRD kinds are cached once found installed: View.Discover).
+func CachedObjects(reviewer *policy.Reviewer, s *runtime.Scheme) []client.Object {
+	var out []client.Object
+	for _, k := range kindsOf(reviewer, s) {
+		if !k.CRD && k.With.Empty() {
 			out = append(out, k.object())
 		}
 	}

@@ -31,7 +31,7 @@ func TestReport(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := report(ingressKind, ing, c.d, metav1.Now()).(*reportsv1alpha1.Report)
+			r := report(networkingv1.SchemeGroupVersion.WithKind("Ingress"), ing, c.d, metav1.Now()).(*reportsv1alpha1.Report)
 			var got []string
 			for _, x := range r.Results {
 				got = append(got, string(x.Result)+":"+x.Rule+":"+x.Properties["mode"])
@@ -56,14 +56,14 @@ func TestReport(t *testing.T) {
 func TestDigestIgnoresTime(t *testing.T) {
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "grafana", Namespace: "monitoring"}}
 	d := policy.Decision{Violations: []policy.Violation{{ID: "auth-missing", Message: "m"}}}
-	a := report(ingressKind, ing, d, metav1.Now())
-	b := report(ingressKind, ing, d, metav1.NewTime(time.Now().Add(time.Hour)))
+	a := report(networkingv1.SchemeGroupVersion.WithKind("Ingress"), ing, d, metav1.Now())
+	b := report(networkingv1.SchemeGroupVersion.WithKind("Ingress"), ing, d, metav1.NewTime(time.Now().Add(time.Hour)))
 	b.SetResourceVersion("42")
 	if digest(a) != digest(b) {
 		t.Error("the same verdict at another time digests differently")
 	}
 	d.Violations[0].Message = "other"
-	if digest(a) == digest(report(ingressKind, ing, d, metav1.Now())) {
+	if digest(a) == digest(report(networkingv1.SchemeGroupVersion.WithKind("Ingress"), ing, d, metav1.Now())) {
 		t.Error("another verdict digests the same")
 	}
 }

@@ -2,8 +2,9 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,18 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privgate/privgate/policy"
-	"github.com/privgate/privgate/policy/istio"
 )
-
-// hostIndex indexes Ingresses by the private hosts they answer.
-const hostIndex = "privgate.io/private-host"
 
 // lastApplied is kubectl's copy of the whole object, as large as the object: not kept.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
@@ -43,39 +39,37 @@ func Trim(obj any) (any, error) {
 }
 
 // View is the cluster as the informer cache holds it, answering the core's cross-object
-// questions (policy.Cluster) from memory.
+// questions (policy.Cluster) from memory, for every kind the targets read.
 type View struct {
 	cache      cache.Cache
 	generation atomic.Uint64
+	kinds      map[schema.GroupKind]kind
 
 	mu        sync.Mutex
-	wanted    []schema.GroupKind        // related kinds the targets read
-	installed map[schema.GroupKind]bool // those whose informers run (CRD found)
-	onRelated func()                    // called on any change of a related kind
+	installed map[schema.GroupKind]bool // CRD kinds whose informers run (CRD found)
+	onRelated func()                    // called on any change of a CRD kind
 }
 
-// NewView indexes c's Ingresses by private host (as reviewer classifies them) and counts every
-// change of Ingresses and IngressClasses. Call it before the cache starts.
-func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer) (*View, error) {
-	v := &View{cache: c}
-	err := c.IndexField(ctx, &networkingv1.Ingress{}, hostIndex, func(o client.Object) []string {
-		raw, err := json.Marshal(o)
-		if err != nil {
-			return nil
-		}
-		return reviewer.Claims(policy.Request{Kind: ingressKind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: raw})
-	})
-	if err != nil {
-		return nil, err
-	}
-	v.installed, v.wanted = map[schema.GroupKind]bool{}, reviewer.Related()
+// NewView registers the targets' indexes and counts every change of the kinds read without a
+// CRD. Call it before the cache starts; s is the scheme the cache decodes with (Scheme).
+func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer, s *runtime.Scheme) (*View, error) {
+	v := &View{cache: c, kinds: map[schema.GroupKind]kind{}, installed: map[schema.GroupKind]bool{}}
 	bump := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { v.generation.Add(1) },
 		UpdateFunc: func(any, any) { v.generation.Add(1) },
 		DeleteFunc: func(any) { v.generation.Add(1) },
 	}
-	for _, o := range []client.Object{&networkingv1.Ingress{}, &networkingv1.IngressClass{}} {
-		inf, err := c.GetInformer(ctx, o)
+	for _, k := range kindsOf(reviewer, s) {
+		v.kinds[k.GVK.GroupKind()] = k
+		if k.CRD || !k.With.Empty() {
+			continue // started by Discover
+		}
+		for name, f := range k.Indexes {
+			if err := c.IndexField(ctx, k.object(), name, func(o client.Object) []string { return f(o) }); err != nil {
+				return nil, err
+			}
+		}
+		inf, err := c.GetInformer(ctx, k.object())
 		if err != nil {
 			return nil, err
 		}
@@ -86,33 +80,51 @@ func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer) (*Vi
 	return v, nil
 }
 
-var ingressKind = networkingv1.SchemeGroupVersion.WithKind("Ingress")
-
-// Claimants implements policy.Cluster from the cache's host index.
-func (v *View) Claimants(host string) []policy.Ref {
-	var list networkingv1.IngressList
-	// Read-only use of the cached objects: no copy needed.
-	if err := v.cache.List(context.Background(), &list, client.MatchingFields{hostIndex: host}, client.UnsafeDisableDeepCopy); err != nil {
+// Get implements policy.Cluster from the cache.
+func (v *View) Get(gk schema.GroupKind, namespace, name string) runtime.Object {
+	k, ok := v.inView(gk)
+	if !ok {
 		return nil
 	}
-	refs := make([]policy.Ref, 0, len(list.Items))
-	for _, ing := range list.Items {
-		refs = append(refs, policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time})
+	obj := k.object()
+	// Read-only use of the cached object: no copy needed.
+	if err := v.cache.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
 	}
-	policy.SortClaims(refs)
-	return refs
+	return obj
 }
 
-// IngressClassController implements policy.Cluster.
-func (v *View) IngressClassController(name string) (string, bool) {
-	var class networkingv1.IngressClass
-	if err := v.cache.Get(context.Background(), client.ObjectKey{Name: name}, &class, client.UnsafeDisableDeepCopy); err != nil {
-		return "", false
-	}
-	return class.Spec.Controller, true
+// Indexed implements policy.Cluster from the cache's field indexes.
+func (v *View) Indexed(gk schema.GroupKind, index, value string) []runtime.Object {
+	return v.list(gk, client.MatchingFields{index: value})
 }
 
-// OnRelatedChange sets what to do when an object of a related kind changes (the audit's full
+// Stored implements policy.Cluster from the cache: none for a kind not installed.
+func (v *View) Stored(gk schema.GroupKind) []runtime.Object { return v.list(gk) }
+
+func (v *View) list(gk schema.GroupKind, opts ...client.ListOption) []runtime.Object {
+	k, ok := v.inView(gk)
+	if !ok {
+		return nil
+	}
+	list := k.list()
+	if err := v.cache.List(context.Background(), list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		return nil
+	}
+	objs, _ := meta.ExtractList(list)
+	return objs
+}
+
+// inView is the kind of gk when its informer runs.
+func (v *View) inView(gk schema.GroupKind) (kind, bool) {
+	k, ok := v.kinds[gk]
+	if !ok || (k.CRD || !k.With.Empty()) && !v.Installed(gk) {
+		return kind{}, false
+	}
+	return k, true
+}
+
+// OnRelatedChange sets what to do when an object of a CRD kind changes (the audit's full
 // pass: coverage moves for every route at once).
 func (v *View) OnRelatedChange(f func()) {
 	v.mu.Lock()
@@ -120,27 +132,30 @@ func (v *View) OnRelatedChange(f func()) {
 	v.onRelated = f
 }
 
-// Installed reports whether the informer of a related kind runs.
+// Installed reports whether the informer of a CRD kind runs.
 func (v *View) Installed(gk schema.GroupKind) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.installed[gk]
 }
 
-// Discover starts the informers of the related kinds whose CRDs are installed now, and says
-// which it started. Kinds whose CRDs are absent are left out: an informer for them would never
-// sync. Services are held only once Gateway API's Gateway is installed (they matter only for its
-// hand-deployed gateways).
+// Discover starts the informers of the CRD kinds whose CRDs are installed now, and says which it
+// started. Kinds whose CRDs are absent are left out: an informer for them would never sync. A
+// kind held back for another (Kind.With) starts once that one is installed.
 func (v *View) Discover(ctx context.Context, mapper meta.RESTMapper) ([]schema.GroupKind, error) {
 	var started []schema.GroupKind
-	for _, gk := range v.wanted {
-		k, ok := related[gk]
-		if !ok || v.Installed(gk) {
+	for _, gk := range slices.SortedFunc(maps.Keys(v.kinds), func(a, b schema.GroupKind) int { return strings.Compare(a.String(), b.String()) }) {
+		k := v.kinds[gk]
+		if (!k.CRD && k.With.Empty()) || v.Installed(gk) {
 			continue
 		}
-		probe := k.gvk
-		if gk == istio.Service {
-			probe = related[istio.Gateway].gvk
+		probe := k.GVK
+		if !k.With.Empty() {
+			w, ok := v.kinds[k.With]
+			if !ok {
+				continue
+			}
+			probe = w.GVK
 		}
 		if _, err := mapper.RESTMapping(probe.GroupKind(), probe.Version); err != nil {
 			if meta.IsNoMatchError(err) {
@@ -195,20 +210,6 @@ func (v *View) related() {
 	if f != nil {
 		f()
 	}
-}
-
-// Stored implements policy.Cluster from the cache: none for a kind not installed.
-func (v *View) Stored(gk schema.GroupKind) []runtime.Object {
-	k, ok := related[gk]
-	if !ok || !v.Installed(gk) {
-		return nil
-	}
-	list := k.list()
-	if err := v.cache.List(context.Background(), list, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
-	}
-	objs, _ := meta.ExtractList(list)
-	return objs
 }
 
 // Generation implements policy.Cluster.

@@ -2,28 +2,31 @@ package policy
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Cluster is what privgate knows of the other objects stored beside the one it judges, for the
-// rules no single object can decide (who owns a host, which controller serves a class). Each
-// door brings its own: the webhook an informer cache, audit the objects it lists, check the
-// files it reads. A nil Cluster judges every object alone.
+// rules no single object can decide (who owns a host, which controller serves a class, which
+// policy covers a route). It holds the kinds the targets read (Reader.Reads), typed as they
+// decode them. Each door brings its own: the webhook an informer cache, privgate audit the
+// objects it lists, check the files it reads. A nil Cluster judges every object alone.
+// Callers only read the objects.
 type Cluster interface {
-	// Claimants are the objects answering host, oldest first.
-	Claimants(host string) []Ref
-	// IngressClassController is the spec.controller of IngressClass name, if it exists.
-	IngressClassController(name string) (string, bool)
-	// Stored are the stored objects of a kind a Relating target relates to, typed as its Typed
-	// decodes them; none when the kind is not installed (its CRD absent) or not in view.
-	// Callers only read them.
+	// Stored are the stored objects of kind; none when the kind is not installed (its CRD
+	// absent) or not in view.
 	Stored(kind schema.GroupKind) []runtime.Object
+	// Get is the stored object of kind at namespace/name ("" for cluster-scoped), or nil.
+	Get(kind schema.GroupKind, namespace, name string) runtime.Object
+	// Indexed are the stored objects of kind whose index (Kind.Indexes) holds value.
+	Indexed(kind schema.GroupKind, index, value string) []runtime.Object
 	// Generation changes whenever an answer above may have changed: decisions that used
 	// cross-object facts are cached under it.
 	Generation() uint64
@@ -38,6 +41,15 @@ type Ref struct {
 	Created   time.Time `json:"-"`
 }
 
+// RefOf is the Ref of a stored object of kind.
+func RefOf(kind string, obj runtime.Object) Ref {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return Ref{Kind: kind}
+	}
+	return Ref{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName(), Created: m.GetCreationTimestamp().Time}
+}
+
 // SortClaims orders refs oldest first (ties: namespace/name): the first claim owns.
 func SortClaims(refs []Ref) {
 	slices.SortFunc(refs, func(a, b Ref) int {
@@ -45,33 +57,45 @@ func SortClaims(refs []Ref) {
 	})
 }
 
-// Index is an in-memory Cluster, for callers that hold the objects themselves (check, audit).
-// It is safe for concurrent use.
+// Index is an in-memory Cluster, for the doors that hold the objects themselves (check, privgate
+// audit). Build it with Reviewer.Store, which types and indexes each object as its target
+// reads it. It is safe for concurrent use.
 type Index struct {
 	mu         sync.RWMutex
-	claims     map[string][]Ref // by host
-	classes    map[string]string
 	stored     map[schema.GroupKind]map[string]runtime.Object // by namespace/name
+	indexes    map[schema.GroupKind]map[string]map[string][]string
 	generation uint64
 }
 
 // NewIndex is an empty Index.
 func NewIndex() *Index {
-	return &Index{claims: map[string][]Ref{}, classes: map[string]string{}, stored: map[schema.GroupKind]map[string]runtime.Object{}}
+	return &Index{stored: map[schema.GroupKind]map[string]runtime.Object{}, indexes: map[schema.GroupKind]map[string]map[string][]string{}}
 }
 
-// Store records a typed object of kind, replacing one of the same namespace and name.
-func (x *Index) Store(kind schema.GroupKind, obj runtime.Object) {
+// add records a typed object of kind under its namespace/name, with its index values.
+func (x *Index) add(kind schema.GroupKind, obj runtime.Object, indexes map[string]IndexFunc) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return
 	}
+	key := m.GetNamespace() + "/" + m.GetName()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.stored[kind] == nil {
 		x.stored[kind] = map[string]runtime.Object{}
+		x.indexes[kind] = map[string]map[string][]string{}
 	}
-	x.stored[kind][m.GetNamespace()+"/"+m.GetName()] = obj
+	x.stored[kind][key] = obj
+	for name, f := range indexes {
+		if x.indexes[kind][name] == nil {
+			x.indexes[kind][name] = map[string][]string{}
+		}
+		for _, v := range f(obj) {
+			if !slices.Contains(x.indexes[kind][name][v], key) {
+				x.indexes[kind][name][v] = append(x.indexes[kind][name][v], key)
+			}
+		}
+	}
 	x.generation++
 }
 
@@ -79,51 +103,30 @@ func (x *Index) Store(kind schema.GroupKind, obj runtime.Object) {
 func (x *Index) Stored(kind schema.GroupKind) []runtime.Object {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	keys := make([]string, 0, len(x.stored[kind]))
-	for k := range x.stored[kind] {
-		keys = append(keys, k)
-	}
+	return x.sorted(kind, slices.Collect(maps.Keys(x.stored[kind])))
+}
+
+// Get implements Cluster.
+func (x *Index) Get(kind schema.GroupKind, namespace, name string) runtime.Object {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.stored[kind][namespace+"/"+name]
+}
+
+// Indexed implements Cluster, in namespace/name order.
+func (x *Index) Indexed(kind schema.GroupKind, index, value string) []runtime.Object {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.sorted(kind, slices.Clone(x.indexes[kind][index][value]))
+}
+
+func (x *Index) sorted(kind schema.GroupKind, keys []string) []runtime.Object {
 	slices.Sort(keys)
 	out := make([]runtime.Object, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, x.stored[kind][k])
 	}
 	return out
-}
-
-// Add records that ref answers hosts.
-func (x *Index) Add(ref Ref, hosts []string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, h := range hosts {
-		refs := append(x.claims[h], ref)
-		SortClaims(refs)
-		x.claims[h] = refs
-	}
-	x.generation++
-}
-
-// AddIngressClass records an IngressClass and its controller.
-func (x *Index) AddIngressClass(name, controller string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.classes[name] = controller
-	x.generation++
-}
-
-// Claimants implements Cluster.
-func (x *Index) Claimants(host string) []Ref {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return slices.Clone(x.claims[host])
-}
-
-// IngressClassController implements Cluster.
-func (x *Index) IngressClassController(name string) (string, bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	c, ok := x.classes[name]
-	return c, ok
 }
 
 // Generation implements Cluster.
@@ -133,84 +136,84 @@ func (x *Index) Generation() uint64 {
 	return x.generation
 }
 
-// crossObject fills what the Cluster says of obj into its input: the owner of each private host
-// another namespace owns, and the controller of each class the object names that exists.
-func (r *Reviewer) crossObject(in *Input, self Ref, f Facts) {
-	if r.Cluster == nil {
-		return
-	}
-	if r.Config.HostOwnership.On() {
-		for _, h := range f.Hosts {
-			if !h.Private || h.Any {
-				continue
-			}
-			owner, ok := r.owner(h.Host, self)
-			if ok && owner.Namespace != self.Namespace {
-				if in.Owners == nil {
-					in.Owners = map[string]Ref{}
-				}
-				in.Owners[h.Host] = owner
-			}
-		}
-	}
-	for _, c := range f.Classes {
-		if controller, ok := r.Cluster.IngressClassController(c); ok {
-			if in.Classes == nil {
-				in.Classes = map[string]string{}
-			}
-			in.Classes[c] = controller
-		}
-	}
-}
-
-// owner is the oldest claim on host outside the shared namespaces (they neither own hosts nor
-// are refused them), when it is not the object being judged. Only a stored claim's age counts:
-// an object that does not claim the host yet (a new one, or an old one adding the host) is the
-// newest, whatever its creationTimestamp says.
-func (r *Reviewer) owner(host string, self Ref) (Ref, bool) {
-	for _, c := range r.Cluster.Claimants(host) {
-		if slices.Contains(r.Config.HostOwnership.SharedNamespaces, c.Namespace) {
+// Reads are the kinds of stored objects the targets read (see Reader), each once: what every
+// door's Cluster holds, what the scheme registers and what the audit lists.
+func (r *Reviewer) Reads() []Kind {
+	var out []Kind
+	for _, t := range r.Targets {
+		rd, ok := t.(Reader)
+		if !ok {
 			continue
 		}
-		if c.Kind == self.Kind && c.Namespace == self.Namespace && c.Name == self.Name {
-			return Ref{}, false // the oldest claim is the object's own stored one: it owns the host
-		}
-		return c, true
-	}
-	return Ref{}, false
-}
-
-// Related are the kinds of stored objects the targets judge against (see Relating): what every
-// door's Cluster must hold.
-func (r *Reviewer) Related() []schema.GroupKind {
-	var out []schema.GroupKind
-	for _, t := range r.Targets {
-		if rel, ok := t.(Relating); ok {
-			out = append(out, rel.Related()...)
+		for _, k := range rd.Reads() {
+			if i := slices.IndexFunc(out, func(o Kind) bool { return o.GVK.GroupKind() == k.GVK.GroupKind() }); i >= 0 {
+				out[i] = out[i].merge(k)
+				continue
+			}
+			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// Store records a stored object (JSON) in x, typed as the target relating to its kind reads it,
-// in namespace when one is given (where kubectl would create a manifest naming none). It is what
-// doors holding the objects themselves (check, privgate audit) do with each; objects of kinds no
-// target relates to are not kept.
-func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace string, raw []byte) error {
+// ClusterScoped reports whether a kind the targets read has no namespace.
+func (r *Reviewer) ClusterScoped(gk schema.GroupKind) bool {
+	return slices.ContainsFunc(r.Reads(), func(k Kind) bool { return k.GVK.GroupKind() == gk && k.ClusterScoped })
+}
+
+// AddToScheme registers the Go types of every kind the targets read.
+func (r *Reviewer) AddToScheme(s *runtime.Scheme) error {
 	for _, t := range r.Targets {
-		rel, ok := t.(Relating)
-		if !ok || !slices.Contains(rel.Related(), kind.GroupKind()) {
+		if rd, ok := t.(Reader); ok {
+			if err := rd.AddToScheme(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Store records a stored object (JSON) in x, typed as the target reading its kind decodes it,
+// in namespace when one is given (where kubectl would create a manifest naming none), created at
+// created when it is not zero (manifests carry no creation time: check gives them their order
+// in the input). It is what the doors holding the objects themselves (check, privgate audit) do
+// with each; objects of kinds no target reads are not kept.
+func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace string, created time.Time, raw []byte) error {
+	var indexes map[string]IndexFunc
+	var typed runtime.Object
+	for _, t := range r.Targets {
+		rd, ok := t.(Reader)
+		if !ok {
 			continue
 		}
-		typed, err := rel.Typed(kind, raw)
-		if err != nil {
-			return err
+		i := slices.IndexFunc(rd.Reads(), func(k Kind) bool { return k.GVK.GroupKind() == kind.GroupKind() })
+		if i < 0 {
+			continue
 		}
-		if m, err := meta.Accessor(typed); err == nil && namespace != "" {
-			m.SetNamespace(namespace)
+		if typed == nil {
+			var err error
+			if typed, err = rd.Typed(kind, raw); err != nil {
+				return err
+			}
 		}
-		x.Store(kind.GroupKind(), typed)
+		if indexes == nil {
+			indexes = map[string]IndexFunc{}
+		}
+		for name, f := range rd.Reads()[i].Indexes {
+			indexes[name] = f
+		}
+	}
+	if typed == nil {
 		return nil
 	}
+	if m, err := meta.Accessor(typed); err == nil {
+		if namespace != "" {
+			m.SetNamespace(namespace)
+		}
+		if !created.IsZero() {
+			m.SetCreationTimestamp(metav1.NewTime(created))
+		}
+	}
+	x.add(kind.GroupKind(), typed, indexes)
 	return nil
 }

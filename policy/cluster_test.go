@@ -2,11 +2,13 @@ package policy_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/test/testutil"
@@ -23,14 +25,15 @@ func TestCrossObject(t *testing.T) {
 		return []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{` + meta + `},
 		"spec":{"ingressClassName":"` + class + `","rules":[{"host":"` + host + `"}]}}`)
 	}
-	stored := func() *policy.Index {
+	stored := func(r *policy.Reviewer) *policy.Index {
 		x := policy.NewIndex()
-		x.Add(policy.Ref{Kind: "Ingress", Namespace: "monitoring", Name: "grafana", Created: t0}, []string{"grafana.private.example.com"})
-		x.Add(policy.Ref{Kind: "Ingress", Namespace: "tenant", Name: "grafana", Created: t0.Add(time.Hour)}, []string{"grafana.private.example.com"})
-		x.Add(policy.Ref{Kind: "Ingress", Namespace: "oauth2-proxy", Name: "oauth2-proxy", Created: t0}, []string{"oauth2.private.example.com"})
-		x.Add(policy.Ref{Kind: "Ingress", Namespace: "evil", Name: "old", Created: t0.Add(-24 * time.Hour)}, []string{"old.private.example.com"})
-		x.AddIngressClass("nginx", "k8s.io/ingress-nginx")
-		x.AddIngressClass("internal", "example.com/not-nginx")
+		store(t, r, x,
+			storedIngress("monitoring", "grafana", t0, "grafana.private.example.com"),
+			storedIngress("tenant", "grafana", t0.Add(time.Hour), "grafana.private.example.com"),
+			storedIngress("oauth2-proxy", "oauth2-proxy", t0, "oauth2.private.example.com"),
+			storedIngress("evil", "old", t0.Add(-24*time.Hour), "old.private.example.com"),
+			storedClass("nginx", "k8s.io/ingress-nginx"),
+			storedClass("internal", "example.com/not-nginx"))
 		return x
 	}
 	const grafana = "grafana.private.example.com"
@@ -57,7 +60,7 @@ func TestCrossObject(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := reviewerWith(t, strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx, internal, absent]\n"+c.config))
-			r.Cluster = stored()
+			r.Cluster = stored(r)
 			host := c.host
 			if host == "" {
 				host = grafana
@@ -79,20 +82,35 @@ func TestCrossObject(t *testing.T) {
 // reviewerWith is testReviewer over testdata/privgate.yaml edited by edit.
 func reviewerWith(t *testing.T, edit *strings.Replacer) *policy.Reviewer {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"privgate.yaml", "groups.txt"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
-		if err != nil {
+	return testutil.ReviewerEdited(t, "testdata", edit)
+}
+
+// store records stored objects (JSON) in x as the doors do.
+func store(t *testing.T, r *policy.Reviewer, x *policy.Index, docs ...string) {
+	t.Helper()
+	for _, doc := range docs {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := json.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatal(err)
 		}
-		if f == "privgate.yaml" {
-			b = []byte(edit.Replace(string(b)))
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+		if err := r.Store(x, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", time.Time{}, []byte(doc)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return testutil.Reviewer(t, filepath.Join(dir, "privgate.yaml"))
+}
+
+// storedIngress is a stored Ingress answering host, created at created.
+func storedIngress(ns, name string, created time.Time, host string) string {
+	return fmt.Sprintf(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":%q,"namespace":%q,"creationTimestamp":%q},"spec":{"rules":[{"host":%q}]}}`,
+		name, ns, created.Format(time.RFC3339), host)
+}
+
+// storedClass is a stored IngressClass of controller.
+func storedClass(name, controller string) string {
+	return fmt.Sprintf(`{"apiVersion":"networking.k8s.io/v1","kind":"IngressClass","metadata":{"name":%q},"spec":{"controller":%q}}`, name, controller)
 }
 
 // TestCrossObjectCache: a verdict that used the cluster is not served once the cluster changed.
@@ -107,7 +125,7 @@ func TestCrossObjectCache(t *testing.T) {
 	if d := must(r.Validate(ctx, req)); !d.Allowed {
 		t.Fatalf("alone, it is admitted: %v", d.Violations)
 	}
-	x.Add(policy.Ref{Kind: "Ingress", Namespace: "monitoring", Name: "grafana", Created: time.Now()}, []string{"grafana.private.example.com"})
+	store(t, r, x, storedIngress("monitoring", "grafana", time.Now(), "grafana.private.example.com"))
 	if d := must(r.Validate(ctx, req)); d.Allowed {
 		t.Fatal("the cached allow outlived a new owner of its host")
 	}

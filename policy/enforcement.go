@@ -1,9 +1,10 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Mode is what becomes of a violation.
@@ -33,7 +34,8 @@ func weaker(a, b Mode) Mode {
 }
 
 // Enforcement is the admin's say over what violations do, in privgate.yaml (never in a label or
-// annotation a tenant could set): globally and per namespace here, per rule in Config.Rules.
+// annotation a tenant could set): globally and per namespace here, per rule in each target's
+// section (Section.Rules).
 // The most specific setting wins: rule, then namespace, then global. A setting can weaken what
 // the policy says, never strengthen it: the policy's warnings stay warnings under deny (make a
 // warning a denial by writing a rule, where it is reviewed and tested).
@@ -44,9 +46,9 @@ type Enforcement struct {
 	Namespaces map[string]Mode `json:"namespaces,omitempty"`
 }
 
-// mode is the enforcement of one violation of rule, found in namespace, that the policy put in
+// ModeOf is the enforcement of one violation of rule, found in namespace, that the policy put in
 // its deny set (severity ModeDeny) or its warn set (ModeWarn).
-func (c *Config) mode(target, rule, namespace string, severity Mode) Mode {
+func (c *Config) ModeOf(target, rule, namespace string, severity Mode) Mode {
 	m, ok := c.rules(target)[rule]
 	if !ok {
 		m, ok = c.Enforcement.Namespaces[namespace]
@@ -60,18 +62,10 @@ func (c *Config) mode(target, rule, namespace string, severity Mode) Mode {
 	return weaker(m, severity)
 }
 
-// rules are the per-rule modes of a target. Each target that shares rule ids with another
-// gets its own map (rbac.rules); the Ingress target's is the top-level rules.
+// rules are the per-rule modes of a target: its section's (see Section.Rules).
 func (c *Config) rules(target string) map[string]Mode {
-	switch target {
-	case "ingress":
-		return c.Rules
-	case "rbac":
-		if c.RBAC != nil {
-			return c.RBAC.Rules
-		}
-	case "istio":
-		return c.Istio.Rules
+	if s, ok := c.Section(target); ok {
+		return s.Rules()
 	}
 	return nil
 }
@@ -80,7 +74,7 @@ func (c *Config) rules(target string) map[string]Mode {
 func (c *Config) sortVerdict(target, namespace string, v Verdict, d *Decision) {
 	place := func(severity Mode, vs []Violation) {
 		for _, x := range vs {
-			switch c.mode(target, x.ID, namespace, severity) {
+			switch c.ModeOf(target, x.ID, namespace, severity) {
 			case ModeDeny:
 				d.Violations = append(d.Violations, x)
 			case ModeWarn:
@@ -97,27 +91,36 @@ func (c *Config) sortVerdict(target, namespace string, v Verdict, d *Decision) {
 	}
 }
 
-func (e Enforcement) validate(rules map[string]Mode) *ConfigError {
-	bad := func(key string, m Mode) *ConfigError {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf("%q is not a mode: want deny, warn, audit or off", m)}
-	}
+func badMode(fld *field.Path, m Mode) *field.Error {
+	return Problem(fld, "%q is not a mode: want deny, warn, audit or off", m)
+}
+
+func (e Enforcement) validate() field.ErrorList {
+	var errs field.ErrorList
+	fld := field.NewPath("enforcement")
 	if e.Default != "" && !e.Default.valid() {
-		return bad("enforcement.default", e.Default)
+		errs = append(errs, badMode(fld.Child("default"), e.Default))
 	}
 	for _, ns := range sortedKeys(e.Namespaces) {
 		if !e.Namespaces[ns].valid() {
-			return bad("enforcement.namespaces."+ns, e.Namespaces[ns])
+			errs = append(errs, badMode(fld.Child("namespaces").Child(ns), e.Namespaces[ns]))
 		}
 	}
+	return errs
+}
+
+// validateRules checks a section's rule modes (fld is its rules key).
+func validateRules(rules map[string]Mode, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	for _, id := range sortedKeys(rules) {
-		if id == "" {
-			return &ConfigError{Key: "rules", Msg: "a rule id is empty"}
-		}
-		if !rules[id].valid() {
-			return bad("rules."+id, rules[id])
+		switch {
+		case id == "":
+			errs = append(errs, Problem(fld, "a rule id is empty"))
+		case !rules[id].valid():
+			errs = append(errs, badMode(fld.Child(id), rules[id]))
 		}
 	}
-	return nil
+	return errs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

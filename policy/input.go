@@ -1,80 +1,48 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
 
-// Input is the document a target's Rego package judges, as input. It is the only definition of
-// what Rego sees: the README's policy reference and every .rego file follow these JSON names.
+// Input is the document a target's Rego package judges, as input. Its fields are what every
+// target shares; a target adds its own (Facts.Input) beside them. Together they are the only
+// definition of what Rego sees: the README's policy reference and every .rego file follow these
+// JSON names.
 type Input struct {
 	Request InputRequest `json:"request"`
 	// Object is the object as written (after mutation), without metadata.managedFields.
 	Object json.RawMessage `json:"object"`
 	// Hosts are the hostnames the object answers, classified by privgate.
 	Hosts []HostFact `json:"hosts"`
-	// ACMESolver is set for cert-manager's own HTTP-01 solver Ingress (see Facts).
-	ACMESolver bool `json:"acmeSolver"`
 	// GroupsStale is set when the group source has not answered for longer than allowed, so
 	// unknown groups are warned about rather than denied.
 	GroupsStale bool `json:"groupsStale"`
-	// Owners are the private hosts of the object that an older object in another namespace
-	// answers (hostOwnership), with that object.
-	Owners map[string]Ref `json:"owners,omitempty"`
-	// Classes are the classes the object names that exist in the cluster, with their
-	// controller (IngressClass spec.controller).
-	Classes map[string]string `json:"classes,omitempty"`
-	// Subjects are the groups the object grants access to (an RBAC binding's Group subjects
-	// under the configured prefix).
-	Subjects []Subject `json:"subjects,omitempty"`
-	// Exposures are the private hosts the object publishes through shared gateways (Istio,
-	// Gateway API): one per host and gateway workload, with the login in front of each.
-	Exposures []Exposure `json:"exposures,omitempty"`
-	// Uncovered are published private hosts (of any stored object) that were behind login
-	// before the object's change and are not after it: an AuthorizationPolicy deleted, narrowed
-	// or pointed at another provider.
-	Uncovered []Exposure `json:"uncovered,omitempty"`
-	// Conflicts are gateway workloads the change leaves with more than one login provider,
-	// which Istio refuses.
-	Conflicts []Conflict `json:"conflicts,omitempty"`
-	// Gateways are the gateway workloads publishing hosts that an AuthorizationPolicy applies
-	// to, as stored or as written (none: the policy is a sidecar's, not a login in front of a
-	// gateway).
-	Gateways []string `json:"gateways,omitempty"`
+	// Target is the target's own part of the input (Facts.Input), a struct whose JSON fields
+	// sit beside the ones above; Related objects fill it in from the Cluster.
+	Target any `json:"-"`
 }
 
-// Exposure is one private host published on one gateway workload, and what login covers it
-// there (see docs/istio.md).
-type Exposure struct {
-	Host     string `json:"host"`             // normalized; "*" when every host is
-	Field    string `json:"field"`            // where the publishing object names it: spec.hosts[0]
-	By       string `json:"by"`               // the publishing object: VirtualService apps/grafana
-	Gateway  string `json:"gateway"`          // the gateway it is published on: Gateway istio-system/public
-	Workload string `json:"workload"`         // the pods serving it: istio-system/{app=istio-ingressgateway}
-	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
-	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
-	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
-	// Gaps say why each login policy that applies to the workload does not cover the host.
-	Gaps []string `json:"gaps,omitempty"`
-	// Unsupported says why no login can be checked on this gateway (an implementation privgate
-	// does not know); such a host is never covered.
-	Unsupported string `json:"unsupported,omitempty"`
-	// Fix is a policy that would cover the host, as YAML to apply.
-	Fix string `json:"fix,omitempty"`
-}
-
-// Conflict is a gateway workload with more than one login provider.
-type Conflict struct {
-	Workload  string   `json:"workload"`
-	Providers []string `json:"providers"`
-	Policies  []string `json:"policies"`
-}
-
-// Subject is one group an object grants access to, as written and as the token carries it.
-type Subject struct {
-	Name  string `json:"name"`  // as written in the object: oidc:/developers
-	Group string `json:"group"` // as the token carries it, the prefix removed: /developers
-	Field string `json:"field"` // where: subjects[2].name
+// MarshalJSON writes the shared fields and the target's beside them.
+func (in *Input) MarshalJSON() ([]byte, error) {
+	type shared Input // without this method
+	b, err := json.Marshal((*shared)(in))
+	if err != nil || in.Target == nil {
+		return b, err
+	}
+	t, err := json.Marshal(in.Target)
+	if err != nil {
+		return nil, err
+	}
+	if t = bytes.TrimSpace(t); len(t) <= 2 || t[0] != '{' {
+		return b, nil // an empty section, or not an object: nothing to add
+	}
+	// {shared...} + {target...} = {shared..., target...}
+	out := make([]byte, 0, len(b)+len(t))
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, ',')
+	return append(out, t[1:]...), nil
 }
 
 // InputRequest is the part of the admission request a policy may judge.
@@ -105,30 +73,29 @@ type HostFact struct {
 // Facts are the Go-computed view of an object that its target's mutation and policy share.
 type Facts struct {
 	Hosts []HostFact
-	// ACMESolver is set for a cert-manager HTTP-01 solver Ingress recognised by its whole shape
-	// and its creator, not by its label alone.
-	ACMESolver bool
-	// Classes are the (ingress) classes the object names, for cross-object rules.
-	Classes []string
-	// Subjects are the groups the object grants access to (RBAC bindings).
-	Subjects []Subject
-	// Related is set for an object judged whatever it names, against other objects (an Istio
-	// route, whose hosts may come from its gateway; an AuthorizationPolicy).
-	Related bool
+	// Exempt says why the object as a whole needs no login though it answers private hosts
+	// (cert-manager's HTTP-01 solver, recognised by its whole shape and its creator); "" when
+	// it does.
+	Exempt string
+	// Always is set for an object judged whatever hosts it names: a binding granting groups, a
+	// route judged against the gateways serving it.
+	Always bool
+	// Input is the target's own part of the policy input (see Input.Target), or nil.
+	Input any
 }
 
 // Protected reports whether the object needs login: it answers a private host that is not
-// exempt, and it is not a cert-manager solver.
+// exempt, and it is not exempt as a whole.
 func (f Facts) Protected() bool {
-	if f.ACMESolver {
+	if f.Exempt != "" {
 		return false
 	}
 	return slices.ContainsFunc(f.Hosts, func(h HostFact) bool { return h.Private && !h.Exempt })
 }
 
 // Judged reports whether the policy has anything to judge: a private host (exempt or not, for
-// the mixing rules) or a group subject.
-func (f Facts) Judged() bool { return f.AnyPrivate() || len(f.Subjects) > 0 || f.Related }
+// the mixing rules), or an object judged whatever it names.
+func (f Facts) Judged() bool { return f.AnyPrivate() || f.Always }
 
 // AnyPrivate reports whether any host is private, exempt or not.
 func (f Facts) AnyPrivate() bool {

@@ -205,8 +205,8 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 		return Decision{}, Evaluated{}, err
 	}
 	switch {
-	case facts.ACMESolver:
-		d.Note = "cert-manager HTTP-01 solver"
+	case facts.Exempt != "":
+		d.Note = facts.Exempt
 	case len(facts.Hosts) > 0 && !facts.Protected():
 		d.Note = "exempt host (exemptHosts)"
 	}
@@ -230,15 +230,12 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 			Operation: req.Operation, Namespace: namespaceOf(req, obj), Name: name, DryRun: req.DryRun,
 			UserInfo: UserInfo{Username: req.Username},
 		},
-		Object:     doc,
-		Hosts:      f.Hosts,
-		ACMESolver: f.ACMESolver,
-		Subjects:   f.Subjects,
+		Object: doc,
+		Hosts:  f.Hosts,
+		Target: f.Input,
 	}
 	if rel, ok := obj.(Related); ok {
 		rel.Relate(r.Cluster, in)
-	} else {
-		r.crossObject(in, Ref{Kind: req.Kind.Kind, Namespace: in.Request.Namespace, Name: name}, f)
 	}
 	return in, nil
 }
@@ -246,38 +243,21 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 // HostsOf are the named private hosts an object answers, for the zone view. Objects no target
 // judges, and unreadable ones, answer none.
 func (r *Reviewer) HostsOf(req Request) []string {
-	hosts, _ := r.hostsOf(req)
-	return hosts
-}
-
-// Claims are the hosts an object claims for host ownership (see Cluster): those of HostsOf,
-// except for objects judged against gateways (a route on a gateway is not merged into another
-// namespace's server, as an Ingress is by ingress-nginx).
-func (r *Reviewer) Claims(req Request) []string {
-	hosts, related := r.hostsOf(req)
-	if related {
-		return nil
-	}
-	return hosts
-}
-
-func (r *Reviewer) hostsOf(req Request) ([]string, bool) {
 	t, err := r.target(req.Kind)
 	if t == nil || err != nil {
-		return nil, false
+		return nil
 	}
 	obj, err := t.Decode(req.Object)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	_, related := obj.(Related)
 	var hosts []string
 	for _, h := range obj.Facts(req.Username).Hosts {
 		if h.Private && !h.Any {
 			hosts = append(hosts, h.Host)
 		}
 	}
-	return hosts, related
+	return hosts
 }
 
 func namespaceOf(req Request, obj Object) string {

@@ -126,30 +126,27 @@ func TestEnforcement(t *testing.T) {
 	stale.snap.Store(&groups.Snapshot{Set: groups.NewSet([]string{"/developers"}), Synced: time.Now(), Stale: true})
 	type lists struct{ deny, warn, audit string }
 	cases := map[string]struct {
-		enforcement policy.Enforcement
-		rules       map[string]policy.Mode
-		namespace   string
-		want        lists
+		config    string // privgate.yaml's enforcement and rules
+		namespace string
+		want      lists
 	}{
-		"defaults":                     {policy.Enforcement{}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
-		"global warn":                  {policy.Enforcement{Default: policy.ModeWarn}, nil, "monitoring", lists{"", "class-foreign,group-unknown", ""}},
-		"global audit":                 {policy.Enforcement{Default: policy.ModeAudit}, nil, "monitoring", lists{"", "", "class-foreign,group-unknown"}},
-		"global off":                   {policy.Enforcement{Default: policy.ModeOff}, nil, "monitoring", lists{"", "", ""}},
-		"namespace warn":               {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, nil, "monitoring", lists{"", "class-foreign,group-unknown", ""}},
-		"another namespace's warn":     {policy.Enforcement{Namespaces: map[string]policy.Mode{"legacy": policy.ModeWarn}}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
-		"namespace beats global":       {policy.Enforcement{Default: policy.ModeWarn, Namespaces: map[string]policy.Mode{"monitoring": policy.ModeDeny}}, nil, "monitoring", lists{"class-foreign", "group-unknown", ""}},
-		"rule beats namespace":         {policy.Enforcement{Namespaces: map[string]policy.Mode{"monitoring": policy.ModeWarn}}, map[string]policy.Mode{"class-foreign": policy.ModeDeny}, "monitoring", lists{"class-foreign", "group-unknown", ""}},
-		"rule off":                     {policy.Enforcement{}, map[string]policy.Mode{"group-unknown": policy.ModeOff}, "monitoring", lists{"class-foreign", "", ""}},
-		"rule audit":                   {policy.Enforcement{}, map[string]policy.Mode{"class-foreign": policy.ModeAudit}, "monitoring", lists{"", "group-unknown", "class-foreign"}},
-		"a warning never becomes deny": {policy.Enforcement{}, map[string]policy.Mode{"group-unknown": policy.ModeDeny}, "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"defaults":                     {"", "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"global warn":                  {"enforcement: {default: warn}", "monitoring", lists{"", "class-foreign,group-unknown", ""}},
+		"global audit":                 {"enforcement: {default: audit}", "monitoring", lists{"", "", "class-foreign,group-unknown"}},
+		"global off":                   {"enforcement: {default: off}", "monitoring", lists{"", "", ""}},
+		"namespace warn":               {"enforcement: {namespaces: {monitoring: warn}}", "monitoring", lists{"", "class-foreign,group-unknown", ""}},
+		"another namespace's warn":     {"enforcement: {namespaces: {legacy: warn}}", "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"namespace beats global":       {"enforcement: {default: warn, namespaces: {monitoring: deny}}", "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"rule beats namespace":         {"enforcement: {namespaces: {monitoring: warn}}\nrules: {class-foreign: deny}", "monitoring", lists{"class-foreign", "group-unknown", ""}},
+		"rule off":                     {"rules: {group-unknown: off}", "monitoring", lists{"class-foreign", "", ""}},
+		"rule audit":                   {"rules: {class-foreign: audit}", "monitoring", lists{"", "group-unknown", "class-foreign"}},
+		"a warning never becomes deny": {"rules: {group-unknown: deny}", "monitoring", lists{"class-foreign", "group-unknown", ""}},
 	}
 	ctx := context.Background()
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := testReviewer(t)
-			cfg := *r.Config
-			cfg.Enforcement, cfg.Rules = c.enforcement, c.rules
-			r.Config, r.Groups = &cfg, stale
+			r := reviewerWith(t, strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx]\n"+c.config))
+			r.Groups = stale
 			d, err := r.Review(ctx, create(c.namespace, obj))
 			if err != nil {
 				t.Fatal(err)

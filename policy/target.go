@@ -54,19 +54,65 @@ type Deletions interface {
 	JudgesDelete() bool
 }
 
-// Relating is a Target whose objects are judged against stored objects of other kinds (an Istio
-// route against the gateways serving it and the AuthorizationPolicies in front of them). Every
-// door's Cluster holds those kinds, typed, for Related objects to read.
-type Relating interface {
-	// Related are the kinds the target's objects are judged against.
-	Related() []schema.GroupKind
-	// Typed decodes a stored object of a related kind (any served version) into the Go type
-	// Cluster.Stored returns for its kind.
+// Reader is a Target that reads stored objects: those it judges, listed and judged by the audit,
+// and those it judges them against (an Istio route against the gateways serving it and the
+// AuthorizationPolicies in front of them; an Ingress against the others claiming its hosts).
+// Every door's Cluster holds these kinds, typed, for Related objects to read; the doors learn
+// which kinds exist from here alone.
+type Reader interface {
+	// Reads are the kinds the target reads.
+	Reads() []Kind
+	// AddToScheme registers their Go types (what the cluster view's client decodes into).
+	AddToScheme(*runtime.Scheme) error
+	// Typed decodes a stored object of a kind it reads (any served version) into the Go type
+	// the Cluster holds for its kind.
 	Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, error)
 }
 
-// Related is an Object of a Relating target: Relate fills in what the stored objects make of it
-// (c is nil when the door knows no other object: then nothing is known to protect it).
+// Kind is one kind of stored object a target reads.
+type Kind struct {
+	// GVK is the version listed and cached.
+	GVK schema.GroupVersionKind
+	// Judged: the target judges stored objects of the kind, so the audit lists and judges
+	// each (with a Report), and privgate audit lists them.
+	Judged bool
+	// CRD marks a kind that exists only once its CRD is installed: the cluster view looks for it
+	// at start and every --discovery-interval, and judges objects of it in full passes, which
+	// any change of such a kind requests (a policy or gateway change moves what covers every
+	// route).
+	CRD bool
+	// With, when set, holds the kind back until that kind is installed (Services matter only
+	// for Gateway API's hand-deployed gateways).
+	With schema.GroupKind
+	// Indexes are the lookups Cluster.Indexed answers for the kind, by name.
+	Indexes map[string]IndexFunc
+	// ClusterScoped marks kinds without a namespace (IngressClass, GatewayClass,
+	// ClusterRoleBinding): check then never gives their manifests a namespace.
+	ClusterScoped bool
+}
+
+// IndexFunc gives the values under which a stored object is indexed.
+type IndexFunc func(runtime.Object) []string
+
+// merge is k read by two targets: judged, and indexed, if either says so.
+func (k Kind) merge(o Kind) Kind {
+	k.Judged = k.Judged || o.Judged
+	if len(o.Indexes) > 0 {
+		idx := make(map[string]IndexFunc, len(k.Indexes)+len(o.Indexes))
+		for n, f := range k.Indexes {
+			idx[n] = f
+		}
+		for n, f := range o.Indexes {
+			idx[n] = f
+		}
+		k.Indexes = idx
+	}
+	return k
+}
+
+// Related is an Object judged against stored objects: Relate fills in its part of the input
+// (in.Target, as its Facts made it) from what the Cluster holds (c is nil when the door knows
+// no other object: then nothing is known to protect it, and nobody else claims its hosts).
 type Related interface {
 	Relate(c Cluster, in *Input)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -60,11 +61,8 @@ func TestHandlers(t *testing.T) {
 	mutate := &Handler{Kind: Mutate, Reviewer: r, Log: logr.Discard()}
 	validate := &Handler{Kind: Validate, Reviewer: r, Log: logr.Discard()}
 	// The same core with class-foreign in warn mode (privgate.yaml's rules): admitted, told.
-	warning := *r
-	cfg := *r.Config
-	cfg.Rules = map[string]policy.Mode{"class-foreign": policy.ModeWarn}
-	warning.Config = &cfg
-	warned := &Handler{Kind: Validate, Reviewer: &warning, Log: logr.Discard()}
+	warning := testutil.ReviewerEdited(t, "../examples", strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx]\nrules: {class-foreign: warn}"))
+	warned := &Handler{Kind: Validate, Reviewer: warning, Log: logr.Discard()}
 	realReview, err := os.ReadFile("testdata/create-argocd.json")
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +147,7 @@ func TestPolicyDeletion(t *testing.T) {
 		}
 		var head struct{ APIVersion, Kind string }
 		_ = json.Unmarshal(raw, &head)
-		if err := r.Store(index, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", raw); err != nil {
+		if err := r.Store(index, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", time.Time{}, raw); err != nil {
 			t.Fatal(err)
 		}
 		login = raw // the policy is the last document

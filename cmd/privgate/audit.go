@@ -2,21 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
@@ -46,51 +44,16 @@ func newAuditCommand() *cobra.Command {
 			if cfg == nil {
 				return usageError("--kubeconfig (or $KUBECONFIG) is required: the cluster to audit")
 			}
-			client, err := kubernetes.NewForConfig(cfg)
-			if err != nil {
-				return &exitError{exitUsage, err}
-			}
 			s, err := load(cmd.Context(), config, policyDir, neverIntercepted(namespace), true)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
 			ctx := cmd.Context()
-			ingresses, err := client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return &exitError{exitUsage, fmt.Errorf("list Ingresses: %w", err)}
-			}
-			classes, err := client.NetworkingV1().IngressClasses().List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return &exitError{exitUsage, fmt.Errorf("list IngressClasses: %w", err)}
-			}
 			index := policy.NewIndex()
-			for _, c := range classes.Items {
-				index.AddIngressClass(c.Name, c.Spec.Controller)
-			}
-			reqs := make([]policy.Request, 0, len(ingresses.Items))
-			for i := range ingresses.Items {
-				ing := &ingresses.Items[i]
-				ing.ManagedFields = nil
-				raw, err := json.Marshal(ing)
-				if err != nil {
-					return &exitError{exitUsage, err}
-				}
-				req := policy.Request{Kind: ingressGVK, Operation: "UPDATE", Namespace: ing.Namespace, Name: ing.Name, Object: raw}
-				index.Add(policy.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name, Created: ing.CreationTimestamp.Time}, s.reviewer.Claims(req))
-				reqs = append(reqs, req)
-			}
-			if s.reviewer.Judges(rbacv1.SchemeGroupVersion.WithKind("RoleBinding")) {
-				bindings, err := storedBindings(ctx, client)
-				if err != nil {
-					return &exitError{exitUsage, err}
-				}
-				reqs = append(reqs, bindings...)
-			}
-			related, err := storedRelated(ctx, cfg, s.reviewer, index)
+			reqs, err := storedObjects(ctx, cfg, s.reviewer, index)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			reqs = append(reqs, related...)
 			s.reviewer.Cluster = index
 			results, others := make([]checkResult, 0, len(reqs)), 0
 			hosts := map[string][]hostClaim{}
@@ -134,43 +97,10 @@ func newAuditCommand() *cobra.Command {
 	return cmd
 }
 
-// storedBindings are every RoleBinding and ClusterRoleBinding, as requests to judge.
-func storedBindings(ctx context.Context, client kubernetes.Interface) ([]policy.Request, error) {
-	rbs, err := client.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list RoleBindings: %w", err)
-	}
-	crbs, err := client.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list ClusterRoleBindings: %w", err)
-	}
-	var out []policy.Request
-	add := func(kind string, obj metav1.Object, v any) error {
-		obj.SetManagedFields(nil)
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, policy.Request{Kind: rbacv1.SchemeGroupVersion.WithKind(kind), Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw})
-		return nil
-	}
-	for i := range rbs.Items {
-		if err := add("RoleBinding", &rbs.Items[i], &rbs.Items[i]); err != nil {
-			return nil, err
-		}
-	}
-	for i := range crbs.Items {
-		if err := add("ClusterRoleBinding", &crbs.Items[i], &crbs.Items[i]); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// storedRelated lists the objects of the kinds a target judges against (Istio, Gateway API)
-// whose CRDs are installed, each in its preferred version: into the index, and as requests for
-// those the core judges.
-func storedRelated(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, index *policy.Index) ([]policy.Request, error) {
+// storedObjects lists every stored object of the kinds the targets read whose CRDs (if any)
+// are installed, each in its preferred version: into the index, and as requests for those the
+// core judges, in the order the targets declare their kinds.
+func storedObjects(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, index *policy.Index) ([]policy.Request, error) {
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -181,7 +111,8 @@ func storedRelated(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, 
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
 	var reqs []policy.Request
-	for _, gk := range rev.Related() {
+	for _, k := range rev.Reads() {
+		gk := k.GVK.GroupKind()
 		mapping, err := mapper.RESTMapping(gk)
 		if meta.IsNoMatchError(err) {
 			continue // not installed
@@ -200,10 +131,10 @@ func storedRelated(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, 
 				return nil, err
 			}
 			gvk := item.GroupVersionKind()
-			if err := rev.Store(index, gvk, "", raw); err != nil {
+			if err := rev.Store(index, gvk, "", time.Time{}, raw); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", gvk.Kind, policy.ObjectName(item.GetNamespace(), item.GetName()), err)
 			}
-			if rev.Judges(gvk) {
+			if k.Judged && rev.Judges(gvk) {
 				reqs = append(reqs, policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: item.GetNamespace(), Name: item.GetName(), Object: raw})
 			}
 		}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -125,31 +124,18 @@ func indexManifests(rev *policy.Reviewer, objs []object) *policy.Index {
 		if o.Err != nil {
 			continue
 		}
-		if o.Kind == "IngressClass" && strings.HasPrefix(o.APIVersion, "networking.k8s.io/") {
-			var class networkingv1.IngressClass
-			if json.Unmarshal(o.Raw, &class) == nil {
-				x.AddIngressClass(class.Name, class.Spec.Controller)
-			}
-			continue
-		}
 		gvk := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
-		_ = rev.Store(x, gvk, namespaceOf(o), o.Raw) // an unreadable one gets its error when judged
-		req := policy.Request{Kind: gvk, Namespace: namespaceOf(o), Object: o.Raw}
-		if hosts := rev.Claims(req); len(hosts) > 0 {
-			x.Add(policy.Ref{Kind: o.Kind, Namespace: req.Namespace, Name: o.Name, Created: first.Add(time.Duration(i) * time.Second)}, hosts)
-		}
+		// An unreadable one gets its error when judged.
+		_ = rev.Store(x, gvk, namespaceOf(rev, o), first.Add(time.Duration(i)*time.Second), o.Raw)
 	}
 	return x
 }
 
-// clusterScoped are the kinds check reads that have no namespace.
-var clusterScoped = map[string]bool{"ClusterRoleBinding": true, "IngressClass": true, "GatewayClass": true}
-
 // namespaceOf is where kubectl would create an object: its namespace, "default" when it names
-// none, none for a cluster-scoped kind.
-func namespaceOf(o object) string {
+// none, none for a cluster-scoped kind (as the targets declare the kinds they read).
+func namespaceOf(rev *policy.Reviewer, o object) string {
 	switch {
-	case clusterScoped[o.Kind]:
+	case rev.ClusterScoped(schema.FromAPIVersionAndKind(o.APIVersion, o.Kind).GroupKind()):
 		return ""
 	case o.Namespace == "":
 		return "default"
@@ -165,7 +151,7 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 		return &checkResult{File: o.File, Line: o.Line, Error: o.Err.Error()}
 	}
 	kind := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
-	ns := namespaceOf(o)
+	ns := namespaceOf(rev, o)
 	failed := func(err error) *checkResult {
 		return &checkResult{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 			Error: fmt.Sprintf("%s: %s %s: %v", o.where(), o.Kind, policy.ObjectName(ns, o.Name), err)}

@@ -10,9 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
-	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -21,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/audit"
 	"github.com/privgate/privgate/policy"
@@ -52,16 +48,6 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = reportsv1alpha1.AddToScheme(s)
-	_ = istionetworking.AddToScheme(s)
-	_ = istiosecurity.AddToScheme(s)
-	_ = gatewayv1.Install(s)
-	return s
-}
-
 // clusterView is the manager behind the cluster view (an informer cache every replica holds)
 // and the audit (on the leader only).
 type clusterView struct {
@@ -77,8 +63,16 @@ type clusterView struct {
 // cached without managedFields and kubectl's last-applied copy; Reports read and written directly (never cached: privgate
 // may not watch them); leader election with Lease privgate-audit when the namespace is known.
 func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Reviewer, namespace string, interval, discoverEvery time.Duration, log logr.Logger) (*clusterView, error) {
+	scheme, err := audit.Scheme(reviewer)
+	if err != nil {
+		return nil, err
+	}
+	// Kubernetes' own kinds (Leases, Events) beside the targets' and OpenReports' (audit.Scheme).
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme(),
+		Scheme:                        scheme,
 		Logger:                        log,
 		Metrics:                       metricsserver.Options{BindAddress: "0"}, // privgate serves one /metrics
 		HealthProbeBindAddress:        "0",
@@ -88,21 +82,21 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{
 			DefaultTransform: audit.Trim,
-			ByObject:         byObject(audit.CachedObjects(reviewer.Judges)),
+			ByObject:         byObject(audit.CachedObjects(reviewer, scheme)),
 		},
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&reportsv1alpha1.Report{}, &reportsv1alpha1.ClusterReport{}}}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	view, err := audit.NewView(ctx, mgr.GetCache(), reviewer)
+	view, err := audit.NewView(ctx, mgr.GetCache(), reviewer, scheme)
 	if err != nil {
 		return nil, err
 	}
 	reviewer.Cluster = view // the webhooks' and the audit's cross-object rules read the cache
 	started, err := view.Discover(ctx, mgr.GetRESTMapper())
 	if err != nil {
-		return nil, fmt.Errorf("discover the installed Istio and Gateway API kinds: %w", err)
+		return nil, fmt.Errorf("discover the installed kinds the targets read: %w", err)
 	}
 	log.Info("cluster view: related kinds installed", "kinds", fmt.Sprint(started))
 	if namespace == "" {

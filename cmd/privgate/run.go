@@ -71,12 +71,17 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newIstioCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
+	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
 		Use:   "version",
 		Short: "Print privgate's version",
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
 	})
+	for _, p := range targets.Plugins() {
+		if p.Fixes != nil {
+			root.AddCommand(newFixCommand(p))
+		}
+	}
 	return root
 }
 
@@ -98,7 +103,7 @@ func load(ctx context.Context, configPath, policyDir string, neverIntercepted []
 	if configPath == "" {
 		return nil, errors.New("--config is required (the path of privgate.yaml)")
 	}
-	cfg, err := policy.LoadConfig(configPath)
+	cfg, err := targets.LoadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}

@@ -55,13 +55,17 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 			add(alias, aliasField(c))
 		}
 	}
-	f.ACMESolver = isACMESolver(c, ing, username)
+	in := &input{ACMESolver: isACMESolver(c, ing, username)}
+	if in.ACMESolver {
+		f.Exempt = "cert-manager HTTP-01 solver"
+	}
 	if ing.Spec.IngressClassName != nil {
-		f.Classes = append(f.Classes, *ing.Spec.IngressClassName)
+		in.named = append(in.named, *ing.Spec.IngressClassName)
 	}
-	if c, ok := ing.Annotations[AnnotationIngressClass]; ok && !slices.Contains(f.Classes, c) {
-		f.Classes = append(f.Classes, c)
+	if c, ok := ing.Annotations[AnnotationIngressClass]; ok && !slices.Contains(in.named, c) {
+		in.named = append(in.named, c)
 	}
+	f.Input = in
 	return f
 }
 
@@ -77,9 +81,9 @@ func (t *Target) aliases(ing *networkingv1.Ingress) []string {
 	return out
 }
 
-func aliasKey(c *policy.Config) string { return c.AnnotationPrefix + "/server-alias" }
+func aliasKey(c config) string { return c.AnnotationPrefix + "/server-alias" }
 
-func aliasField(c *policy.Config) string {
+func aliasField(c config) string {
 	return "metadata.annotations[" + aliasKey(c) + "]"
 }
 
@@ -100,7 +104,7 @@ var acmeTokenPath = regexp.MustCompile(`^/\.well-known/acme-challenge/[A-Za-z0-9
 // a controller owner reference to a Challenge, one rule with one path to the token and a
 // cm-acme-http-solver backend, created by cert-manager itself when the requester is known.
 // Copying the label onto an ordinary Ingress matches none of the rest.
-func isACMESolver(c *policy.Config, ing *networkingv1.Ingress, username string) bool {
+func isACMESolver(c config, ing *networkingv1.Ingress, username string) bool {
 	if ing.Labels["acme.cert-manager.io/http01-solver"] != "true" {
 		return false
 	}

@@ -20,10 +20,10 @@ const (
 )
 
 // authURLKey is the ingress-nginx auth-url annotation under the configured prefix.
-func authURLKey(c *policy.Config) string { return c.AnnotationPrefix + "/auth-url" }
+func authURLKey(c config) string { return c.AnnotationPrefix + "/auth-url" }
 
 // authSigninKey is the ingress-nginx auth-signin annotation under the configured prefix.
-func authSigninKey(c *policy.Config) string { return c.AnnotationPrefix + "/auth-signin" }
+func authSigninKey(c config) string { return c.AnnotationPrefix + "/auth-signin" }
 
 // mutate injects into ing (a copy the caller owns) what a private Ingress needs: auth-url (with
 // the Ingress's groups), auth-signin, the cluster issuer, an ingress class, and a tls entry for
@@ -76,7 +76,7 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 // authURL is the configured auth endpoint with allowed_groups for the given groups. The groups
 // are written as they are, not percent-encoded: ingress-nginx rejects '%' in auth-url, and
 // validation denies any group that would need encoding.
-func authURL(c *policy.Config, groups []string) string {
+func authURL(c config, groups []string) string {
 	if len(groups) == 0 {
 		return c.Auth.URL
 	}
@@ -85,7 +85,7 @@ func authURL(c *policy.Config, groups []string) string {
 
 // ownsAuthURL reports whether an auth-url is the configured endpoint with at most an
 // allowed_groups query, i.e. one privgate may keep in step with the groups annotation.
-func ownsAuthURL(c *policy.Config, raw string) bool {
+func ownsAuthURL(c config, raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
 		return false
@@ -120,7 +120,7 @@ func SplitGroups(v string) []string {
 // touched; privgate owns one entry, named <ingress><suffix>, holding exactly the private hosts
 // no other entry covers, sorted. spec.tls is an atomic list in server-side apply, so it is
 // rewritten only when that owned entry must change.
-func mutateTLS(c *policy.Config, ing *networkingv1.Ingress, f policy.Facts) bool {
+func mutateTLS(c config, ing *networkingv1.Ingress, f policy.Facts) bool {
 	owned := tlsSecretName(c, ing)
 	var others []networkingv1.IngressTLS
 	seenOwned := false
@@ -155,7 +155,7 @@ func mutateTLS(c *policy.Config, ing *networkingv1.Ingress, f policy.Facts) bool
 
 // tlsSecretName is the deterministic Secret name of privgate's tls entry: <name><suffix>, or for
 // an Ingress created with generateName, one derived from its generateName.
-func tlsSecretName(c *policy.Config, ing *networkingv1.Ingress) string {
+func tlsSecretName(c config, ing *networkingv1.Ingress) string {
 	base := ing.Name
 	if base == "" {
 		base = strings.TrimSuffix(ing.GenerateName, "-")

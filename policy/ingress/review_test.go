@@ -10,6 +10,7 @@ import (
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -121,7 +122,7 @@ func TestReviewMalformedObject(t *testing.T) {
 
 // TestRego runs the default policy's Rego unit tests.
 func TestRego(t *testing.T) {
-	testutil.RegoTests(t, ingress.New(must(policy.LoadConfig("testdata/privgate.yaml"))).Modules(), 20)
+	testutil.RegoTests(t, ingress.New(must(targets.LoadConfig("testdata/privgate.yaml"))).Modules(), 20)
 }
 
 // FuzzSurelyPublic guards the public fast path: whenever the partial decode lets an Ingress
@@ -132,7 +133,7 @@ func FuzzSurelyPublic(f *testing.F) {
 	f.Add("evilprivate.example.com", "x", "", false)
 	f.Add("blog.example.com", "x", "www.example.com, Grafana.Private.Example.com", false)
 	f.Add("blog.example.com", "x", "~^.*$", false)
-	cfg := must(policy.LoadConfig("testdata/privgate.yaml"))
+	cfg := must(targets.LoadConfig("testdata/privgate.yaml"))
 	target := ingress.New(cfg)
 	f.Fuzz(func(t *testing.T, h1, h2, alias string, backend bool) {
 		obj := map[string]any{"spec": map[string]any{"rules": []any{map[string]any{"host": h1}, map[string]any{"host": h2}}}}

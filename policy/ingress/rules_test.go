@@ -3,8 +3,8 @@ package ingress_test
 import (
 	"testing"
 
-	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -12,6 +12,6 @@ import (
 // report are the same set, so an admin reading one never meets a rule missing from the other
 // (and privgate.yaml's rules: map names what exists).
 func TestRuleTableMatchesPolicy(t *testing.T) {
-	cfg := must(policy.LoadConfig("testdata/privgate.yaml"))
+	cfg := must(targets.LoadConfig("testdata/privgate.yaml"))
 	testutil.RuleTableMatchesPolicy(t, "### Rules of the default policy", ingress.New(cfg).Modules()["privgate.rego"], 20)
 }

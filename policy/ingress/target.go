@@ -19,15 +19,26 @@ var rego embed.FS
 // its annotations): private hosts must carry external auth through oauth2-proxy, a certificate,
 // and a class whose controller enforces it.
 type Target struct {
-	cfg   *policy.Config
+	cfg   config
 	zones policy.Zones
 }
 
-// New is the Ingress target over the config.
-func New(cfg *policy.Config) *Target { return &Target{cfg: cfg, zones: cfg.Zones()} }
+// New is the Ingress target over the config: its own settings are the config's ingress
+// section, or their defaults when the config was parsed without it.
+func New(cfg *policy.Config) *Target {
+	s, ok := policy.Settings[*Settings](cfg, name)
+	if !ok {
+		s = &Settings{}
+		s.Default(cfg)
+	}
+	return &Target{cfg: config{cfg, s}, zones: cfg.Zones()}
+}
 
 // Name is "ingress": the top-level rules of privgate.yaml set its rules' modes.
-func (*Target) Name() string { return "ingress" }
+func (*Target) Name() string { return name }
+
+// name names the target in the registry and config.
+const name = "ingress"
 
 // Kinds is networking.k8s.io/v1 Ingress, the only version Kubernetes has served since 1.22.
 func (*Target) Kinds() []schema.GroupVersionKind { return kinds }

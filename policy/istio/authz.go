@@ -9,8 +9,6 @@ import (
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
-
-	"github.com/privgate/privgate/policy"
 )
 
 // dryRunAnnotation makes Istio only log what a policy would do.
@@ -18,13 +16,13 @@ const dryRunAnnotation = "istio.io/dry-run"
 
 // expose judges one publication against policies: which one covers it, or why each that applies
 // does not.
-func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPolicy) policy.Exposure {
+func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPolicy) Exposure {
 	return m.exposeTo(p, m.applying(p.workload, policies))
 }
 
 // exposeTo judges a publication against the policies that apply to its workload.
-func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) policy.Exposure {
-	e := policy.Exposure{Host: p.host, Field: p.field, By: p.by, Gateway: p.gateway, Workload: p.workload.String(),
+func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) Exposure {
+	e := Exposure{Host: p.host, Field: p.field, By: p.by, Gateway: p.gateway, Workload: p.workload.String(),
 		Exempt: slices.Contains(m.cfg.ExemptHosts, p.host), Unsupported: p.unsupported}
 	if p.unsupported != "" {
 		return e
@@ -63,7 +61,7 @@ func gap(explain bool, reason func() string) string {
 // namespace). A policy with both selector and targetRefs is refused by Istio and applies nowhere.
 func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolicy) []*istiosecurity.AuthorizationPolicy {
 	var out []*istiosecurity.AuthorizationPolicy
-	root := m.cfg.Istio.RootNamespace
+	root := m.cfg.RootNamespace
 	for _, ap := range policies {
 		if ap.Spec.GetAction() != securityv1beta1.AuthorizationPolicy_CUSTOM {
 			continue
@@ -135,7 +133,7 @@ func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string, explai
 	switch provider := ap.Spec.GetProvider().GetName(); {
 	case !enforced(ap):
 		return "is in dry-run (" + dryRunAnnotation + "), so it only logs"
-	case !slices.Contains(m.cfg.Istio.ExtensionProviders, provider):
+	case !slices.Contains(m.cfg.ExtensionProviders, provider):
 		return fmt.Sprintf("names provider %q, which is not in istio.extensionProviders", provider)
 	case len(ap.Spec.GetRules()) == 0:
 		return "has no rules, so it matches no request"
@@ -192,7 +190,7 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 		why = append(why, "narrows by paths")
 	}
 	for _, p := range op.GetNotPaths() {
-		if !slices.Contains(m.cfg.Istio.AllowedNotPaths, p) {
+		if !slices.Contains(m.cfg.AllowedNotPaths, p) {
 			why = append(why, fmt.Sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", p))
 		}
 	}
@@ -221,7 +219,7 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 // hosts: those covered with the stored policies and not with the change, the workloads left
 // with two providers, and the gateway workloads publishing hosts that the policy (as stored or
 // as written) applies to.
-func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.Conflict, []string) {
+func (m *mesh) change(o *object, operation string) ([]Exposure, []Conflict, []string) {
 	self, ok := o.typed.(*istiosecurity.AuthorizationPolicy)
 	if !ok {
 		return nil, nil, nil
@@ -230,8 +228,8 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 	if operation != "DELETE" {
 		after = append(after, self)
 	}
-	var uncovered []policy.Exposure
-	var conflicts []policy.Conflict
+	var uncovered []Exposure
+	var conflicts []Conflict
 	var reaches []string
 	// What applies to a workload, before and after, once per workload: a policy change is
 	// judged against every published host.
@@ -253,7 +251,7 @@ func (m *mesh) change(o *object, operation string) ([]policy.Exposure, []policy.
 					reaches = append(reaches, w)
 				}
 				if providers := providersOf(a.after); operation != "DELETE" && len(providers) > 1 && slices.Contains(a.after, self) {
-					c := policy.Conflict{Workload: w, Providers: providers}
+					c := Conflict{Workload: w, Providers: providers}
 					for _, ap := range a.after {
 						c.Policies = append(c.Policies, "AuthorizationPolicy "+key(ap))
 					}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -17,14 +18,11 @@ import (
 func zone(b *testing.B, n int) (*policy.Reviewer, policy.Request, policy.Request) {
 	b.Helper()
 	r := testutil.Reviewer(b, "testdata/privgate.yaml")
-	t := istio.New(r.Config)
 	index := policy.NewIndex()
 	put := func(gvk schema.GroupVersionKind, doc string) []byte {
-		typed, err := t.Typed(gvk, []byte(doc))
-		if err != nil {
+		if err := r.Store(index, gvk, "", time.Time{}, []byte(doc)); err != nil {
 			b.Fatal(err)
 		}
-		index.Store(gvk.GroupKind(), typed)
 		return []byte(doc)
 	}
 	put(istio.IstioGateway.WithVersion("v1"), `{"apiVersion":"networking.istio.io/v1","kind":"Gateway","metadata":{"name":"public","namespace":"istio-system"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":443,"name":"https","protocol":"HTTPS"},"hosts":["*/*.example.com"]}]}}`)

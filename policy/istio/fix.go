@@ -2,6 +2,7 @@ package istio
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -25,8 +26,8 @@ func (m *mesh) fix(p publication) string {
 // no hosts value can cover with its ports.
 func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any {
 	provider := "<a provider from istio.extensionProviders>"
-	if len(m.cfg.Istio.ExtensionProviders) > 0 {
-		provider = m.cfg.Istio.ExtensionProviders[0]
+	if len(m.cfg.ExtensionProviders) > 0 {
+		provider = m.cfg.ExtensionProviders[0]
 	}
 	name, ns := "privgate-login", w.namespace
 	spec := map[string]any{"action": "CUSTOM", "provider": map[string]any{"name": provider}}
@@ -35,10 +36,10 @@ func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any 
 		name += "-" + gw
 		spec["targetRefs"] = []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw}}
 	case len(w.labels) == 0: // pods unknown (a Gateway not in view): mesh-wide, from the root namespace
-		ns = m.cfg.Istio.RootNamespace
+		ns = m.cfg.RootNamespace
 	default:
 		if ns == "" {
-			ns = m.cfg.Istio.RootNamespace
+			ns = m.cfg.RootNamespace
 		}
 		spec["selector"] = map[string]any{"matchLabels": w.labels}
 	}
@@ -59,19 +60,11 @@ func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any 
 	}
 }
 
-// Suggestion is a login policy for one gateway workload, covering the private hosts published
-// on it that no policy covers.
-type Suggestion struct {
-	Workload string
-	Hosts    []string
-	Policy   map[string]any
-}
-
-// Suggest is what `privgate istio policy` prints: for each gateway workload publishing private
+// Fixes are what `privgate istio policy` prints: for each gateway workload publishing private
 // hosts that no enforced login policy covers, the CUSTOM policy that would. A workload that
 // publishes only private hosts gets one without hosts (every request to it).
-func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
-	m := load(cfg, c)
+func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
+	m := load(t.cfg, c)
 	type group struct {
 		w        workload
 		hosts    []string
@@ -95,7 +88,7 @@ func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
 				g.onlyPriv = false
 				continue
 			}
-			if slices.Contains(cfg.ExemptHosts, p.host) || slices.Contains(g.hosts, p.host) {
+			if slices.Contains(t.cfg.ExemptHosts, p.host) || slices.Contains(g.hosts, p.host) {
 				continue
 			}
 			if !m.judge(p).Covered {
@@ -104,14 +97,17 @@ func Suggest(cfg *policy.Config, c policy.Cluster) []Suggestion {
 		}
 	}
 	slices.Sort(order)
-	var out []Suggestion
+	var out []policy.Fix
 	for _, k := range order {
 		g := groups[k]
 		if len(g.hosts) == 0 {
 			continue
 		}
 		slices.Sort(g.hosts)
-		out = append(out, Suggestion{Workload: k, Hosts: g.hosts, Policy: m.loginPolicy(g.w, g.hosts, g.onlyPriv)})
+		out = append(out, policy.Fix{
+			Comment: fmt.Sprintf("Login for %s on pods %s", strings.Join(g.hosts, ", "), k),
+			Object:  m.loginPolicy(g.w, g.hosts, g.onlyPriv),
+		})
 	}
 	return out
 }

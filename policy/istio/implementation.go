@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/privgate/privgate/policy"
 )
 
 // An implementation is a gateway controller whose login privgate can judge: which pods serve
@@ -23,7 +21,7 @@ type implementation interface {
 	// they are unknown.
 	pods(m *mesh, ns, name string, gw *gatewayv1.Gateway, class string) (workload, string)
 	// expose judges one publication on those pods against the stored policies.
-	expose(m *mesh, p publication) policy.Exposure
+	expose(m *mesh, p publication) Exposure
 }
 
 // implementations by GatewayClass spec.controllerName.
@@ -39,7 +37,7 @@ func known() string {
 type istioGateways struct{}
 
 // expose: some CUSTOM AuthorizationPolicy covers the host on the pods.
-func (istioGateways) expose(m *mesh, p publication) policy.Exposure { return m.expose(p, m.policies) }
+func (istioGateways) expose(m *mesh, p publication) Exposure { return m.expose(p, m.policies) }
 
 func (istioGateways) pods(m *mesh, ns, name string, gw *gatewayv1.Gateway, class string) (workload, string) {
 	w := workload{namespace: ns, labels: map[string]string{gatewayNameLabel: name}, gateway: gw, class: class}

@@ -27,7 +27,7 @@ const (
 
 // mesh is what the stored objects say of gateways and their login: a snapshot of the Cluster.
 type mesh struct {
-	cfg           *policy.Config
+	cfg           config
 	policies      []*istiosecurity.AuthorizationPolicy
 	istioGateways map[string]*istionetworking.Gateway // by namespace/name
 	gateways      map[string]*gatewayv1.Gateway
@@ -41,7 +41,7 @@ type mesh struct {
 	cluster      policy.Cluster
 }
 
-func load(cfg *policy.Config, c policy.Cluster) *mesh {
+func load(cfg config, c policy.Cluster) *mesh {
 	m := &mesh{cfg: cfg, istioGateways: map[string]*istionetworking.Gateway{}, gateways: map[string]*gatewayv1.Gateway{},
 		classes: map[string]string{}, cluster: c}
 	if c == nil {
@@ -105,8 +105,8 @@ func (m *mesh) with(gw runtime.Object) *mesh {
 
 // boundTo are the private hosts that stored routes publish through gateway ("Gateway ns/name")
 // and no login covers.
-func (m *mesh) boundTo(gateway string) []policy.Exposure {
-	var out []policy.Exposure
+func (m *mesh) boundTo(gateway string) []Exposure {
+	var out []Exposure
 	for _, obj := range m.storedRoutes() { // the gateway itself is judged by its own exposures
 		for _, p := range m.publications(obj) {
 			if p.gateway != gateway || !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
@@ -264,7 +264,7 @@ func (m *mesh) inside(host string) bool {
 
 // judge is what covers a publication, as the implementation running its pods says; none when
 // no implementation privgate knows runs them.
-func (m *mesh) judge(p publication) policy.Exposure {
+func (m *mesh) judge(p publication) Exposure {
 	if p.workload.impl == nil || p.unsupported != "" {
 		return m.exposeTo(p, nil)
 	}
@@ -392,7 +392,7 @@ func httpListener(l gatewayv1.Listener) bool {
 // privgate does not know.
 func (m *mesh) selected(selector map[string]string) []workload {
 	var out []workload
-	for _, w := range m.cfg.Istio.GatewayWorkloads {
+	for _, w := range m.cfg.GatewayWorkloads {
 		if subset(selector, w.Labels) {
 			out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
 		}
@@ -404,8 +404,8 @@ func (m *mesh) selected(selector map[string]string) []workload {
 }
 
 func (m *mesh) configured() []workload {
-	out := make([]workload, 0, len(m.cfg.Istio.GatewayWorkloads))
-	for _, w := range m.cfg.Istio.GatewayWorkloads {
+	out := make([]workload, 0, len(m.cfg.GatewayWorkloads))
+	for _, w := range m.cfg.GatewayWorkloads {
 		out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
 	}
 	return out

@@ -34,7 +34,7 @@ func (o *object) Mutate(policy.Facts) (policy.Object, bool) { return nil, false 
 // Facts are the private hosts the object names itself (for the zone view), and the mark that it
 // is judged against other objects whatever it names.
 func (o *object) Facts(string) policy.Facts {
-	f := policy.Facts{Related: true}
+	f := policy.Facts{Always: true, Input: &input{}}
 	zones := o.t.cfg.Zones()
 	for _, h := range namedHosts(o.typed) {
 		if h.host != "*" && zones.Private(h.host) {
@@ -99,19 +99,23 @@ func serverHost(h string) string {
 // what its change uncovers. A gateway's change is judged on the routes bound to it too: moving
 // its pods, or creating it under routes that name it, publishes their hosts there.
 func (o *object) Relate(c policy.Cluster, in *policy.Input) {
+	mine, ok := in.Target.(*input)
+	if !ok {
+		return
+	}
 	m := load(o.t.cfg, c)
 	switch {
 	case o.kind == AuthorizationPolicy:
-		in.Uncovered, in.Conflicts, in.Gateways = m.change(o, in.Request.Operation)
+		mine.Uncovered, mine.Conflicts, mine.Gateways = m.change(o, in.Request.Operation)
 		return
 	case in.Request.Operation == "DELETE":
 		return // removing a route or gateway publishes nothing
 	case o.kind == IstioGateway || o.kind == Gateway:
-		in.Uncovered = m.with(o.typed).boundTo("Gateway " + key(o.typed))
+		mine.Uncovered = m.with(o.typed).boundTo("Gateway " + key(o.typed))
 	}
 	for _, p := range m.publications(o.typed) {
 		if p.private {
-			in.Exposures = append(in.Exposures, m.judge(p))
+			mine.Exposures = append(mine.Exposures, m.judge(p))
 		}
 	}
 }

@@ -65,13 +65,13 @@ var kinds = func() []schema.GroupVersionKind {
 
 // Target judges routes, gateways and AuthorizationPolicies. It is always on: without
 // istio.extensionProviders nothing covers a published private host, so each is refused.
-type Target struct{ cfg *policy.Config }
+type Target struct{ cfg config }
 
 // New is the istio target over cfg.
-func New(cfg *policy.Config) *Target { return &Target{cfg: cfg} }
+func New(cfg *policy.Config) *Target { return &Target{cfg: configOf(cfg)} }
 
 // Name is "istio": privgate.yaml's istio.rules set its rules' modes.
-func (*Target) Name() string { return "istio" }
+func (*Target) Name() string { return name }
 
 // Kinds are every served version of the judged kinds.
 func (*Target) Kinds() []schema.GroupVersionKind { return kinds }
@@ -95,10 +95,28 @@ func (*Target) SurelyPublic([]byte) bool { return false }
 // JudgesDelete: deleting an AuthorizationPolicy can uncover hosts.
 func (*Target) JudgesDelete() bool { return true }
 
-// Related are the kinds a judgement reads: the judged ones, GatewayClasses (which controller
-// runs a Gateway) and Services (the pods of a Gateway deployed by hand).
-func (*Target) Related() []schema.GroupKind {
-	return []schema.GroupKind{VirtualService, IstioGateway, AuthorizationPolicy, Gateway, GatewayClass, HTTPRoute, GRPCRoute, TLSRoute, Service}
+// Reads are the kinds a judgement reads, each in the version cached: the judged ones, GatewayClasses
+// (which controller runs a Gateway) and Services (the pods of a Gateway deployed by hand,
+// cached only once Gateway API is installed). All but Services exist only with their CRDs.
+func (*Target) Reads() []policy.Kind {
+	out := make([]policy.Kind, 0, len(judged)+2)
+	for _, gk := range judged {
+		out = append(out, policy.Kind{GVK: gk.WithVersion("v1"), Judged: true, CRD: true})
+	}
+	return append(out,
+		policy.Kind{GVK: GatewayClass.WithVersion("v1"), CRD: true, ClusterScoped: true},
+		policy.Kind{GVK: corev1.SchemeGroupVersion.WithKind("Service"), With: Gateway})
+}
+
+// AddToScheme registers the Go types of Istio's networking and security APIs, Gateway API's
+// and core/v1 (Services).
+func (*Target) AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{istionetworking.AddToScheme, istiosecurity.AddToScheme, gatewayv1.Install, corev1.AddToScheme} {
+		if err := add(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Typed decodes an object of a related kind into its Go type.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -133,7 +134,7 @@ func documents(t *testing.T, data []byte) []doc {
 // store puts a related object into the index as check does.
 func store(t *testing.T, r *policy.Reviewer, x *policy.Index, d doc) {
 	t.Helper()
-	if err := r.Store(x, d.gvk, d.namespace, d.raw); err != nil {
+	if err := r.Store(x, d.gvk, d.namespace, time.Time{}, d.raw); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -184,8 +185,8 @@ func TestSuggest(t *testing.T) {
 				store(t, r, index, d)
 			}
 			var policies []map[string]any
-			for _, s := range istio.Suggest(r.Config, index) {
-				policies = append(policies, s.Policy)
+			for _, s := range istio.New(r.Config).Fixes(index) {
+				policies = append(policies, s.Object)
 			}
 			got, _ := json.Marshal(policies)
 			if string(got) != want {

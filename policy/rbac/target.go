@@ -21,18 +21,21 @@ import (
 var rego embed.FS
 
 // Target judges rbac.authorization.k8s.io/v1 RoleBindings and ClusterRoleBindings.
-type Target struct{ cfg *policy.Config }
+type Target struct{ cfg *Settings }
 
 // New is the RBAC target over the config; nil when the config has no rbac section.
 func New(cfg *policy.Config) *Target {
-	if cfg.RBAC == nil {
+	s, ok := policy.Settings[*Settings](cfg, name)
+	if !ok {
 		return nil
 	}
-	return &Target{cfg: cfg}
+	return &Target{cfg: s}
 }
 
 // Name is "rbac": privgate.yaml's rbac.rules set its rules' modes.
-func (*Target) Name() string { return "rbac" }
+func (*Target) Name() string { return name }
+
+const name = "rbac"
 
 // Kinds are the two bindings, in the only served version.
 func (*Target) Kinds() []schema.GroupVersionKind { return kinds }
@@ -87,17 +90,17 @@ func (t *Target) group(kind, name string) (string, bool) {
 	if kind != rbacv1.GroupKind || strings.HasPrefix(name, "system:") {
 		return "", false
 	}
-	g, ok := strings.CutPrefix(name, t.cfg.RBAC.GroupsPrefix)
+	g, ok := strings.CutPrefix(name, t.cfg.GroupsPrefix)
 	return g, ok && g != ""
 }
 
 // Suggestion is a known group (in the source's form) as a subject should name it: prefixed, and
 // its last path segment when tokens carry bare names.
 func (t *Target) Suggestion(group string) string {
-	if t.cfg.RBAC.ClaimFormat == policy.ClaimFormatName {
+	if t.cfg.ClaimFormat == policy.ClaimFormatName {
 		group = group[strings.LastIndex(group, "/")+1:]
 	}
-	return t.cfg.RBAC.GroupsPrefix + group
+	return t.cfg.GroupsPrefix + group
 }
 
 // Decode parses a binding: both kinds share the fields privgate reads.
@@ -121,13 +124,13 @@ func (b *binding) Name() string      { return b.RoleBinding.Name }
 
 // Facts are the judged group subjects, named as written and as the token carries them.
 func (b *binding) Facts(string) policy.Facts {
-	var f policy.Facts
+	in := &input{}
 	for i, s := range b.Subjects {
 		if g, ok := b.t.group(s.Kind, s.Name); ok {
-			f.Subjects = append(f.Subjects, policy.Subject{Name: s.Name, Group: g, Field: fmt.Sprintf("subjects[%d].name", i)})
+			in.Subjects = append(in.Subjects, Subject{Name: s.Name, Group: g, Field: fmt.Sprintf("subjects[%d].name", i)})
 		}
 	}
-	return f
+	return policy.Facts{Always: len(in.Subjects) > 0, Input: in}
 }
 
 // Mutate: privgate never changes a binding.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/rbac"
+	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -81,12 +82,7 @@ func TestBindings(t *testing.T) {
 // TestRBACRules: rbac.rules sets the modes of this target's rules apart from the Ingress
 // target's, which share their ids.
 func TestRBACRules(t *testing.T) {
-	r := testutil.Reviewer(t, "testdata/privgate.yaml")
-	cfg := *r.Config
-	rb := *cfg.RBAC
-	rb.Rules = map[string]policy.Mode{"group-unknown": policy.ModeWarn}
-	cfg.RBAC, cfg.Rules = &rb, map[string]policy.Mode{"group-unknown": policy.ModeOff}
-	r.Config = &cfg
+	r := testutil.ReviewerEdited(t, "testdata", strings.NewReplacer("rbac:\n", "rules: {group-unknown: off}\nrbac:\n  rules: {group-unknown: warn}\n"))
 	d, err := r.Review(context.Background(), binding(roleBinding, "web", "Group=oidc:/ops"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +123,7 @@ func TestRego(t *testing.T) {
 func FuzzSurelyPublic(f *testing.F) {
 	f.Add("Group", "oidc:/sre", "User", "x")
 	f.Add("Group", "system:masters", "Group", "oidc:")
-	cfg, err := policy.LoadConfig("testdata/privgate.yaml")
+	cfg, err := targets.LoadConfig("testdata/privgate.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,21 +1,41 @@
-// Package targets lists the kinds of object privgate judges, for everything that assembles the
-// core (privgate's commands, the tests, the load harness): one list, so a new target is
-// registered once.
+// Package targets is the registry: the one list of the targets privgate judges with, for
+// everything that assembles the core (privgate's commands, the tests, the load harness). A new
+// target is one package and one line here; nothing else names it.
 package targets
 
 import (
+	"maps"
+
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
 )
 
-// For are the targets cfg judges: Ingresses, hosts published through Istio and Gateway API
-// gateways, and RBAC bindings when it has an rbac section.
+// Plugins are the registered targets, in the order their findings are listed.
+func Plugins() []policy.Plugin {
+	return []policy.Plugin{
+		ingress.Plugin, // Ingresses (ingress-nginx)
+		rbac.Plugin,    // RBAC bindings' groups, with an rbac section
+		istio.Plugin,   // Istio's and Gateway API's gateways and routes, Istio's AuthorizationPolicies
+	}
+}
+
+// LoadConfig reads privgate.yaml with every registered target's section.
+func LoadConfig(path string) (*policy.Config, error) { return policy.LoadConfig(path, Plugins()...) }
+
+// ParseConfig parses privgate.yaml's bytes with every registered target's section.
+func ParseConfig(path string, data []byte) (*policy.Config, error) {
+	return policy.ParseConfig(path, data, Plugins()...)
+}
+
+// For are the targets cfg judges (a target its config turns off is left out).
 func For(cfg *policy.Config) []policy.Target {
-	ts := []policy.Target{ingress.New(cfg), istio.New(cfg)}
-	if t := rbac.New(cfg); t != nil {
-		ts = append(ts, t)
+	var ts []policy.Target
+	for _, p := range Plugins() {
+		if t := p.New(cfg); t != nil {
+			ts = append(ts, t)
+		}
 	}
 	return ts
 }
@@ -23,7 +43,9 @@ func For(cfg *policy.Config) []policy.Target {
 // Modules are every target's default Rego files and tests, whatever a config judges: what an
 // admin's policy directory is laid over and tested with.
 func Modules() policy.Modules {
-	// The targets' Rego does not depend on the config: an empty one with an rbac section has
-	// every target.
-	return policy.DefaultModules(For(&policy.Config{RBAC: &policy.RBAC{}})...)
+	m := policy.Modules{}
+	for _, p := range Plugins() {
+		maps.Copy(m, p.Modules())
+	}
+	return m
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -82,7 +83,7 @@ func newFixture(dir, configPath, reviewPath string, n int) (*fixture, error) {
 // writeConfig copies the config to path, its groups file replaced by one of n groups: the
 // groups the examples use, then /team-NNNNN up to n.
 func writeConfig(from, to string, n int) error {
-	src, err := policy.LoadConfig(from)
+	src, err := targets.LoadConfig(from)
 	if err != nil {
 		return err
 	}
@@ -131,8 +132,15 @@ func (f *fixture) mutated(client *http.Client, base string) error {
 	if err := json.Unmarshal(obj, ing); err != nil {
 		return err
 	}
+	// The annotation prefix is the Ingress target's setting, read as its policy reads it.
+	var settings struct {
+		AnnotationPrefix string `json:"annotationPrefix"`
+	}
+	if b, err := json.Marshal(f.reviewer.Config); err != nil || json.Unmarshal(b, &settings) != nil {
+		return fmt.Errorf("read the config's annotationPrefix: %v", err)
+	}
 	bad := ing.DeepCopy()
-	bad.Annotations[f.reviewer.Config.AnnotationPrefix+"/configuration-snippet"] = `more_set_headers "X-Debug: 1";`
+	bad.Annotations[settings.AnnotationPrefix+"/configuration-snippet"] = `more_set_headers "X-Debug: 1";`
 	if f.admit, f.opaAdmit, err = f.bodies(ing, admitUID); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,10 +49,30 @@ func Reviewer(t testing.TB, config string) *policy.Reviewer {
 	return r
 }
 
+// ReviewerEdited is Reviewer over dir's privgate.yaml edited by edit (beside a copy of dir's
+// groups.txt): a config variant without a file of its own.
+func ReviewerEdited(t testing.TB, dir string, edit *strings.Replacer) *policy.Reviewer {
+	t.Helper()
+	tmp := t.TempDir()
+	for _, f := range []string{"privgate.yaml", "groups.txt"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "privgate.yaml" {
+			b = []byte(edit.Replace(string(b)))
+		}
+		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Reviewer(t, filepath.Join(tmp, "privgate.yaml"))
+}
+
 // NewReviewer is Reviewer for callers without a testing.TB (the load harness), with an optional
 // policy directory laid over the defaults.
 func NewReviewer(config, policyDir string) (*policy.Reviewer, error) {
-	cfg, err := policy.LoadConfig(config)
+	cfg, err := targets.LoadConfig(config)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +283,7 @@ func FastPathAgrees(t *testing.T, target policy.Target, raw []byte) {
 		t.Fatal(err)
 	}
 	if f := o.Facts(""); f.Judged() {
-		t.Fatalf("the fast path lets %s through, the full decode judges hosts %+v, subjects %+v", raw, f.Hosts, f.Subjects)
+		t.Fatalf("the fast path lets %s through, the full decode judges hosts %+v, input %+v", raw, f.Hosts, f.Input)
 	}
 }
 

@@ -2,28 +2,24 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/policy"
-	"github.com/privgate/privgate/policy/istio"
 )
 
-func newIstioCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "istio", Short: "Hosts published through Istio and Gateway API gateways"}
+// newFixCommand is `privgate <target> policy` for a target that suggests the objects
+// putting login in front of what is uncovered (policy.Plugin.Fixes).
+func newFixCommand(p policy.Plugin) *cobra.Command {
+	cmd := &cobra.Command{Use: p.Name, Short: "The " + p.Name + " target's own commands"}
 	var files []string
 	var config, kubeconfig string
 	suggest := &cobra.Command{
 		Use:   "policy --config FILE (-f PATH... | --kubeconfig FILE)",
-		Short: "Print the CUSTOM AuthorizationPolicies that would put login in front of every uncovered private host",
-		Long: "Read the gateways, routes and AuthorizationPolicies of manifests (-f) or of a cluster (--kubeconfig),\n" +
-			"and print, for each gateway workload publishing private hosts that no enforced login policy covers,\n" +
-			"the CUSTOM AuthorizationPolicy that would: the hosts and their host:* forms, or no hosts at all when\n" +
-			"the gateway publishes only private hosts. Pipe it to kubectl apply -f -. Prints nothing when every\n" +
-			"private host is covered.",
-		Args: cobra.NoArgs,
+		Short: p.Fixes.Short,
+		Long:  p.Fixes.Long,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (len(files) == 0) == (kubeconfig == "") {
 				return usageError("give either -f (manifests) or --kubeconfig (a cluster)")
@@ -47,20 +43,29 @@ func newIstioCommand() *cobra.Command {
 					return &exitError{exitUsage, fmt.Errorf("--kubeconfig %s: %v", kubeconfig, err)}
 				}
 				index = policy.NewIndex()
-				if _, err := storedRelated(cmd.Context(), cfg, s.reviewer, index); err != nil {
+				if _, err := storedObjects(cmd.Context(), cfg, s.reviewer, index); err != nil {
 					return &exitError{exitUsage, err}
 				}
 			}
+			var fixer policy.Fixer
+			for _, t := range s.reviewer.Targets {
+				if x, ok := t.(policy.Fixer); ok && t.Name() == p.Name {
+					fixer = x
+				}
+			}
+			if fixer == nil {
+				return usageError("the %s target is off under %s", p.Name, config)
+			}
 			out := cmd.OutOrStdout()
-			for i, sg := range istio.Suggest(s.cfg, index) {
-				doc, err := yaml.Marshal(sg.Policy)
+			for i, sg := range fixer.Fixes(index) {
+				doc, err := yaml.Marshal(sg.Object)
 				if err != nil {
 					return err
 				}
 				if i > 0 {
 					fmt.Fprintln(out, "---")
 				}
-				fmt.Fprintf(out, "# Login for %s on pods %s\n%s", strings.Join(sg.Hosts, ", "), sg.Workload, doc)
+				fmt.Fprintf(out, "# %s\n%s", sg.Comment, doc)
 			}
 			return nil
 		},

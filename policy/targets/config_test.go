@@ -1,12 +1,18 @@
-package policy
+package targets_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/ingress"
+	"github.com/privgate/privgate/policy/istio"
+	"github.com/privgate/privgate/policy/targets"
 )
 
 const validConfig = `
@@ -43,20 +49,24 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := LoadConfig(writeConfig(t, validConfig))
+	cfg, err := targets.LoadConfig(writeConfig(t, validConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ing, _ := policy.Settings[*ingress.Settings](cfg, "ingress")
+	ist, _ := policy.Settings[*istio.Settings](cfg, "istio")
+	_, rbacOn := cfg.Section("rbac")
 	checks := map[string]struct{ got, want any }{
 		"zone normalized":   {cfg.PrivateDomains[0], "private.example.com"},
-		"annotation prefix": {cfg.AnnotationPrefix, "nginx.ingress.kubernetes.io"},
+		"annotation prefix": {ing.AnnotationPrefix, "nginx.ingress.kubernetes.io"},
 		"hostless rules":    {cfg.HostlessRules, "private"},
-		"acme solver user":  {cfg.ACMESolverUsers[0], "system:serviceaccount:cert-manager:cert-manager"},
+		"acme solver user":  {ing.ACMESolverUsers[0], "system:serviceaccount:cert-manager:cert-manager"},
 		"groups file":       {cfg.Path(cfg.Groups.File), filepath.Join(cfg.Dir, "groups.txt")},
-		"tls suffix":        {cfg.TLSSecretSuffix, "-privgate-tls"},
-		"istio root":        {cfg.Istio.RootNamespace, "istio-system"},
-		"istio providers":   {len(cfg.Istio.ExtensionProviders), 0},
-		"istio gateway":     {cfg.Istio.GatewayWorkloads[0].Labels["istio"], "ingressgateway"},
+		"tls suffix":        {ing.TLSSecretSuffix, "-privgate-tls"},
+		"istio root":        {ist.RootNamespace, "istio-system"},
+		"istio providers":   {len(ist.ExtensionProviders), 0},
+		"istio gateway":     {ist.GatewayWorkloads[0].Labels["istio"], "ingressgateway"},
+		"rbac off":          {rbacOn, false},
 	}
 	for name, c := range checks {
 		if c.got != c.want {
@@ -73,7 +83,7 @@ func TestLoadConfigKeycloakDefaults(t *testing.T) {
     clientID: privgate
     clientSecretFile: secret
 `, 1)
-	cfg, err := LoadConfig(writeConfig(t, body))
+	cfg, err := targets.LoadConfig(writeConfig(t, body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +138,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if !strings.Contains(validConfig, c.old) {
 				t.Fatalf("test case does not apply: %q not in config", c.old)
 			}
-			_, err := LoadConfig(writeConfig(t, strings.Replace(validConfig, c.old, c.new, 1)))
+			_, err := targets.LoadConfig(writeConfig(t, strings.Replace(validConfig, c.old, c.new, 1)))
 			if err == nil {
 				t.Fatal("config accepted")
 			}
@@ -152,14 +162,15 @@ func TestLoadConfigController(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := LoadConfig(writeConfig(t, strings.Replace(validConfig, "tls:", c.section+"tls:", 1)))
+			cfg, err := targets.LoadConfig(writeConfig(t, strings.Replace(validConfig, "tls:", c.section+"tls:", 1)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.Controller.NoAuthLocations; !slices.Equal(got, c.noAuth) || got == nil {
+			ing, _ := policy.Settings[*ingress.Settings](cfg, "ingress")
+			if got := ing.Controller.NoAuthLocations; !slices.Equal(got, c.noAuth) || got == nil {
 				t.Errorf("noAuthLocations = %#v, want %#v", got, c.noAuth)
 			}
-			if got := cfg.Controller.NoTLSRedirectLocations; !slices.Equal(got, c.tls) || got == nil {
+			if got := ing.Controller.NoTLSRedirectLocations; !slices.Equal(got, c.tls) || got == nil {
 				t.Errorf("noTLSRedirectLocations = %#v, want %#v", got, c.tls)
 			}
 		})
@@ -168,34 +179,59 @@ func TestLoadConfigController(t *testing.T) {
 
 func TestLoadConfigEnforcement(t *testing.T) {
 	body := strings.Replace(validConfig, "tls:", "enforcement:\n  default: warn\n  namespaces: {payments: deny}\nrules: {hosts-mixed: audit, annotation-lockout: off}\ntls:", 1)
-	cfg, err := LoadConfig(writeConfig(t, body))
+	cfg, err := targets.LoadConfig(writeConfig(t, body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		rule, namespace string
-		severity, want  Mode
+		severity, want  policy.Mode
 	}{
-		{"class-foreign", "web", ModeDeny, ModeWarn},
-		{"class-foreign", "payments", ModeDeny, ModeDeny},
-		{"hosts-mixed", "payments", ModeDeny, ModeAudit},
-		{"issuer-foreign", "web", ModeWarn, ModeWarn},
-		{"annotation-lockout", "payments", ModeWarn, ModeOff}, // off unquoted: YAML 1.2, not a boolean
+		{"class-foreign", "web", policy.ModeDeny, policy.ModeWarn},
+		{"class-foreign", "payments", policy.ModeDeny, policy.ModeDeny},
+		{"hosts-mixed", "payments", policy.ModeDeny, policy.ModeAudit},
+		{"issuer-foreign", "web", policy.ModeWarn, policy.ModeWarn},
+		{"annotation-lockout", "payments", policy.ModeWarn, policy.ModeOff}, // off unquoted: YAML 1.2, not a boolean
 	}
 	for _, c := range cases {
-		if got := cfg.mode("ingress", c.rule, c.namespace, c.severity); got != c.want {
+		if got := cfg.ModeOf("ingress", c.rule, c.namespace, c.severity); got != c.want {
 			t.Errorf("%s in %s (policy says %s): %s, want %s", c.rule, c.namespace, c.severity, got, c.want)
 		}
 	}
 }
 
 func TestLoadConfigUnreadable(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
+	_, err := targets.LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml: cannot read") {
 		t.Fatalf("got %v", err)
 	}
-	_, err = LoadConfig(writeConfig(t, ""))
+	_, err = targets.LoadConfig(writeConfig(t, ""))
 	if err == nil || !strings.Contains(err.Error(), "privgate.yaml: is empty") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Every problem of a file is reported at once, each with its key, across the core's keys and
+// every target's section, so that an operator fixes them in one round.
+func TestLoadConfigEveryProblem(t *testing.T) {
+	body := strings.NewReplacer(
+		"url: https://oauth2", "url: http://oauth2",
+		"ingressClasses: [nginx]", "ingressClasses: []",
+		"tls:", "istio: {rootNamespace: Istio_System, allowedNotPaths: [healthz]}\nrules: {a: allow}\ntls:",
+	).Replace(validConfig)
+	_, err := targets.LoadConfig(writeConfig(t, body))
+	var all policy.ConfigErrors
+	if !errors.As(err, &all) {
+		t.Fatalf("got %v, want every problem", err)
+	}
+	want := []string{"auth.url", "ingressClasses", "rules.a", "istio.rootNamespace", "istio.allowedNotPaths[0]"}
+	var keys []string
+	for _, e := range all {
+		keys = append(keys, e.Key)
+	}
+	for _, k := range want {
+		if !slices.Contains(keys, k) {
+			t.Errorf("no problem reported at %s; got %q", k, err)
+		}
 	}
 }

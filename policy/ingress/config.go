@@ -1,0 +1,155 @@
+package ingress
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// Settings are the Ingress target's keys of privgate.yaml. They sit at the top level of the
+// file, beside the core's: the Ingress target came first, and every config written since has
+// them there.
+type Settings struct {
+	// IngressClasses are the classes whose controller enforces auth-url; the first is set on
+	// a private Ingress that names none.
+	IngressClasses []string `json:"ingressClasses"`
+	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
+	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// IngressControllers are the IngressClass spec.controller values that enforce auth-url: a
+	// class in IngressClasses must name an IngressClass served by one of them, when it exists.
+	IngressControllers []string `json:"ingressControllers,omitempty"`
+	// HostOwnership gives each private host to the namespace of its oldest Ingress.
+	HostOwnership HostOwnership `json:"hostOwnership"`
+	// Controller is the ingress-nginx settings that change who gets in; each defaults to the
+	// controller's own default, so it needs saying only where the cluster's controller differs.
+	Controller Controller `json:"controller"`
+	// ACMESolverUsers are the identities allowed to create cert-manager HTTP-01 solver Ingresses
+	// (default: cert-manager's own service account in namespace cert-manager).
+	ACMESolverUsers []string `json:"acmeSolverUsers,omitempty"`
+	// TLSSecretSuffix names the tls entry privgate adds: <ingress name><suffix>.
+	TLSSecretSuffix string `json:"tlsSecretSuffix,omitempty"`
+	// RuleModes are the modes of the target's rules (privgate.yaml's top-level rules).
+	RuleModes map[string]policy.Mode `json:"rules,omitempty"`
+}
+
+// Controller mirrors the ingress-nginx (v1.15.1) settings privgate must know to judge an Ingress
+// as the controller will serve it (docs/ingress-nginx.md).
+type Controller struct {
+	// NoAuthLocations is the ConfigMap's no-auth-locations: paths starting with one are served
+	// without auth_request. nil means the controller's default.
+	NoAuthLocations []string `json:"noAuthLocations"`
+	// NoTLSRedirectLocations is the ConfigMap's no-tls-redirect-locations.
+	NoTLSRedirectLocations []string `json:"noTLSRedirectLocations"`
+	// DefaultBackend is --default-backend-service (namespace/name); "" is the controller's
+	// built-in server, which answers 404.
+	DefaultBackend string `json:"defaultBackend"`
+	// ErrorBackends are the Services (namespace/name) trusted to answer the error pages of
+	// custom-http-errors: error-page servers, never apps.
+	ErrorBackends []string `json:"errorBackends"`
+}
+
+// HostOwnership: ingress-nginx merges every Ingress naming a host into one server, so a tenant's
+// Ingress for a host another team serves receives that host's requests, session cookies
+// included. A private host therefore belongs to the namespace of its oldest Ingress.
+type HostOwnership struct {
+	// Enabled turns the rule on (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// SharedNamespaces neither own hosts nor are refused them (a platform team's namespace).
+	SharedNamespaces []string `json:"sharedNamespaces"`
+}
+
+// On reports whether host ownership is judged.
+func (h HostOwnership) On() bool { return h.Enabled == nil || *h.Enabled }
+
+const (
+	// acmeChallenge is where ingress-nginx exempts paths by default: cert-manager's HTTP-01 tokens.
+	acmeChallenge            = "/.well-known/acme-challenge"
+	defaultAnnotationPrefix  = "nginx.ingress.kubernetes.io"
+	defaultACMESolverUser    = "system:serviceaccount:cert-manager:cert-manager"
+	defaultTLSSecretSuffix   = "-privgate-tls"
+	defaultIngressController = "k8s.io/ingress-nginx"
+)
+
+// Key: the target's keys are top-level ones.
+func (*Settings) Key() string { return "" }
+
+// Rules are the top-level rules.
+func (s *Settings) Rules() map[string]policy.Mode { return s.RuleModes }
+
+// Default fills in ingress-nginx's own defaults.
+func (s *Settings) Default(*policy.Config) {
+	if s.AnnotationPrefix == "" {
+		s.AnnotationPrefix = defaultAnnotationPrefix
+	}
+	if len(s.ACMESolverUsers) == 0 {
+		s.ACMESolverUsers = []string{defaultACMESolverUser}
+	}
+	if s.TLSSecretSuffix == "" {
+		s.TLSSecretSuffix = defaultTLSSecretSuffix
+	}
+	if s.Controller.NoAuthLocations == nil {
+		s.Controller.NoAuthLocations = []string{acmeChallenge}
+	}
+	if s.Controller.NoTLSRedirectLocations == nil {
+		s.Controller.NoTLSRedirectLocations = []string{acmeChallenge}
+	}
+	if s.Controller.ErrorBackends == nil {
+		s.Controller.ErrorBackends = []string{}
+	}
+	if len(s.IngressControllers) == 0 {
+		s.IngressControllers = []string{defaultIngressController}
+	}
+	if s.HostOwnership.SharedNamespaces == nil {
+		s.HostOwnership.SharedNamespaces = []string{}
+	}
+}
+
+// Validate reports every problem of the target's keys.
+func (s *Settings) Validate(_ *policy.Config, _ *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	fail := func(fld *field.Path, format string, args ...any) {
+		errs = append(errs, policy.Problem(fld, format, args...))
+	}
+	if len(s.IngressClasses) == 0 {
+		fail(field.NewPath("ingressClasses"), "must name at least one ingress class whose controller enforces auth-url (such as nginx)")
+	}
+	if e := validation.IsQualifiedName(s.AnnotationPrefix + "/x"); len(e) > 0 {
+		fail(field.NewPath("annotationPrefix"), "%q is not an annotation prefix: %s", s.AnnotationPrefix, e[0])
+	}
+	if e := validation.IsDNS1123Subdomain(strings.TrimPrefix(s.TLSSecretSuffix, "-")); len(e) > 0 {
+		fail(field.NewPath("tlsSecretSuffix"), "%q cannot end a Secret name: %s", s.TLSSecretSuffix, e[0])
+	}
+	ctl := field.NewPath("controller")
+	if b := s.Controller.DefaultBackend; b != "" && !isService(b) {
+		fail(ctl.Child("defaultBackend"), "%q is not a Service as namespace/name", b)
+	}
+	for i, b := range s.Controller.ErrorBackends {
+		if !isService(b) {
+			fail(ctl.Child("errorBackends").Index(i), "%q is not a Service as namespace/name", b)
+		}
+	}
+	return errs
+}
+
+// isService reports whether s reads namespace/name of a Service.
+func isService(s string) bool {
+	ns, name, ok := strings.Cut(s, "/")
+	return ok && len(validation.IsDNS1123Label(ns)) == 0 && len(validation.IsDNS1035Label(name)) == 0
+}
+
+// config is what the target reads: the shared keys and its own.
+type config struct {
+	*policy.Config
+	*Settings
+}
+
+// Plugin is the Ingress target as the registry lists it.
+var Plugin = policy.Plugin{
+	Name:    name,
+	Section: func() policy.Section { return &Settings{} },
+	Modules: func() policy.Modules { return policy.ModulesIn(rego) },
+	New:     func(cfg *policy.Config) policy.Target { return New(cfg) },
+}
