@@ -41,6 +41,9 @@ type Decision struct {
 	Skipped bool
 	// Note says why an admitted object needed nothing (public, exempt, skipped).
 	Note string
+	// Refusal is how a denial's headline describes the object ("exposes private hosts
+	// unprotected"), as its target words it (see Refuser); "is refused" by default.
+	Refusal string
 
 	// mutated is the object after mutation, for Review to go on judging; never cached.
 	mutated Object

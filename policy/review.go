@@ -212,6 +212,12 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 	}
 	r.Config.sortVerdict(t.Name(), input.Request.Namespace, verdict, &d)
 	d.Allowed = len(d.Violations) == 0
+	if !d.Allowed {
+		d.Refusal = "is refused"
+		if rf, ok := t.(Refuser); ok {
+			d.Refusal = rf.Refusal()
+		}
+	}
 	return d, used, nil
 }
 

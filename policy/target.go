@@ -110,6 +110,12 @@ func (k Kind) merge(o Kind) Kind {
 	return k
 }
 
+// Refuser is a Target that words its denials' headline ("exposes private hosts unprotected"
+// for an Ingress); others' read "is refused".
+type Refuser interface {
+	Refusal() string
+}
+
 // Related is an Object judged against stored objects: Relate fills in its part of the input
 // (in.Target, as its Facts made it) from what the Cluster holds (c is nil when the door knows
 // no other object: then nothing is known to protect it, and nobody else claims its hosts).

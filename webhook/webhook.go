@@ -255,7 +255,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		return admission.Allowed(ignoredReason)
 	case !d.Allowed:
 		h.Log.Info("denied", "object", name, "violations", len(d.Violations), "dryRun", in.DryRun)
-		resp = admission.Denied(DenialMessage(kind, name, d.Violations))
+		resp = admission.Denied(DenialMessage(kind, name, d))
 	case len(d.Patch) > 0:
 		resp = admission.Patched("", d.Patch...)
 	default:
@@ -287,17 +287,13 @@ func result(r admission.Response) string {
 
 // DenialMessage is what kubectl prints after "denied the request: ", and what Argo CD shows as
 // the sync error: a headline, then one violation a line.
-func DenialMessage(kind, name string, vs []policy.Violation) string {
-	lines := policy.Messages(name, vs)
+func DenialMessage(kind, name string, d policy.Decision) string {
+	lines := policy.Messages(name, d.Violations)
 	problems := "problems"
-	if len(vs) == 1 {
+	if len(d.Violations) == 1 {
 		problems = "problem"
 	}
-	what := "exposes private hosts unprotected"
-	if kind != "Ingress" {
-		what = "is refused" // a binding exposes nothing: it grants to nobody
-	}
-	return fmt.Sprintf("privgate: %s %s %s (%d %s):\n%s", kind, name, what, len(vs), problems, strings.Join(lines, "\n"))
+	return fmt.Sprintf("privgate: %s %s %s (%d %s):\n%s", kind, name, d.Refusal, len(d.Violations), problems, strings.Join(lines, "\n"))
 }
 
 func objectName(req admissionv1.AdmissionRequest) string {

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	networkingv1 "k8s.io/api/networking/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/privgate/privgate/groups"
@@ -93,8 +92,6 @@ type setup struct {
 	source   policy.GroupSource
 	engine   *policy.Engine
 }
-
-var ingressGVK = networkingv1.SchemeGroupVersion.WithKind("Ingress")
 
 // load reads config, groups and policy. With syncGroups, a remote group source (Keycloak) is read
 // once before returning, as a one-shot command needs; serve instead starts unready and syncs in

@@ -103,6 +103,9 @@ func (t *Target) SurelyPublic(raw []byte) bool {
 	return !hostless || t.cfg.HostlessRules != "private"
 }
 
+// Refusal heads a denial: an Ingress left as it is would publish its private hosts.
+func (*Target) Refusal() string { return "exposes private hosts unprotected" }
+
 // Quiet is why a public Ingress needs no judgement.
 func (*Target) Quiet() string { return "no private host" }
 
