@@ -63,7 +63,7 @@ func Scheme(reviewer *policy.Reviewer) (*runtime.Scheme, error) {
 			}
 		}
 	}
-	return s, reportsv1alpha1.AddToScheme(s)
+	return s, reportsv1alpha1.Install(s)
 }
 
 // CachedObjects are the objects the cluster view caches from the start: every kind read that

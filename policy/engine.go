@@ -288,9 +288,10 @@ func TestModules(ctx context.Context, modules Modules, report func(TestResult)) 
 	ch, err := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithCapabilities(capabilities())).
 		SetStore(inmem.New()).
+		SetModules(parsed).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
-		Run(ctx, parsed)
+		RunTests(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("compile policy: %w", err)
 	}

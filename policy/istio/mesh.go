@@ -403,14 +403,6 @@ func (m *mesh) selected(selector map[string]string) []workload {
 	return out
 }
 
-func (m *mesh) configured() []workload {
-	out := make([]workload, 0, len(m.cfg.GatewayWorkloads))
-	for _, w := range m.cfg.GatewayWorkloads {
-		out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
-	}
-	return out
-}
-
 // subset reports whether every label of sel is in labels.
 func subset(sel, labels map[string]string) bool {
 	for k, v := range sel {

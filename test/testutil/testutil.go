@@ -193,7 +193,7 @@ func ReferenceReview(path, zone, groupsAnnotation string) (*admissionv1.Admissio
 		ing.ManagedFields = append(ing.ManagedFields, metav1.ManagedFieldsEntry{
 			Manager: fmt.Sprintf("controller-%d", i), Operation: metav1.ManagedFieldsOperationUpdate,
 			APIVersion: "networking.k8s.io/v1", Time: &edited, FieldsType: "FieldsV1",
-			FieldsV1: &metav1.FieldsV1{Raw: fmt.Appendf(nil, `{"f:metadata":{"f:labels":{"f:team-%d":{}}}}`, i)},
+			FieldsV1: metav1.NewFieldsV1(fmt.Sprintf(`{"f:metadata":{"f:labels":{"f:team-%d":{}}}}`, i)),
 		})
 	}
 	if review.Request.Object.Raw, err = json.Marshal(ing); err != nil {
