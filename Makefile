@@ -25,7 +25,7 @@ unit: ## unit tests: config, hosts, mutation goldens, Rego tests, webhook over H
 
 fuzz: ## run each fuzz target for FUZZTIME inputs (20000x, about 10 s each)
 	$(GO) test -run '^$$' -fuzz '^FuzzZonesPrivate$$' -fuzztime $(FUZZTIME) ./policy/
-	$(GO) test -run '^$$' -fuzz '^FuzzJSONValue$$' -fuzztime $(FUZZTIME) ./policy/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONValue$$' -fuzztime $(FUZZTIME) ./policy/internal/jsonterm/
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/ingress/
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/rbac/
 	$(GO) test -run '^$$' -fuzz '^FuzzHostCoverage$$' -fuzztime $(FUZZTIME) ./policy/istio/

@@ -22,6 +22,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 
 	"github.com/privgate/privgate/groups"
+	"github.com/privgate/privgate/policy/internal/precompute"
 )
 
 // Modules are Rego source files by file name.
@@ -119,7 +120,7 @@ type compiled struct {
 	// calls on the same input (time.now_ns, rand.intn, uuid.rfc4122...): its verdicts are
 	// never cached, or a rule like "exempt until a date" would outlive its date.
 	deterministic bool
-	static        *precomputed // the rules that read neither input nor groups, evaluated once (precompute.go)
+	static        *precompute.Values // the rules that read neither input nor groups, evaluated once
 }
 
 // Evaluated says what one evaluation judged with: the policy and the group set. A verdict may
@@ -187,7 +188,7 @@ func (e *Engine) Load(ctx context.Context, modules Modules) error {
 	}
 	// An optimisation only: a policy whose static rules cannot be evaluated alone is evaluated
 	// whole, as before.
-	static, _ := precompute(ctx, e.store, parsed)
+	static, _ := precompute.Eval(ctx, ast.NewCompiler().WithCapabilities(capabilities()), e.store, parsed)
 	e.query.Store(&compiled{queries: queries, modules: modules, generation: generations.Add(1), deterministic: deterministic(parsed), static: static})
 	return nil
 }
@@ -375,7 +376,7 @@ func (c *compiled) eval(ctx context.Context, pkg string, input ast.Value) (Verdi
 	if !ok {
 		return Verdict{}, fmt.Errorf("evaluate policy: no target judges with package %s", pkg)
 	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), c.static.evalOption())
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), c.static.EvalOption())
 	if err != nil {
 		return Verdict{}, fmt.Errorf("evaluate policy: %w", err)
 	}

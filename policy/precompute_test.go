@@ -8,6 +8,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/privgate/privgate/policy/internal/precompute"
 )
 
 const staticPolicy = `package privgate
@@ -55,7 +57,7 @@ func TestStaticRules(t *testing.T) {
 		t.Fatal(c.Errors)
 	}
 	var got []string
-	for _, r := range staticRules(c) {
+	for _, r := range precompute.StaticRules(c) {
 		got = append(got, r.String())
 	}
 	slices.Sort(got)
@@ -74,13 +76,13 @@ func TestPrecomputedEval(t *testing.T) {
 	}
 	ctx := context.Background()
 	store := inmem.NewFromObject(map[string]any{"privgate": map[string]any{"config": map[string]any{"prefix": "nginx"}, "groups": map[string]any{}}})
-	static, err := precompute(ctx, store, mods)
+	static, err := precompute.Eval(ctx, ast.NewCompiler().WithCapabilities(capabilities()), store, mods)
 	if err != nil || static == nil {
 		t.Fatalf("precompute: %v, %v", static, err)
 	}
 	input := ast.MustParseTerm(`{"object": {"name": "grafana"}}`).Value
 	var verdicts []Verdict
-	for _, s := range []*precomputed{nil, static} {
+	for _, s := range []*precompute.Values{nil, static} {
 		opts := []func(*rego.Rego){rego.Query("deny := {v | some v in data.privgate.deny}; warn := {v | some v in data.privgate.warn}"), rego.Store(store)}
 		for _, m := range mods {
 			opts = append(opts, rego.ParsedModule(m))

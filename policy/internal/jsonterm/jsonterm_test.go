@@ -1,4 +1,4 @@
-package policy
+package jsonterm
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 )
 
-// viaMaps is the conversion jsonValue replaces: decode to maps, let OPA convert them.
+// viaMaps is the conversion Value replaces: decode to maps, let OPA convert them.
 func viaMaps(b []byte) (ast.Value, error) {
 	var doc any
 	if err := util.UnmarshalJSON(b, &doc); err != nil {
@@ -33,7 +33,7 @@ func TestJSONValue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := jsonValue([]byte(doc))
+			got, err := Value([]byte(doc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestJSONValueRejects(t *testing.T) {
 		"control character": "\"a\x01\"", "bad escape": `"\x"`, "unterminated": `"abc`, "missing comma": `[1 2]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if v, err := jsonValue([]byte(doc)); err == nil {
+			if v, err := Value([]byte(doc)); err == nil {
 				t.Errorf("accepted %q as %v", doc, v)
 			}
 		})
@@ -67,9 +67,9 @@ func FuzzJSONValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, err := viaMaps(b)
 		if err != nil {
-			return // encoding/json rejects it; jsonValue only ever reads json.Marshal's output
+			return // encoding/json rejects it; Value only ever reads json.Marshal's output
 		}
-		got, err := jsonValue(b)
+		got, err := Value(b)
 		if err != nil {
 			t.Fatalf("rejected %q, which encoding/json reads as %v: %v", b, want, err)
 		}

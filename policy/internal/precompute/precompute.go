@@ -1,4 +1,6 @@
-package policy
+// Package precompute evaluates, once per policy load, the rules that read neither the input nor
+// the known groups, and seeds every decision's evaluation with their values.
+package precompute
 
 import (
 	"context"
@@ -16,11 +18,11 @@ import (
 // them once per policy load, and every decision starts with their values in topdown's virtual
 // cache, as if it had evaluated them first. The Rego is unchanged, and so is every value.
 
-// staticRules are the rules of the modules whose value depends on neither the input nor the
+// StaticRules are the rules of the modules whose value depends on neither the input nor the
 // known groups, nor on a built-in whose answer changes by itself: complete rules and partial
 // sets and objects named by a ground ref, without arguments. Functions are left out (topdown
 // caches no function calls), but a rule calling one qualifies when the function does.
-func staticRules(compiler *ast.Compiler) []ast.Ref {
+func StaticRules(compiler *ast.Compiler) []ast.Ref {
 	byRef := map[string][]*ast.Rule{}
 	for _, m := range compiler.Modules {
 		ast.WalkRules(m, func(r *ast.Rule) bool {
@@ -98,16 +100,16 @@ func staticRef(ref ast.Ref, rules map[string][]*ast.Rule, isStatic func(key stri
 	return false // another base document, or a package read whole: not static
 }
 
-// precomputed holds the static rules' values, read by every decision and never written.
-type precomputed struct{ cache topdown.VirtualCache }
+// Values holds the static rules' values, read by every decision and never written.
+type Values struct{ cache topdown.VirtualCache }
 
-// precompute evaluates the static rules of modules once, over store (the config; no input).
-func precompute(ctx context.Context, store storage.Store, modules map[string]*ast.Module) (*precomputed, error) {
-	compiler := ast.NewCompiler().WithCapabilities(capabilities())
+// Eval evaluates the static rules of modules once, over store (the config; no input), with
+// compiler (new, with the engine's capabilities).
+func Eval(ctx context.Context, compiler *ast.Compiler, store storage.Store, modules map[string]*ast.Module) (*Values, error) {
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile policy: %w", compiler.Errors)
 	}
-	refs := staticRules(compiler)
+	refs := StaticRules(compiler)
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -135,11 +137,11 @@ func precompute(ctx context.Context, store storage.Store, modules map[string]*as
 		}
 		cache.Put(ref, value) // nil: undefined
 	}
-	return &precomputed{cache: cache}, nil
+	return &Values{cache: cache}, nil
 }
 
-// evalOption starts an evaluation with the precomputed values (none when p is nil).
-func (p *precomputed) evalOption() rego.EvalOption {
+// EvalOption starts an evaluation with the precomputed values (none when p is nil).
+func (p *Values) EvalOption() rego.EvalOption {
 	if p == nil {
 		return func(*rego.EvalContext) {}
 	}
