@@ -285,22 +285,34 @@ func verdict(r checkResult) string {
 	return "admitted"
 }
 
-// noun names what was judged: Ingresses, as most runs judge, or objects when other kinds are in.
+// noun names what was judged: the kind when every result is of one (Ingresses, as most runs
+// judge), objects otherwise.
 func noun(results []checkResult, n int) string {
+	kind := ""
 	for _, r := range results {
-		if r.Kind != "" && r.Kind != "Ingress" {
-			if n == 1 {
-				return "object"
-			}
-			return "objects"
+		switch {
+		case r.Kind == "":
+			continue // unreadable: of no kind
+		case kind != "" && r.Kind != kind:
+			return "object" + plural(n)
 		}
+		kind = r.Kind
 	}
-	return "Ingress" + plural(n)
+	if kind == "" {
+		kind = "object"
+	}
+	if n == 1 {
+		return kind
+	}
+	if strings.HasSuffix(kind, "s") {
+		return kind + "es"
+	}
+	return kind + "s"
 }
 
 func plural(n int) string {
 	if n == 1 {
 		return ""
 	}
-	return "es"
+	return "s"
 }
