@@ -279,19 +279,13 @@ func (p publication) istio() bool {
 
 // private reports whether host can serve a private name. Istio's and Gateway API's wildcards
 // match any number of labels (not one, as a certificate's): "*.com" serves
-// grafana.private.example.com too.
+// grafana.private.example.com too; and Istio's leading "*" is a raw suffix, no label boundary:
+// "*e.com" serves it as well (docs/istio.md).
 func (m *mesh) private(host string) bool {
 	if host == "*" {
 		return m.cfg.HostlessRules == "private"
 	}
-	if base, ok := strings.CutPrefix(host, "*."); ok {
-		for _, z := range m.cfg.PrivateDomains {
-			if z == base || strings.HasSuffix(z, "."+base) {
-				return true
-			}
-		}
-	}
-	return m.cfg.Zones().Private(host)
+	return m.cfg.Zones().PrivateEnvoyHost(host)
 }
 
 // virtualService publishes each host on each gateway the VirtualService names (not "mesh")
