@@ -34,6 +34,11 @@ type Config struct {
 	HostlessRules string `json:"hostlessRules,omitempty"`
 	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// DefaultIngressClass is the cluster's default IngressClass (the one annotated
+	// ingressclass.kubernetes.io/is-default-class: "true"), which the API server sets on a created
+	// Ingress naming no class before privgate sees it; privgate check applies it when the files
+	// hold no default IngressClass, so that it judges what the webhook will. "" is none.
+	DefaultIngressClass string `json:"defaultIngressClass,omitempty"`
 	// IngressControllers are the IngressClass spec.controller values that enforce auth-url: a
 	// class in IngressClasses must name an IngressClass served by one of them, when it exists.
 	IngressControllers []string `json:"ingressControllers,omitempty"`
@@ -343,6 +348,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.IngressClasses) == 0 {
 		return fail("ingressClasses", "must name at least one ingress class whose controller enforces auth-url (such as nginx)")
+	}
+	if errs := validation.IsDNS1123Subdomain(c.DefaultIngressClass); c.DefaultIngressClass != "" && len(errs) > 0 {
+		return fail("defaultIngressClass", "%q is not an IngressClass name: %s", c.DefaultIngressClass, errs[0])
 	}
 	switch c.HostlessRules {
 	case "private", "public":

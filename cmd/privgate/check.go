@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"gomodules.xyz/jsonpatch/v2"
 	networkingv1 "k8s.io/api/networking/v1"
+	networkingv1beta1 "k8s.io/api/networking/v1beta1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -34,6 +35,10 @@ type checkResult struct {
 	Audited    []policy.Violation    `json:"audited"` // admitted in audit mode; the audit reports them
 	Patch      []jsonpatch.Operation `json:"patch"`
 	Mutated    json.RawMessage       `json:"mutated"`
+
+	// DefaultClass is the class the API server's DefaultIngressClass plugin gives the Ingress
+	// before privgate sees it (it names none), and where that class comes from.
+	DefaultClass string `json:"defaultClass,omitempty"`
 }
 
 func newCheckCommand() *cobra.Command {
@@ -58,14 +63,19 @@ func newCheckCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			objs := readManifests(files, cmd.InOrStdin())
+			objs := readManifests(files, cmd.InOrStdin(), config)
 			s.reviewer.Cluster = indexManifests(s.reviewer, objs)
+			class := defaultIngressClass(objs, s.reviewer.Config.DefaultIngressClass)
 			results, others := []checkResult{}, 0
 			for _, o := range objs {
+				defaulted := class.apply(&o)
 				r := judge(cmd.Context(), s.reviewer, o)
 				if r == nil {
 					others++
 					continue
+				}
+				if defaulted {
+					r.DefaultClass = class.name + ": " + class.from
 				}
 				results = append(results, *r)
 			}
@@ -155,6 +165,79 @@ func namespaceOf(o object) string {
 		return "default"
 	}
 	return o.Namespace
+}
+
+// defaultClass is the class the API server gives a created Ingress that names none, and where
+// check found it.
+type defaultClass struct{ name, from string }
+
+// defaultIngressClass is what kube-apiserver's DefaultIngressClass admission plugin (on by
+// default) will set, as it chooses (kubernetes plugin/pkg/admission/network/defaultingressclass,
+// admission.go, getDefaultClass): among the IngressClasses annotated
+// ingressclass.kubernetes.io/is-default-class "true" (exactly that string), the newest by
+// creationTimestamp, a tie going to the first name. An IngressClass in the files without a
+// creationTimestamp is as old as its place in them (later is newer), as for host ownership.
+// None in the files: the config's defaultIngressClass, if any.
+func defaultIngressClass(objs []object, configured string) defaultClass {
+	var best *networkingv1.IngressClass
+	var bestAt time.Time
+	for i, o := range objs {
+		if o.Err != nil || o.Kind != "IngressClass" || o.APIVersion != networkingv1.SchemeGroupVersion.String() {
+			continue
+		}
+		var class networkingv1.IngressClass
+		if json.Unmarshal(o.Raw, &class) != nil || class.Annotations[networkingv1.AnnotationIsDefaultIngressClass] != "true" {
+			continue
+		}
+		at := class.CreationTimestamp.Time
+		if at.IsZero() {
+			at = time.Unix(0, 0).Add(time.Duration(i) * time.Second)
+		}
+		if best == nil || at.After(bestAt) || at.Equal(bestAt) && class.Name < best.Name {
+			best, bestAt = &class, at
+		}
+	}
+	switch {
+	case best != nil:
+		return defaultClass{best.Name, "the cluster's default IngressClass, set by the API server before privgate sees the Ingress"}
+	case configured != "":
+		return defaultClass{configured, "the cluster's default IngressClass (defaultIngressClass), set by the API server before privgate sees the Ingress"}
+	}
+	return defaultClass{}
+}
+
+// apply sets the default class on an Ingress naming none, as the plugin does on CREATE (check
+// judges every object as created): only when spec.ingressClassName is absent and the
+// kubernetes.io/ingress.class annotation is not there, whatever their values. It reports whether
+// it set it.
+func (c defaultClass) apply(o *object) bool {
+	if c.name == "" || o.Err != nil || o.Kind != "Ingress" || o.APIVersion != networkingv1.SchemeGroupVersion.String() {
+		return false
+	}
+	var doc map[string]any
+	if json.Unmarshal(o.Raw, &doc) != nil {
+		return false // judged, and its error reported, as it is
+	}
+	meta, _ := doc["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	if _, ok := annotations[networkingv1beta1.AnnotationIngressClass]; ok {
+		return false
+	}
+	spec, _ := doc["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+		doc["spec"] = spec
+	}
+	if class, ok := spec["ingressClassName"]; ok && class != nil {
+		return false
+	}
+	spec["ingressClassName"] = c.name
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return false
+	}
+	o.Raw = raw
+	return true
 }
 
 // judge runs one object through the same path as the two webhooks, mutation then validation.
@@ -269,6 +352,9 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 				why = r.Note + ", untouched"
 			}
 			fmt.Fprintf(w, "ADMITTED  %s%s: %s\n", name, r.from(), why)
+		}
+		if r.DefaultClass != "" {
+			fmt.Fprintf(w, "          spec.ingressClassName %s\n", r.DefaultClass)
 		}
 		for _, line := range policy.Messages(name, r.Warnings) {
 			fmt.Fprintf(w, "          warning: %s\n", line)

@@ -34,7 +34,7 @@ func newIstioCommand() *cobra.Command {
 			}
 			var index *policy.Index
 			if len(files) > 0 {
-				objs := readManifests(files, cmd.InOrStdin())
+				objs := readManifests(files, cmd.InOrStdin(), config)
 				for _, o := range objs {
 					if o.Err != nil {
 						return &exitError{exitUsage, o.Err}
