@@ -112,93 +112,78 @@ func FuzzZonesPrivate(f *testing.F) {
 	})
 }
 
-// TestZonesPrivateSuffix: a leading "*" read as any characters (at least one) before a raw
-// suffix, as Istio and Envoy read it, can match a private name.
-func TestZonesPrivateSuffix(t *testing.T) {
+// TestZonesWildcards: each matcher reads a name as its component does and says whether it can
+// match a private name. PrivateSuffix: a leading "*" standing for any characters (at least one)
+// before a raw suffix, as Istio and Envoy read it. PrivateServerName: an nginx server_name (a
+// server-alias). PrivateEnvoyHost: an Istio or Envoy host pattern ("*" alone, a leading "*"
+// before a raw suffix, a trailing "*" after a raw prefix, else the name).
+func TestZonesWildcards(t *testing.T) {
 	z := NewZones([]string{"private.example.com"})
-	cases := []struct {
-		suffix string
-		want   bool
-	}{
-		{"", true},                       // "*": every name
-		{"e.com", true},                  // private.example.com ends with it
-		{".com", true},                   // so does every name under .com
-		{"private.example.com", true},    // x.private.example.com
-		{"rivate.example.com", true},     // private.example.com itself
-		{".private.example.com", true},   // every name in the zone
-		{"-x.private.example.com", true}, // a-x.private.example.com
-		{"E.COM", true},                  // case folds
-		{"evilprivate.example.com", false},
-		{"example.org", false},
-		{"x.example.com", false},
-		{"private.example.com.evil.io", false},
-	}
-	for _, c := range cases {
-		if got := z.PrivateSuffix(c.suffix); got != c.want {
-			t.Errorf("PrivateSuffix(%q) = %v, want %v", c.suffix, got, c.want)
-		}
-	}
-}
-
-// TestZonesPrivateServerName: an nginx server_name (a server-alias) as nginx matches it.
-func TestZonesPrivateServerName(t *testing.T) {
-	z := NewZones([]string{"private.example.com"})
-	cases := []struct {
-		name string
+	type cases []struct {
+		in   string
 		want bool
+	}
+	matchers := []struct {
+		name  string
+		match func(string) bool
+		cases cases
 	}{
-		{"grafana.private.example.com", true},
-		{"Grafana.Private.Example.com", true},
-		{"www.example.com", false},
-		{"evilprivate.example.com", false},
-		{"*.com", true},                   // any depth: grafana.private.example.com
-		{"*.example.com", true},           // private.example.com, a.private.example.com
-		{"*.private.example.com", true},   // every name under the zone
-		{"*.blog.example.com", false},     // only names under blog.example.com
-		{".example.com", true},            // example.com and every name under it
-		{".private.example.com", true},    // the zone and every name under it
-		{".example.org", false},           // example.org and below
-		{".blog.example.com", false},      // blog.example.com and below
-		{"grafana.*", true},               // grafana.private.example.com
-		{"www.example.*", true},           // www.example.private.example.com
-		{"~^.*$", true},                   // a regular expression may match anything
-		{"~^blog\\.example\\.com$", true}, // not proven otherwise
-		{"w*.example.com", true},          // a name nginx refuses, judged as one that could match
-		{"*", true},                       // likewise
-		{".", false},                      // no name
-		{"", false},
-		{"$hostname", false}, // the controller pod's own name
+		{"PrivateSuffix", z.PrivateSuffix, cases{
+			{"", true},                       // "*": every name
+			{"e.com", true},                  // private.example.com ends with it
+			{".com", true},                   // so does every name under .com
+			{"private.example.com", true},    // x.private.example.com
+			{"rivate.example.com", true},     // private.example.com itself
+			{".private.example.com", true},   // every name in the zone
+			{"-x.private.example.com", true}, // a-x.private.example.com
+			{"E.COM", true},                  // case folds
+			{"evilprivate.example.com", false},
+			{"example.org", false},
+			{"x.example.com", false},
+			{"private.example.com.evil.io", false},
+		}},
+		{"PrivateServerName", z.PrivateServerName, cases{
+			{"grafana.private.example.com", true},
+			{"Grafana.Private.Example.com", true},
+			{"www.example.com", false},
+			{"evilprivate.example.com", false},
+			{"*.com", true},                   // any depth: grafana.private.example.com
+			{"*.example.com", true},           // private.example.com, a.private.example.com
+			{"*.private.example.com", true},   // every name under the zone
+			{"*.blog.example.com", false},     // only names under blog.example.com
+			{".example.com", true},            // example.com and every name under it
+			{".private.example.com", true},    // the zone and every name under it
+			{".example.org", false},           // example.org and below
+			{".blog.example.com", false},      // blog.example.com and below
+			{"grafana.*", true},               // grafana.private.example.com
+			{"www.example.*", true},           // www.example.private.example.com
+			{"~^.*$", true},                   // a regular expression may match anything
+			{"~^blog\\.example\\.com$", true}, // not proven otherwise
+			{"w*.example.com", true},          // a name nginx refuses, judged as one that could match
+			{"*", true},                       // likewise
+			{".", false},                      // no name
+			{"", false},
+			{"$hostname", false}, // the controller pod's own name
+		}},
+		{"PrivateEnvoyHost", z.PrivateEnvoyHost, cases{
+			{"*", true},
+			{"*.com", true},
+			{"*e.com", true},
+			{"*private.example.com", true},
+			{"*.private.example.com", true},
+			{"*-x.private.example.com", true},
+			{"*.example.org", false},
+			{"*evilprivate.example.com", false},
+			{"grafana.*", true},
+			{"grafana.private.example.com", true},
+			{"blog.example.com", false},
+		}},
 	}
-	for _, c := range cases {
-		if got := z.PrivateServerName(c.name); got != c.want {
-			t.Errorf("PrivateServerName(%q) = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-// TestZonesPrivateEnvoyHost: an Istio or Envoy host pattern: "*" alone, a leading "*" before a
-// raw suffix, a trailing "*" after a raw prefix (Envoy domains), else the name.
-func TestZonesPrivateEnvoyHost(t *testing.T) {
-	z := NewZones([]string{"private.example.com"})
-	cases := []struct {
-		host string
-		want bool
-	}{
-		{"*", true},
-		{"*.com", true},
-		{"*e.com", true},
-		{"*private.example.com", true},
-		{"*.private.example.com", true},
-		{"*-x.private.example.com", true},
-		{"*.example.org", false},
-		{"*evilprivate.example.com", false},
-		{"grafana.*", true},
-		{"grafana.private.example.com", true},
-		{"blog.example.com", false},
-	}
-	for _, c := range cases {
-		if got := z.PrivateEnvoyHost(c.host); got != c.want {
-			t.Errorf("PrivateEnvoyHost(%q) = %v, want %v", c.host, got, c.want)
+	for _, m := range matchers {
+		for _, c := range m.cases {
+			if got := m.match(c.in); got != c.want {
+				t.Errorf("%s(%q) = %v, want %v", m.name, c.in, got, c.want)
+			}
 		}
 	}
 }
