@@ -80,10 +80,10 @@ func (z Zones) PrivateSuffix(suffix string) bool {
 	s := asciiLower(suffix)
 	for i, zone := range z.zones {
 		if strings.HasSuffix(zone, s) || strings.HasSuffix(s, z.dots[i]) {
-			return true
+			return true // "" too: every zone ends with it
 		}
 	}
-	return len(z.zones) > 0 && s == ""
+	return false
 }
 
 // PrivateServerName reports whether an nginx server_name (an ingress-nginx server-alias) can

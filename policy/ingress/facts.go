@@ -61,9 +61,11 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 		case strings.HasPrefix(alias, "~"):
 			// A regular expression may match any name, private ones included, whatever
 			// hostlessRules says of rules without host: privgate does not prove it misses them.
-			if !seen["~"] {
-				seen["~"] = true
-				f.Hosts = append(f.Hosts, policy.HostFact{Host: "*", Field: aliasField(c), Any: true, Private: true, TLS: true})
+			add("", aliasField(c), nil)
+			for i := range f.Hosts {
+				if f.Hosts[i].Any {
+					f.Hosts[i].Private = true
+				}
 			}
 		case policy.NormalizeHost(alias) != "": // "." names no host; it is no catch-all either
 			add(alias, aliasField(c), t.zones.PrivateServerName)
