@@ -175,8 +175,8 @@ func (r *Reviewer) AddToScheme(s *runtime.Scheme) error {
 
 // Store records a stored object (JSON) in x, typed as the target reading its kind decodes it,
 // in namespace when one is given (where kubectl would create a manifest naming none), created at
-// created when it is not zero (manifests carry no creation time: check gives them their order
-// in the input). It is what the doors holding the objects themselves (check, privgate audit) do
+// created when it is not zero and the object says no creation time (manifests rarely do: check
+// gives them their order in the input, later is newer). It is what the doors holding the objects themselves (check, privgate audit) do
 // with each; objects of kinds no target reads are not kept.
 func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace string, created time.Time, raw []byte) error {
 	var indexes map[string]IndexFunc
@@ -210,7 +210,7 @@ func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace strin
 		if namespace != "" {
 			m.SetNamespace(namespace)
 		}
-		if !created.IsZero() {
+		if !created.IsZero() && m.GetCreationTimestamp().Time.IsZero() {
 			m.SetCreationTimestamp(metav1.NewTime(created))
 		}
 	}

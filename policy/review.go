@@ -104,6 +104,24 @@ func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
 	return v, nil
 }
 
+// Defaults is req as the API server's own admission plugins leave it before any webhook (see
+// Defaulter), and what they set ("" when nothing): what privgate check judges.
+func (r *Reviewer) Defaults(req Request) (Request, string) {
+	t, err := r.target(req.Kind)
+	if t == nil || err != nil {
+		return req, ""
+	}
+	d, ok := t.(Defaulter)
+	if !ok {
+		return req, ""
+	}
+	out, note := d.Defaults(req.Object, req.Operation, r.Cluster)
+	if note != "" {
+		req.Object = out
+	}
+	return req, note
+}
+
 // route finds the target judging a request. Without one (a never-intercepted namespace, another
 // kind or operation) the request is answered at once, skipped; an unjudged version of a judged
 // kind is an error, so that it is refused rather than let through. The namespace comes first:

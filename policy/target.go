@@ -110,6 +110,17 @@ func (k Kind) merge(o Kind) Kind {
 	return k
 }
 
+// Defaulter is a Target whose objects the API server's own admission plugins change before any
+// webhook sees them (kube-apiserver's DefaultIngressClass sets an Ingress's class on CREATE).
+// The webhooks receive objects after that; privgate check, which reads manifests, applies the
+// same from what it knows of the cluster, so that it judges what the webhooks will.
+type Defaulter interface {
+	// Defaults is raw as the API server hands it to the webhooks on operation, and what it
+	// set, worded for a person ("spec.ingressClassName nginx: ..."); note is "" when nothing
+	// changes.
+	Defaults(raw []byte, operation string, c Cluster) (out []byte, note string)
+}
+
 // Refuser is a Target that words its denials' headline ("exposes private hosts unprotected"
 // for an Ingress); others' read "is refused".
 type Refuser interface {

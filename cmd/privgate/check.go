@@ -33,6 +33,10 @@ type checkResult struct {
 	Audited    []policy.Violation    `json:"audited"` // admitted in audit mode; the audit reports them
 	Patch      []jsonpatch.Operation `json:"patch"`
 	Mutated    json.RawMessage       `json:"mutated"`
+
+	// Defaulted says what the API server's own admission plugins set on the object before
+	// privgate sees it (an Ingress's default IngressClass), as check applied it.
+	Defaulted string `json:"defaulted,omitempty"`
 }
 
 func newCheckCommand() *cobra.Command {
@@ -57,7 +61,7 @@ func newCheckCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			objs := readManifests(files, cmd.InOrStdin())
+			objs := readManifests(files, cmd.InOrStdin(), config)
 			s.reviewer.Cluster = indexManifests(s.reviewer, objs)
 			results, others := []checkResult{}, 0
 			for _, o := range objs {
@@ -165,18 +169,21 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 	if !rev.Judges(kind) {
 		return nil
 	}
-	d, err := rev.Review(ctx, policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
+	// What the API server's own admission plugins do before any webhook (check judges every
+	// object as created).
+	req, defaulted := rev.Defaults(policy.Request{Kind: kind, Operation: "CREATE", Namespace: ns, Name: o.Name, Object: o.Raw})
+	d, err := rev.Review(ctx, req)
 	if err != nil {
 		return failed(err)
 	}
-	mutated, err := policy.ApplyPatch(o.Raw, d.Patch)
+	mutated, err := policy.ApplyPatch(req.Object, d.Patch)
 	if err != nil {
 		return failed(err)
 	}
 	return &checkResult{
 		Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 		Allowed: d.Allowed, Skipped: d.Skipped, Violations: orEmpty(d.Violations), Warnings: orEmpty(d.Warnings),
-		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note,
+		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note, Defaulted: defaulted,
 	}
 }
 
@@ -255,6 +262,9 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 				why = r.Note + ", untouched"
 			}
 			fmt.Fprintf(w, "ADMITTED  %s%s: %s\n", name, r.from(), why)
+		}
+		if r.Defaulted != "" {
+			fmt.Fprintf(w, "          %s\n", r.Defaulted)
 		}
 		for _, line := range policy.Messages(name, r.Warnings) {
 			fmt.Fprintf(w, "          warning: %s\n", line)

@@ -51,6 +51,13 @@ func TestCheckExitCodes(t *testing.T) {
 			[]string{"ADMITTED  monitoring/grafana (testdata/mixed.yaml:3), mutated", "DENIED    monitoring/snippet (testdata/mixed.yaml:17)", "[annotation-risky]",
 				"2 Ingresses: 1 admitted (1 mutated), 1 denied, 3 unreadable"},
 			"testdata/mixed.yaml:10: not valid YAML"},
+		{"no apiVersion", []string{"-f", "testdata/no-apiversion.yaml"}, 2, []string{"monitoring/prometheus (testdata/no-apiversion.yaml:20), mutated", "1 Ingress: 1 admitted (1 mutated), 0 denied, 4 unreadable"},
+			"testdata/no-apiversion.yaml:3: Ingress monitoring/grafana has no apiVersion"},
+		{"the API server's default IngressClass, from the files", []string{"-f", "testdata/default-class.yaml"}, 1,
+			[]string{"DENIED    monitoring/grafana (testdata/default-class.yaml:18)", `[class-foreign] monitoring/grafana grafana.private.example.com spec.ingressClassName: class "traefik"`,
+				"spec.ingressClassName traefik: the cluster's default IngressClass, set by the API server", "ADMITTED  monitoring/prometheus"}, ""},
+		{"several default IngressClasses: the newest", []string{"-f", "testdata/default-classes.yaml"}, 0,
+			[]string{"ADMITTED  monitoring/grafana", "spec.ingressClassName nginx: the cluster's default IngressClass"}, ""},
 		{"no -f", nil, 2, nil, `required flag(s) "filename" not set`},
 		{"bad output", []string{"-o", "xml", "-f", "testdata/list.yaml"}, 2, nil, "want text, json or yaml"},
 	}
@@ -243,5 +250,45 @@ spec:
 	}
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+// Every document the API server would refuse is an error naming its file, line and object, not
+// another kind silently counted.
+func TestCheckDocumentsWithoutType(t *testing.T) {
+	code, _, stderr := runCmd(t, "check", "--config", exampleConfig, "-f", "testdata/no-apiversion.yaml")
+	want := "testdata/no-apiversion.yaml:3: Ingress monitoring/grafana has no apiVersion\n" +
+		"testdata/no-apiversion.yaml:7: web/blog (apiVersion networking.k8s.io/v1) has no kind\n" +
+		"testdata/no-apiversion.yaml:11: web/bare has no apiVersion and no kind\n" +
+		"testdata/no-apiversion.yaml:14: web/listed has no apiVersion and no kind\n"
+	var got strings.Builder
+	for line := range strings.Lines(stderr) {
+		file, _, _ := strings.Cut(strings.TrimPrefix(line, "privgate check: "), ", which")
+		got.WriteString(file + "\n")
+	}
+	if code != 2 || got.String() != want {
+		t.Errorf("exit %d, want 2; errors:\n%s\nwant:\n%s", code, got.String(), want)
+	}
+}
+
+// The config's defaultIngressClass stands for the cluster's default IngressClass when the files
+// hold none; an IngressClass in the files wins.
+func TestCheckDefaultIngressClassConfig(t *testing.T) {
+	base, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	groupsFile, _ := filepath.Abs("../../examples/groups.txt")
+	cfg := strings.Replace(string(base), "file: groups.txt", "file: "+groupsFile, 1) + "defaultIngressClass: traefik\n"
+	writeFile(t, filepath.Join(dir, "privgate.yaml"), cfg)
+	code, stdout, stderr := runCmd(t, "check", "--config", filepath.Join(dir, "privgate.yaml"), "-f", "../../examples/admitted/argocd-server.yaml")
+	if code != 1 || !strings.Contains(stdout, `[class-foreign] argocd/argocd-server argocd.private.example.com spec.ingressClassName: class "traefik"`) ||
+		!strings.Contains(stdout, "spec.ingressClassName traefik: the cluster's default IngressClass (defaultIngressClass)") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, "check", "--config", filepath.Join(dir, "privgate.yaml"), "-f", "../../examples/admitted/argocd-server.yaml", "-f", "testdata/default-classes.yaml")
+	if code != 0 || !strings.Contains(stdout, "ADMITTED  argocd/argocd-server (../../examples/admitted/argocd-server.yaml") {
+		t.Errorf("an IngressClass in the files wins: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -30,7 +30,7 @@ func newFixCommand(p policy.Plugin) *cobra.Command {
 			}
 			var index *policy.Index
 			if len(files) > 0 {
-				objs := readManifests(files, cmd.InOrStdin())
+				objs := readManifests(files, cmd.InOrStdin(), config)
 				for _, o := range objs {
 					if o.Err != nil {
 						return &exitError{exitUsage, o.Err}

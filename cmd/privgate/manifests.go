@@ -35,8 +35,9 @@ func (o object) where() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
 // readManifests reads YAML and JSON manifests from files and folders (recursively: *.yaml,
 // *.yml, *.json; "-" is standard input), multi-document YAML and kind: List included. A file or
 // document that cannot be read comes back as an object with Err set, naming the file and line,
-// so that one bad document never hides the verdicts of the others.
-func readManifests(paths []string, stdin io.Reader) []object {
+// so that one bad document never hides the verdicts of the others. config, privgate's own
+// config file, is no manifest: a folder holding it is read without it.
+func readManifests(paths []string, stdin io.Reader, config string) []object {
 	var out []object
 	unreadable := func(file string, err error) { out = append(out, object{File: file, Err: err}) }
 	for _, p := range paths {
@@ -62,7 +63,7 @@ func readManifests(paths []string, stdin io.Reader) []object {
 				}
 				switch strings.ToLower(filepath.Ext(path)) {
 				case ".yaml", ".yml", ".json":
-					if !d.IsDir() {
+					if !d.IsDir() && !sameFile(path, config) {
 						files = append(files, path)
 					}
 				}
@@ -84,6 +85,19 @@ func readManifests(paths []string, stdin io.Reader) []object {
 		}
 	}
 	return out
+}
+
+// sameFile reports whether two paths name one file.
+func sameFile(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	ai, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	bi, err := os.Stat(b)
+	return err == nil && os.SameFile(ai, bi)
 }
 
 var (
@@ -168,8 +182,29 @@ func decodeObject(file string, line int, raw []byte) ([]object, error) {
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return nil, fmt.Errorf("%s:%d: not a Kubernetes object: %v", file, line, err)
 	}
-	if head.Kind == "" {
-		return nil, nil // not a Kubernetes object (a values file, a kustomization patch): not ours
+	// The API server (and kubectl apply) refuses a document without apiVersion or kind: so does
+	// check, rather than count it among kinds it does not judge (a kind: Ingress without
+	// apiVersion would otherwise pass unjudged).
+	if head.APIVersion == "" || head.Kind == "" {
+		name := head.Metadata.Name
+		if head.Metadata.Namespace != "" {
+			name = head.Metadata.Namespace + "/" + name
+		}
+		what := strings.TrimSpace(head.Kind + " " + name)
+		switch {
+		case what == "":
+			what = "the document"
+		case head.Kind == "" && head.APIVersion != "":
+			what += " (apiVersion " + head.APIVersion + ")"
+		}
+		missing := "no apiVersion"
+		switch {
+		case head.Kind == "" && head.APIVersion == "":
+			missing = "no apiVersion and no kind"
+		case head.Kind == "":
+			missing = "no kind"
+		}
+		return nil, fmt.Errorf("%s:%d: %s has %s, which the API server refuses: write both (a file that is no manifest does not belong under -f)", file, line, what, missing)
 	}
 	if strings.HasSuffix(head.Kind, "List") && head.Items != nil {
 		var out []object

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -130,4 +131,72 @@ func (t *Target) owner(c policy.Cluster, host string, self policy.Ref) (policy.R
 		return claim, true
 	}
 	return policy.Ref{}, false
+}
+
+// Defaults applies what kube-apiserver's DefaultIngressClass admission plugin (on by default)
+// does before any webhook: on CREATE, an Ingress with neither spec.ingressClassName nor the
+// kubernetes.io/ingress.class annotation (whatever their values) gets the default class
+// (plugin/pkg/admission/network/defaultingressclass, admission.go, getDefaultClass): among the
+// stored IngressClasses annotated ingressclass.kubernetes.io/is-default-class "true" (exactly
+// that string), the newest by creationTimestamp, a tie going to the first name. None stored:
+// the config's defaultIngressClass, if any.
+func (t *Target) Defaults(raw []byte, operation string, c policy.Cluster) ([]byte, string) {
+	if operation != "CREATE" {
+		return raw, ""
+	}
+	name, from := t.defaultClass(c)
+	if name == "" {
+		return raw, ""
+	}
+	var doc map[string]any
+	if json.Unmarshal(raw, &doc) != nil {
+		return raw, "" // judged, and its error reported, as it is
+	}
+	meta, _ := doc["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	if _, ok := annotations[AnnotationIngressClass]; ok {
+		return raw, ""
+	}
+	spec, _ := doc["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+		doc["spec"] = spec
+	}
+	if class, ok := spec["ingressClassName"]; ok && class != nil {
+		return raw, ""
+	}
+	spec["ingressClassName"] = name
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return raw, ""
+	}
+	return out, "spec.ingressClassName " + name + ": " + from
+}
+
+// defaultClass is the class the API server gives a created Ingress naming none, and where it
+// comes from.
+func (t *Target) defaultClass(c policy.Cluster) (name, from string) {
+	var best *networkingv1.IngressClass
+	if c != nil {
+		for _, obj := range c.Stored(ingressClassKind.GroupKind()) {
+			class, ok := obj.(*networkingv1.IngressClass)
+			if !ok || class.Annotations[networkingv1.AnnotationIsDefaultIngressClass] != "true" {
+				continue
+			}
+			at, bestAt := class.CreationTimestamp.Time, time.Time{}
+			if best != nil {
+				bestAt = best.CreationTimestamp.Time
+			}
+			if best == nil || at.After(bestAt) || at.Equal(bestAt) && class.Name < best.Name {
+				best = class
+			}
+		}
+	}
+	switch {
+	case best != nil:
+		return best.Name, "the cluster's default IngressClass, set by the API server before privgate sees the Ingress"
+	case t.cfg.DefaultIngressClass != "":
+		return t.cfg.DefaultIngressClass, "the cluster's default IngressClass (defaultIngressClass), set by the API server before privgate sees the Ingress"
+	}
+	return "", ""
 }

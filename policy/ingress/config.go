@@ -18,6 +18,11 @@ type Settings struct {
 	IngressClasses []string `json:"ingressClasses"`
 	// AnnotationPrefix is the ingress-nginx --annotations-prefix (default nginx.ingress.kubernetes.io).
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// DefaultIngressClass is the cluster's default IngressClass (the one annotated
+	// ingressclass.kubernetes.io/is-default-class: "true"), which the API server sets on a created
+	// Ingress naming no class before privgate sees it; privgate check applies it when the files
+	// hold no default IngressClass, so that it judges what the webhook will. "" is none.
+	DefaultIngressClass string `json:"defaultIngressClass,omitempty"`
 	// IngressControllers are the IngressClass spec.controller values that enforce auth-url: a
 	// class in IngressClasses must name an IngressClass served by one of them, when it exists.
 	IngressControllers []string `json:"ingressControllers,omitempty"`
@@ -115,6 +120,9 @@ func (s *Settings) Validate(_ *policy.Config, _ *field.Path) field.ErrorList {
 	}
 	if len(s.IngressClasses) == 0 {
 		fail(field.NewPath("ingressClasses"), "must name at least one ingress class whose controller enforces auth-url (such as nginx)")
+	}
+	if e := validation.IsDNS1123Subdomain(s.DefaultIngressClass); s.DefaultIngressClass != "" && len(e) > 0 {
+		fail(field.NewPath("defaultIngressClass"), "%q is not an IngressClass name: %s", s.DefaultIngressClass, e[0])
 	}
 	if e := validation.IsQualifiedName(s.AnnotationPrefix + "/x"); len(e) > 0 {
 		fail(field.NewPath("annotationPrefix"), "%q is not an annotation prefix: %s", s.AnnotationPrefix, e[0])

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/privgate/privgate/policy"
 )
@@ -17,7 +18,9 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	c := t.cfg
 	f := policy.Facts{}
 	seen := map[string]bool{}
-	add := func(host, field string) {
+	// private says whether a (normalized, non-empty) name can answer a private name, as the
+	// component serving it matches names.
+	add := func(host, field string, private func(string) bool) {
 		h := policy.NormalizeHost(host)
 		anyHost := h == ""
 		if anyHost {
@@ -31,28 +34,41 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 		if anyHost {
 			hf.Private, hf.TLS = c.HostlessRules == "private", true
 		} else {
-			hf.Private = t.zones.Private(h)
+			hf.Private = private(h)
 			hf.Exempt = slices.Contains(c.ExemptHosts, h)
-			hf.TLS = tlsCovered(ing.Spec.TLS, h)
+			// A pattern no certificate can name (".example.com", "grafana.*") is served with its
+			// server's certificate: nothing to add for it.
+			hf.TLS = !tlsNameable(h) || tlsCovered(ing.Spec.TLS, h)
 		}
 		f.Hosts = append(f.Hosts, hf)
 	}
+	// A rule's host is a DNS name or "*." and one (the API server validates it); ingress-nginx
+	// makes the wildcard a regex of one label (template.go, buildServerName).
 	for i, r := range ing.Spec.Rules {
-		add(r.Host, fmt.Sprintf("spec.rules[%d].host", i))
+		add(r.Host, fmt.Sprintf("spec.rules[%d].host", i), t.zones.Private)
 	}
 	if ing.Spec.DefaultBackend != nil && len(ing.Spec.Rules) == 0 {
 		// ingress-nginx makes an Ingress's defaultBackend the catch-all server's only when the
 		// Ingress has no rules (controller.go, createServers; ingress-nginx#8823). With rules
 		// it serves just this Ingress's hosts.
-		add("", "spec.defaultBackend")
+		add("", "spec.defaultBackend", nil)
 	}
-	// Names given in annotations are answered too, whatever the Ingress's other hosts are.
+	// Names given in annotations are answered too, whatever the Ingress's other hosts are, and
+	// nginx matches them as server_name entries (no API server validates them): wildcards at
+	// any depth, ".domain", "prefix.*" and regular expressions (docs/ingress-nginx.md).
 	for _, alias := range t.aliases(ing) {
 		switch {
 		case strings.HasPrefix(alias, "~"):
-			add("", aliasField(c)) // an nginx regex server name may match any hostname
+			// A regular expression may match any name, private ones included, whatever
+			// hostlessRules says of rules without host: privgate does not prove it misses them.
+			add("", aliasField(c), nil)
+			for i := range f.Hosts {
+				if f.Hosts[i].Any {
+					f.Hosts[i].Private = true
+				}
+			}
 		case policy.NormalizeHost(alias) != "": // "." names no host; it is no catch-all either
-			add(alias, aliasField(c))
+			add(alias, aliasField(c), t.zones.PrivateServerName)
 		}
 	}
 	in := &input{ACMESolver: isACMESolver(c, ing, username)}
@@ -85,6 +101,15 @@ func aliasKey(c config) string { return c.AnnotationPrefix + "/server-alias" }
 
 func aliasField(c config) string {
 	return "metadata.annotations[" + aliasKey(c) + "]"
+}
+
+// tlsNameable reports whether spec.tls[].hosts can hold h: the API server takes a DNS name or
+// a "*." wildcard of one there (networking validation, validateIngressTLS).
+func tlsNameable(h string) bool {
+	if strings.Contains(h, "*") {
+		return len(validation.IsWildcardDNS1123Subdomain(h)) == 0
+	}
+	return len(validation.IsDNS1123Subdomain(h)) == 0
 }
 
 func tlsCovered(entries []networkingv1.IngressTLS, host string) bool {

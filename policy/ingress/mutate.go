@@ -133,7 +133,7 @@ func mutateTLS(c config, ing *networkingv1.Ingress, f policy.Facts) bool {
 	}
 	var uncovered []string
 	for _, h := range f.Hosts {
-		if h.Private && !h.Any && !tlsCovered(others, h.Host) {
+		if h.Private && !h.Any && tlsNameable(h.Host) && !tlsCovered(others, h.Host) {
 			uncovered = append(uncovered, h.Host)
 		}
 	}

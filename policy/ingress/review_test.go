@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,4 +147,51 @@ func FuzzSurelyPublic(f *testing.F) {
 		raw, _ := json.Marshal(obj)
 		testutil.FastPathAgrees(t, target, raw)
 	})
+}
+
+// TestRegexAliasWithPublicCatchAll: hostlessRules public makes rules without host public, not
+// an nginx regex server-alias, which can take any private name that no exact or wildcard server
+// claims (nginx tries regular expressions last, in order).
+func TestRegexAliasWithPublicCatchAll(t *testing.T) {
+	base, err := os.ReadFile("testdata/privgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	groupsFile, _ := filepath.Abs("testdata/groups.txt")
+	cfg := strings.Replace(string(base), "file: groups.txt", "file: "+groupsFile, 1) + "hostlessRules: public\n"
+	if err := os.WriteFile(filepath.Join(dir, "privgate.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := testutil.Reviewer(t, filepath.Join(dir, "privgate.yaml"))
+	cases := map[string]struct {
+		annotations map[string]string
+		rules       []any
+		denied      string
+	}{
+		"regex alias": {map[string]string{"nginx.ingress.kubernetes.io/server-alias": `~^(www\.)?grafana\..*$`},
+			[]any{map[string]any{"host": "blog.example.com"}}, "annotation-risky,hosts-mixed"},
+		"rule without host": {nil, []any{map[string]any{}}, ""},
+		"public alias":      {map[string]string{"nginx.ingress.kubernetes.io/server-alias": "www.example.com"}, []any{map[string]any{"host": "blog.example.com"}}, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			obj, _ := json.Marshal(map[string]any{
+				"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+				"metadata": map[string]any{"name": "blog", "namespace": "web", "annotations": c.annotations},
+				"spec":     map[string]any{"ingressClassName": "nginx", "rules": c.rules},
+			})
+			d, err := r.Review(context.Background(), create("web", obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, v := range d.Violations {
+				ids = append(ids, v.ID)
+			}
+			if got := strings.Join(ids, ","); got != c.denied {
+				t.Errorf("denied for %q, want %q: %v", got, c.denied, d.Violations)
+			}
+		})
+	}
 }

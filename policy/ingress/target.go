@@ -93,10 +93,8 @@ func (t *Target) SurelyPublic(raw []byte) bool {
 		}
 	}
 	for alias := range strings.SplitSeq(h.Metadata.Annotations[aliasKey(t.cfg)], ",") {
-		switch host := policy.NormalizeHost(alias); {
-		case strings.HasPrefix(host, "~"):
-			hostless = true
-		case host != "" && t.zones.Private(host):
+		// As Facts judges it: a regular expression is private whatever hostlessRules says.
+		if host := policy.NormalizeHost(alias); host != "" && t.zones.PrivateServerName(host) {
 			return false
 		}
 	}

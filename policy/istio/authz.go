@@ -182,7 +182,10 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 			why = append(why, "narrows by "+field)
 		}
 	}
-	narrow("methods", op.GetMethods())
+	// "*" is Istio's presence match (any non-empty value): every request has a method.
+	if methods := op.GetMethods(); !slices.Contains(methods, "*") {
+		narrow("methods", methods)
+	}
 	narrow("notMethods", op.GetNotMethods())
 	narrow("ports", op.GetPorts())
 	narrow("notPorts", op.GetNotPorts())

@@ -94,6 +94,8 @@ func FuzzHostCoverage(f *testing.F) {
 	for _, s := range []string{"grafana.private.example.com", "*", "*:8443", "grafana.*", "grafana.private.example.com:*", "*.example.com:443", "*.zone:*", ""} {
 		f.Add(s, "grafana.private.example.com", uint16(443))
 	}
+	f.Add("*e.com", "grafana.private.example.com", uint16(443))
+	zones := policy.NewZones([]string{"private.example.com"})
 	f.Fuzz(func(t *testing.T, value, host string, port uint16) {
 		if host == "" || host[0] == '*' || policy.NormalizeHost(host) != host {
 			// Published hosts are normalized; published wildcards are covered by name only
@@ -109,6 +111,10 @@ func FuzzHostCoverage(f *testing.F) {
 		}
 		if (matches(value, host) || matches(value, withPort)) && !excludes(value, host) {
 			t.Errorf("notHosts %q matches %q or %q, yet excludes says no", value, host, withPort)
+		}
+		// Read as a published host, a pattern that matches a private name is a private host.
+		if zones.Private(host) && matches(value, host) && !zones.PrivateEnvoyHost(value) {
+			t.Errorf("%q matches private %q, yet is judged public", value, host)
 		}
 	})
 }

@@ -213,8 +213,8 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 		p.private, p.by = m.private(p.host), describe(obj)
 		out = append(out, p)
 	}
-	// A gateway's own hosts count as private only when wholly inside a private zone: a wider
-	// one ("*.example.com") publishes what its routes bind, and those are judged.
+	// A Gateway API gateway's own hosts count as private only when wholly inside a private zone:
+	// a wider one ("*.example.com") publishes what its routes bind, and those are judged.
 	addServed := func(p publication) {
 		p.private, p.by = m.inside(p.host), describe(obj)
 		out = append(out, p)
@@ -223,11 +223,15 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 	case *istionetworking.VirtualService:
 		m.virtualService(o, add)
 	case *istionetworking.Gateway:
+		// Its servers' hosts make its pods a gateway, but publish nothing by themselves: Istio
+		// answers a name no VirtualService binds with its default 404 virtual host (HTTP), or
+		// no filter chain (TLS). What its routes bind is judged through them (and, on a Gateway
+		// write, boundTo), so none of its own hosts is a private publication.
 		for i, s := range o.Spec.GetServers() {
 			for j, h := range s.GetHosts() {
 				for _, w := range m.selected(o.Spec.GetSelector()) {
-					addServed(publication{host: serverHost(h), field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j), gateway: describe(o), workload: w,
-						unsupported: notHTTP(s)})
+					out = append(out, publication{host: serverHost(h), field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j), gateway: describe(o), workload: w,
+						unsupported: notHTTP(s), by: describe(o)})
 				}
 			}
 		}
@@ -279,19 +283,13 @@ func (p publication) istio() bool {
 
 // private reports whether host can serve a private name. Istio's and Gateway API's wildcards
 // match any number of labels (not one, as a certificate's): "*.com" serves
-// grafana.private.example.com too.
+// grafana.private.example.com too; and Istio's leading "*" is a raw suffix, no label boundary:
+// "*e.com" serves it as well (docs/istio.md).
 func (m *mesh) private(host string) bool {
 	if host == "*" {
 		return m.cfg.HostlessRules == "private"
 	}
-	if base, ok := strings.CutPrefix(host, "*."); ok {
-		for _, z := range m.cfg.PrivateDomains {
-			if z == base || strings.HasSuffix(z, "."+base) {
-				return true
-			}
-		}
-	}
-	return m.cfg.Zones().Private(host)
+	return m.cfg.Zones().PrivateEnvoyHost(host)
 }
 
 // virtualService publishes each host on each gateway the VirtualService names (not "mesh")
@@ -319,11 +317,27 @@ func (m *mesh) virtualService(vs *istionetworking.VirtualService, add func(publi
 					continue // nor does a TLS or TCP server route http ones
 				}
 				for _, w := range m.selected(gw.Spec.GetSelector()) {
+					if !exportedTo(vs, w.namespace) {
+						continue
+					}
 					add(publication{host: h.host, field: h.field, gateway: describe(gw), workload: w, unsupported: why})
 				}
 			}
 		}
 	}
+}
+
+// exportedTo reports whether gateway pods in namespace load vs: Istio gives a gateway the
+// VirtualServices visible in its proxy's namespace (PushContext.VirtualServicesForGateway):
+// exportTo "*", "." for the VirtualService's own namespace, or the namespace's name. No exportTo
+// is the mesh's default (defaultVirtualServiceExportTo, "*" unless changed: taken as "*"), and a
+// namespace privgate does not know (a selector no configured workload matches) may be any.
+func exportedTo(vs *istionetworking.VirtualService, namespace string) bool {
+	to := vs.Spec.GetExportTo()
+	if len(to) == 0 || namespace == "" {
+		return true
+	}
+	return slices.Contains(to, "*") || slices.Contains(to, namespace) || namespace == vs.Namespace && slices.Contains(to, ".")
 }
 
 // gatewayName is the namespace and name of a VirtualService's gateway reference, as Istio

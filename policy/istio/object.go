@@ -37,7 +37,7 @@ func (o *object) Facts(string) policy.Facts {
 	f := policy.Facts{Always: true, Input: &input{}}
 	zones := o.t.cfg.Zones()
 	for _, h := range namedHosts(o.typed) {
-		if h.host != "*" && zones.Private(h.host) {
+		if h.host != "*" && zones.PrivateEnvoyHost(h.host) {
 			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.host, Field: h.field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.host)})
 		}
 	}

@@ -116,6 +116,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		"unreadable file":      {"file: groups.txt", "file: missing.txt", "groups.file: cannot read"},
 		"keycloak missing":     {"source: file", "source: keycloak", "groups.keycloak: required"},
 		"bad hostless":         {"tls:", "hostlessRules: maybe\ntls:", "hostlessRules: must be private or public"},
+		"bad default class":    {"tls:", "defaultIngressClass: Not_A_Name\ntls:", `defaultIngressClass: "Not_A_Name" is not an IngressClass name`},
 		"not a list":           {"ingressClasses: [nginx]", "ingressClasses: nginx", "privgate.yaml:9: ingressClasses: must be a list"},
 		"not yaml":             {"tls:", "tls: [", "privgate.yaml"},
 		"bad global mode":      {"tls:", "enforcement: {default: block}\ntls:", "enforcement.default: \"block\" is not a mode: want deny, warn, audit or off"},

@@ -64,7 +64,26 @@ warn contains v if {
 	some v in cautions
 }
 
-hosts_text := concat(",", protected_hosts)
+# An exemption is as narrow as the thing exempted. cert-manager's solver Ingress answers one token
+# path without login, and oauth2-proxy's own host (exemptHosts) cannot require login: both are
+# exempt from login and what comes with it (auth, TLS, issuer, class, groups, the exempt paths),
+# not from annotations whose effect reaches past that (cert-manager copies the issuer's
+# ingressTemplate annotations onto its solver).
+exempt_object if {
+	not protected
+	some h in input.hosts
+	h.private
+}
+
+deny contains v if {
+	exempt_object
+	some v in exempt_problems
+}
+
+# The hosts a message names: the protected ones, else (an exempt object) the private ones.
+hosts_text := concat(",", protected_hosts) if count(protected_hosts) > 0
+
+else := concat(",", sort([h.host | some h in input.hosts; h.private]))
 
 violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
 
@@ -306,9 +325,26 @@ risky := {
 	"mirror-host": "sets the Host of mirrored requests, which copy session cookies elsewhere",
 }
 
+# Annotations whose effect reaches past one location: the whole host (ssl-passthrough, the
+# server's names, a server for the www. twin), other backends (mirrors), or raw configuration,
+# which can do anything. Exempt objects are judged on these too.
+host_wide := {
+	"configuration-snippet", "server-snippet", "auth-snippet", "stream-snippet", "modsecurity-snippet",
+	"server-alias", "mirror-target", "mirror-uri", "mirror-host", "ssl-passthrough", "from-to-www-redirect",
+}
+
+# The risky annotations found, by name: protected Ingresses are denied all of them, exempt
+# objects the host-wide ones.
+problems contains f.violation if some f in risky_found
+
+exempt_problems contains f.violation if {
+	some f in risky_found
+	f.name in host_wide
+}
+
 # Each annotation of the Ingress is looked up in the table (rather than intersecting their key
 # sets, which builds both sets on every decision).
-problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+risky_found contains {"name": name, "violation": violation("annotation-risky", hosts_text, annotation_field(key), msg)} if {
 	some name in nginx_names
 	reason := risky[name]
 	key := nginx(name)
@@ -326,7 +362,7 @@ risky_values := {
 	"from-to-www-redirect": {"values": {"1", "t", "T", "true", "TRUE", "True"}, "trim": false, "why": "adds a server for the www. twin of each host, outside spec.rules"},
 }
 
-problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+risky_found contains {"name": name, "violation": violation("annotation-risky", hosts_text, annotation_field(key), msg)} if {
 	some name in nginx_names
 	rv := risky_values[name]
 	key := nginx(name)
@@ -433,6 +469,14 @@ problems contains violation("annotation-risky", hosts_text, annotation_field(key
 # custom-http-errors (trimmed, split on ",", each entry trimmed; customhttperrors/main.go) makes
 # nginx answer those codes from the error backend, in a location without auth: the
 # default-backend annotation's Service, else the controller's default backend.
+#
+# The statuses a request gets without a login: a refused login answers 401 (no session: the
+# sign-in redirect's error_page comes first, but only with auth-signin) or 403 (a session outside
+# allowed_groups); a failed one 500: auth_request (and the Lua auth of auth-keepalive) turns any
+# other answer of the auth subrequest into 500, oauth2-proxy unreachable, answering 5xx, or with
+# headers too large for the auth location's buffer (docs/ingress-nginx.md). On an exempt object
+# nothing is behind login: every status.
+login_failure_codes := {"401", "403", "500"}
 
 error_codes contains trim_space(c) if {
 	some c in split(trim_space(annotations[nginx("custom-http-errors")]), ",")
@@ -448,10 +492,16 @@ trusted_error_backend if error_backend == ""
 trusted_error_backend if error_backend in object.get(cfg, ["controller", "errorBackends"], [])
 
 problems contains violation("error-page-backend", hosts_text, annotation_field(nginx("custom-http-errors")), msg) if {
-	refused := error_codes & {"401", "403"}
+	refused := error_codes & login_failure_codes
 	count(refused) > 0
 	not trusted_error_backend
-	msg := sprintf("intercepts %s, so a request oauth2-proxy refused is answered by Service %s (the error page, served without auth, with the path rewritten to /): if that is an app, refused users reach it; drop %s, or have the platform team list the Service in controller.errorBackends", [concat(" and ", sort(refused)), error_backend, concat(",", sort(refused))])
+	msg := sprintf("intercepts %s, so a request whose login was refused (401, 403) or failed (500: oauth2-proxy unreachable, or its answer's headers too large) is answered by Service %s (the error page, served without auth, with the path rewritten to /): if that is an app, users without login reach it; drop %s, or have the platform team list the Service in controller.errorBackends", [concat(" and ", sort(refused)), error_backend, concat(",", sort(refused))])
+}
+
+exempt_problems contains violation("error-page-backend", hosts_text, annotation_field(nginx("custom-http-errors")), msg) if {
+	count(error_codes) > 0
+	not trusted_error_backend
+	msg := sprintf("intercepts %s on an exempt object (cert-manager's solver, or an exemptHosts host such as oauth2-proxy's), where nothing is behind login: those answers (and, on oauth2-proxy's host, the 401s of auth subrequests) are replaced by Service %s's / page, served without auth; remove custom-http-errors (or default-backend) from it, or have the platform team list the Service in controller.errorBackends", [concat(",", sort(error_codes)), error_backend])
 }
 
 # ---- paths the controller exempts ----------------------------------------------------------

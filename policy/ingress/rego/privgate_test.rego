@@ -148,6 +148,32 @@ test_acme_solver_passes if {
 	deny_ids(solver) == set()
 }
 
+# Exempt objects are judged on what reaches past their exemption, and only on that.
+solver_with(annotations) := object.union(input_with(annotations, null, [object.union(private_host, {"tls": false})]), {"acmeSolver": true})
+
+test_exempt_objects_judged_on_host_wide_annotations if {
+	exempt := {"host": "oauth2.private.example.com", "field": "spec.rules[0].host", "private": true, "exempt": true, "tls": false, "any": false}
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/ssl-passthrough": "true"})) == {"annotation-risky"}
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/server-snippet": "x"})) == {"annotation-risky"}
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/ssl-redirect": "false"})) == set()
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/satisfy": "any"})) == set()
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/custom-http-errors": "404", "nginx.ingress.kubernetes.io/default-backend": "app"})) == {"error-page-backend"}
+	deny_ids(solver_with({"nginx.ingress.kubernetes.io/custom-http-errors": "404", "nginx.ingress.kubernetes.io/default-backend": "error-pages"})) == {"error-page-backend"}
+	deny_ids(input_with({"nginx.ingress.kubernetes.io/mirror-target": "https://copy.example.com"}, "nginx", [exempt])) == {"annotation-risky"}
+	deny_ids(input_with({"nginx.ingress.kubernetes.io/custom-http-errors": "401"}, "nginx", [exempt])) == set() # the built-in 404 server
+	deny_ids(input_with({"nginx.ingress.kubernetes.io/custom-http-errors": "401", "nginx.ingress.kubernetes.io/default-backend": "landing"}, "nginx", [exempt])) == {"error-page-backend"}
+}
+
+error_pages_from_app(codes) := input_with(object.union(good_annotations, {
+	"nginx.ingress.kubernetes.io/custom-http-errors": codes,
+	"nginx.ingress.kubernetes.io/default-backend": "grafana",
+}), "nginx", [private_host])
+
+test_login_failure_codes if {
+	deny_ids(error_pages_from_app("500")) == {"error-page-backend"}
+	deny_ids(error_pages_from_app("502,503,504")) == set()
+}
+
 with_annotation(k, v) := input_with(object.union(good_annotations, {k: v}), "nginx", [private_host])
 
 test_risky_annotations_denied if {
