@@ -35,8 +35,9 @@ type Implementation interface {
 
 // Login judges hosts published on an implementation's pods over one snapshot of the cluster.
 type Login interface {
-	// Coverage is what covers the publication there, or why each policy that applies does not,
-	// and a policy that would.
+	// Coverage is what covers the publication there (Covered, Policy), or why each policy that
+	// applies does not (Gaps: say why even when none applies, since privgate.istio's fallback
+	// reason names AuthorizationPolicies) and a policy that would (Fix).
 	Coverage(p Publication) Exposure
 }
 
