@@ -17,21 +17,21 @@ const dryRunAnnotation = "istio.io/dry-run"
 // expose judges one publication against policies: which one covers it, or why each that applies
 // does not.
 func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPolicy) Exposure {
-	return m.exposeTo(p, m.applying(p.workload, policies))
+	return m.exposeTo(p, m.applying(p.Workload, policies))
 }
 
 // exposeTo judges a publication against the policies that apply to its workload.
 func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) Exposure {
-	e := Exposure{Host: p.host, Field: p.field, By: p.by, Gateway: p.gateway, Workload: p.workload.String(),
-		Exempt: slices.Contains(m.cfg.ExemptHosts, p.host), Unsupported: p.unsupported}
-	if p.unsupported != "" {
+	e := Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
+		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Unsupported: p.Unsupported}
+	if p.Unsupported != "" {
 		return e
 	}
 	if providers := providersOf(applying); len(providers) > 1 {
 		e.Gaps = append(e.Gaps, fmt.Sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", strings.Join(providers, ", ")))
 	} else {
 		for _, ap := range applying {
-			if m.covers(ap, p.host, false) == "" {
+			if m.covers(ap, p.Host, false) == "" {
 				e.Covered, e.Policy = true, "AuthorizationPolicy "+key(ap)
 				return e
 			}
@@ -39,7 +39,7 @@ func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPo
 		// Uncovered: only now say why, policy by policy (the reasons cost more than the
 		// answer, and a policy change asks for the answer once per published host).
 		for _, ap := range applying {
-			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+m.covers(ap, p.host, true))
+			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+m.covers(ap, p.Host, true))
 		}
 	}
 	e.Fix = m.fix(p)
@@ -68,14 +68,14 @@ func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolic
 		}
 		refs := targetRefs(ap)
 		sel := ap.Spec.GetSelector().GetMatchLabels()
-		local := ap.Namespace == root || (w.namespace != "" && ap.Namespace == w.namespace)
+		local := ap.Namespace == root || (w.Namespace != "" && ap.Namespace == w.Namespace)
 		switch {
 		case len(refs) > 0 && ap.Spec.GetSelector() != nil:
 		case len(refs) > 0:
 			if targets(ap, refs, w) {
 				out = append(out, ap)
 			}
-		case local && subset(sel, w.labels):
+		case local && subset(sel, w.Labels):
 			out = append(out, ap)
 		}
 	}
@@ -97,8 +97,8 @@ func targetRefs(ap *istiosecurity.AuthorizationPolicy) []*typeRef {
 // own namespace: never to an Istio Gateway's pods nor to a Gateway deployed by hand (its
 // Service's pods), and a GatewayClass target reaches waypoints only, never ingress gateways.
 func targets(ap *istiosecurity.AuthorizationPolicy, refs []*typeRef, w workload) bool {
-	name, ok := w.labels[gatewayNameLabel]
-	if !ok || ap.Namespace != w.namespace {
+	name, ok := w.Labels[gatewayNameLabel]
+	if !ok || ap.Namespace != w.Namespace {
 		return false
 	}
 	for _, r := range refs {
@@ -242,15 +242,15 @@ func (m *mesh) change(o *object, operation string) ([]Exposure, []Conflict, []st
 	byWorkload := map[string]*applying{}
 	for _, obj := range m.publishers() {
 		for _, p := range m.publications(obj) {
-			if !p.istio() {
+			if !onIstio(p) {
 				continue
 			}
-			w := p.workload.String()
+			w := p.Workload.String()
 			a := byWorkload[w]
 			if a == nil {
-				a = &applying{m.applying(p.workload, m.policies), m.applying(p.workload, after)}
+				a = &applying{m.applying(p.Workload, m.policies), m.applying(p.Workload, after)}
 				byWorkload[w] = a
-				if len(m.applying(p.workload, []*istiosecurity.AuthorizationPolicy{self}))+len(m.applying(p.workload, m.stored(self))) > 0 {
+				if len(m.applying(p.Workload, []*istiosecurity.AuthorizationPolicy{self}))+len(m.applying(p.Workload, m.stored(self))) > 0 {
 					reaches = append(reaches, w)
 				}
 				if providers := providersOf(a.after); operation != "DELETE" && len(providers) > 1 && slices.Contains(a.after, self) {
@@ -261,7 +261,7 @@ func (m *mesh) change(o *object, operation string) ([]Exposure, []Conflict, []st
 					conflicts = append(conflicts, c)
 				}
 			}
-			if !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) || slices.Equal(a.before, a.after) {
+			if !p.Private || slices.Contains(m.cfg.ExemptHosts, p.Host) || slices.Equal(a.before, a.after) {
 				continue // public, exempt, or pods the change does not reach
 			}
 			if m.exposeTo(p, a.before).Covered {

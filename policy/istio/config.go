@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 // Settings are privgate.yaml's istio section: the mesh config settings privgate must know to
@@ -152,23 +153,7 @@ type input struct {
 
 // Exposure is one private host published on one gateway workload, and what login covers it
 // there (see docs/istio.md).
-type Exposure struct {
-	Host     string `json:"host"`             // normalized; "*" when every host is
-	Field    string `json:"field"`            // where the publishing object names it: spec.hosts[0]
-	By       string `json:"by"`               // the publishing object: VirtualService apps/grafana
-	Gateway  string `json:"gateway"`          // the gateway it is published on: Gateway istio-system/public
-	Workload string `json:"workload"`         // the pods serving it: istio-system/{app=istio-ingressgateway}
-	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
-	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
-	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
-	// Gaps say why each login policy that applies to the workload does not cover the host.
-	Gaps []string `json:"gaps,omitempty"`
-	// Unsupported says why no login can be checked on this gateway (an implementation privgate
-	// does not know); such a host is never covered.
-	Unsupported string `json:"unsupported,omitempty"`
-	// Fix is a policy that would cover the host, as YAML to apply.
-	Fix string `json:"fix,omitempty"`
-}
+type Exposure = gatewayapi.Exposure
 
 // Conflict is a gateway workload with more than one login provider.
 type Conflict struct {

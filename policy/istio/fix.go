@@ -12,7 +12,7 @@ import (
 // fix is a policy that would cover one publication, as one line of JSON (which is YAML):
 // kubectl apply -f takes it as it is.
 func (m *mesh) fix(p publication) string {
-	b, err := json.Marshal(m.loginPolicy(p.workload, []string{p.host}, false))
+	b, err := json.Marshal(m.loginPolicy(p.Workload, []string{p.Host}, false))
 	if err != nil {
 		return ""
 	}
@@ -29,19 +29,19 @@ func (m *mesh) loginPolicy(w workload, hosts []string, all bool) map[string]any 
 	if len(m.cfg.ExtensionProviders) > 0 {
 		provider = m.cfg.ExtensionProviders[0]
 	}
-	name, ns := "privgate-login", w.namespace
+	name, ns := "privgate-login", w.Namespace
 	spec := map[string]any{"action": "CUSTOM", "provider": map[string]any{"name": provider}}
-	switch gw := w.labels[gatewayNameLabel]; {
+	switch gw := w.Labels[gatewayNameLabel]; {
 	case gw != "": // pods Istio deployed for a Gateway: attach to the Gateway, from its namespace
 		name += "-" + gw
 		spec["targetRefs"] = []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw}}
-	case len(w.labels) == 0: // pods unknown (a Gateway not in view): mesh-wide, from the root namespace
+	case len(w.Labels) == 0: // pods unknown (a Gateway not in view): mesh-wide, from the root namespace
 		ns = m.cfg.RootNamespace
 	default:
 		if ns == "" {
 			ns = m.cfg.RootNamespace
 		}
-		spec["selector"] = map[string]any{"matchLabels": w.labels}
+		spec["selector"] = map[string]any{"matchLabels": w.Labels}
 	}
 	if all || slices.ContainsFunc(hosts, func(h string) bool { return strings.HasPrefix(h, "*") }) {
 		spec["rules"] = []any{map[string]any{}}
@@ -74,25 +74,25 @@ func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 	var order []string
 	for _, obj := range m.publishers() {
 		for _, p := range m.publications(obj) {
-			if !p.istio() {
+			if !onIstio(p) {
 				continue // another implementation's policy, or none
 			}
-			k := p.workload.String()
+			k := p.Workload.String()
 			g := groups[k]
 			if g == nil {
-				g = &group{w: p.workload, onlyPriv: true}
+				g = &group{w: p.Workload, onlyPriv: true}
 				groups[k] = g
 				order = append(order, k)
 			}
-			if !p.private {
+			if !p.Private {
 				g.onlyPriv = false
 				continue
 			}
-			if slices.Contains(t.cfg.ExemptHosts, p.host) || slices.Contains(g.hosts, p.host) {
+			if slices.Contains(t.cfg.ExemptHosts, p.Host) || slices.Contains(g.hosts, p.Host) {
 				continue
 			}
 			if !m.judge(p).Covered {
-				g.hosts = append(g.hosts, p.host)
+				g.hosts = append(g.hosts, p.Host)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 // matches reports whether an AuthorizationPolicy host value matches a Host header, as Istio
@@ -89,35 +90,7 @@ func digits(s string) bool {
 	return true
 }
 
-// hostsIntersect reports whether two host patterns (exact names or "*." wildcards, "*" for
-// all) can name the same host, and which is the narrower: what a route hostname and a listener
-// or server hostname publish together, as Gateway API and Istio bind them.
-func hostsIntersect(a, b string) (string, bool) {
-	a, b = policy.NormalizeHost(a), policy.NormalizeHost(b)
-	switch {
-	case a == "*" || a == "":
-		return b, true
-	case b == "*" || b == "":
-		return a, true
-	case a == b:
-		return a, true
-	}
-	if within(a, b) {
-		return a, true
-	}
-	if within(b, a) {
-		return b, true
-	}
-	return "", false
-}
-
-// within reports whether every name h answers is one pattern answers: pattern is a wildcard
-// whose suffix ends h (Gateway API and Istio wildcards match any number of labels).
-func within(h, pattern string) bool {
-	base, ok := strings.CutPrefix(pattern, "*")
-	if !ok {
-		return false
-	}
-	name := strings.TrimPrefix(h, "*")
-	return strings.HasSuffix(name, base) && len(name) > len(base)
-}
+// hostsIntersect reports whether two host patterns can name the same host, and which is the
+// narrower: Istio binds a VirtualService's hosts to a Gateway server's as Gateway API binds a
+// route's hostnames to a listener's.
+func hostsIntersect(a, b string) (string, bool) { return gatewayapi.Intersect(a, b) }

@@ -68,25 +68,6 @@ func TestCovers(t *testing.T) {
 	}
 }
 
-// TestHostsIntersect: what a route hostname and a listener hostname publish together.
-func TestHostsIntersect(t *testing.T) {
-	cases := []struct{ a, b, want string }{
-		{"grafana.private.example.com", "*.private.example.com", "grafana.private.example.com"},
-		{"*.private.example.com", "grafana.private.example.com", "grafana.private.example.com"},
-		{"*.private.example.com", "*", "*.private.example.com"},
-		{"*", "*", "*"},
-		{"a.b.private.example.com", "*.private.example.com", "a.b.private.example.com"},
-		{"grafana.example.org", "*.private.example.com", ""},
-		{"private.example.com", "*.private.example.com", ""}, // a wildcard needs one more label
-	}
-	for _, c := range cases {
-		got, ok := hostsIntersect(c.a, c.b)
-		if got != c.want || ok != (c.want != "") {
-			t.Errorf("hostsIntersect(%q, %q) = %q, %v; want %q", c.a, c.b, got, ok, c.want)
-		}
-	}
-}
-
 // FuzzHostCoverage: the coverage helpers agree with Istio's matching itself. A value said to
 // cover the name matches it; one said to cover every port matches the host on any port; a value
 // that matches the host with or without a port is a notHosts value that takes it away.

@@ -16,6 +16,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 // istioController is the GatewayClass controllerName of Istio's Gateway API implementation;
@@ -39,6 +40,8 @@ type mesh struct {
 	routes       []runtime.Object
 	routesLoaded bool
 	cluster      policy.Cluster
+	// logins are other implementations' logins over the same snapshot, read on first use.
+	logins map[gatewayapi.Implementation]gatewayapi.Login
 }
 
 func load(cfg config, c policy.Cluster) *mesh {
@@ -109,7 +112,7 @@ func (m *mesh) boundTo(gateway string) []Exposure {
 	var out []Exposure
 	for _, obj := range m.storedRoutes() { // the gateway itself is judged by its own exposures
 		for _, p := range m.publications(obj) {
-			if p.gateway != gateway || !p.private || slices.Contains(m.cfg.ExemptHosts, p.host) {
+			if p.Gateway != gateway || !p.Private || slices.Contains(m.cfg.ExemptHosts, p.Host) {
 				continue
 			}
 			if e := m.judge(p); !e.Covered {
@@ -164,59 +167,24 @@ func describe(o runtime.Object) string {
 	return kind + " " + key(o)
 }
 
-// workload is a set of gateway pods.
-type workload struct {
-	namespace string            // "" when unknown
-	labels    map[string]string // the pods' labels (or the selector that picks them)
-	// gateway is the Gateway API Gateway these pods serve, for targetRefs; nil for an Istio
-	// Gateway's pods.
-	gateway *gatewayv1.Gateway
-	// class is that Gateway's class.
-	class string
-	// impl is the implementation running the pods, which says what covers a host on them
-	// (nil when none privgate knows does).
-	impl implementation
-}
-
-func (w workload) String() string {
-	if w.namespace == "" && len(w.labels) == 0 {
-		return "(any: the Gateway is not in view)"
-	}
-	ns := w.namespace
-	if ns == "" {
-		ns = "*"
-	}
-	keys := slices.Sorted(maps.Keys(w.labels))
-	pairs := make([]string, 0, len(keys))
-	for _, k := range keys {
-		pairs = append(pairs, k+"="+w.labels[k])
-	}
-	return ns + "/{" + strings.Join(pairs, ",") + "}"
-}
-
-// publication is one host an object publishes on one gateway workload.
-type publication struct {
-	host        string // normalized; "*" for every host
-	field       string
-	by          string
-	gateway     string
-	workload    workload
-	unsupported string // why no login can be checked here
-	private     bool
-}
+// workload is a set of gateway pods; publication one host an object publishes on one.
+type (
+	workload    = gatewayapi.Workload
+	publication = gatewayapi.Publication
+)
 
 // publications are the hosts obj publishes through gateways, one per host and workload, each
 // marked private or not (a host for every name, "*", is private when hostlessRules is).
 func (m *mesh) publications(obj runtime.Object) []publication {
 	var out []publication
 	add := func(p publication) {
-		p.private, p.by = m.private(p.host), describe(obj)
+		p.Private, p.By = m.private(p.Host), describe(obj)
 		out = append(out, p)
 	}
 	// A Gateway API gateway's own hosts count as private only when wholly inside a private zone:
 	// a wider one ("*.example.com") publishes what its routes bind, and those are judged.
 	addServed := func(p publication) {
-		p.private, p.by = m.inside(p.host), describe(obj)
+		p.Private, p.By = m.inside(p.Host), describe(obj)
 		out = append(out, p)
 	}
 	switch o := obj.(type) {
@@ -230,23 +198,19 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 		for i, s := range o.Spec.GetServers() {
 			for j, h := range s.GetHosts() {
 				for _, w := range m.selected(o.Spec.GetSelector()) {
-					out = append(out, publication{host: serverHost(h), field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j), gateway: describe(o), workload: w,
-						unsupported: notHTTP(s), by: describe(o)})
+					out = append(out, publication{Host: serverHost(h), Field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j), Gateway: describe(o), Workload: w,
+						Unsupported: notHTTP(s), By: describe(o)})
 				}
 			}
 		}
 	case *gatewayv1.Gateway:
 		w, unsupported := m.gatewayWorkload(o.Namespace, o.Name, o)
-		for i, l := range o.Spec.Listeners {
-			h := namedHost{"*", fmt.Sprintf("spec.listeners[%d]", i)}
-			if l.Hostname != nil {
-				h = namedHost{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
-			}
+		for _, l := range gatewayapi.Served(o) {
 			why := unsupported
-			if why == "" && !httpListener(l) {
-				why = fmt.Sprintf("its listener %s carries %s, not HTTP: an HTTP login provider never sees those requests", l.Name, l.Protocol)
+			if why == "" {
+				why = l.NotHTTP
 			}
-			addServed(publication{host: h.host, field: h.field, gateway: describe(o), workload: w, unsupported: why})
+			addServed(publication{Host: l.Host.Host, Field: l.Field, Gateway: describe(o), Workload: w, Unsupported: why})
 		}
 	case *gatewayv1.HTTPRoute:
 		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, true, add)
@@ -269,16 +233,31 @@ func (m *mesh) inside(host string) bool {
 // judge is what covers a publication, as the implementation running its pods says; none when
 // no implementation privgate knows runs them.
 func (m *mesh) judge(p publication) Exposure {
-	if p.workload.impl == nil || p.unsupported != "" {
+	if p.Workload.Impl == nil || p.Unsupported != "" {
 		return m.exposeTo(p, nil)
 	}
-	return p.workload.impl.expose(m, p)
+	return m.login(p.Workload.Impl).Coverage(p)
 }
 
-// istio reports whether Istio runs the pods of p: AuthorizationPolicies cover it.
-func (p publication) istio() bool {
-	_, ok := p.workload.impl.(istioGateways)
-	return ok && p.unsupported == ""
+// login is impl's login over the mesh's snapshot, read once per judgement. Istio's is the mesh
+// itself: it holds the AuthorizationPolicies already.
+func (m *mesh) login(impl gatewayapi.Implementation) gatewayapi.Login {
+	if _, ok := impl.(istioGateways); ok {
+		return m
+	}
+	if m.logins == nil {
+		m.logins = map[gatewayapi.Implementation]gatewayapi.Login{}
+	}
+	if m.logins[impl] == nil {
+		m.logins[impl] = impl.Login(m.cfg.Config, m.cluster)
+	}
+	return m.logins[impl]
+}
+
+// onIstio reports whether Istio runs the pods of p: AuthorizationPolicies cover it.
+func onIstio(p publication) bool {
+	_, ok := p.Workload.Impl.(istioGateways)
+	return ok && p.Unsupported == ""
 }
 
 // private reports whether host can serve a private name. Istio's and Gateway API's wildcards
@@ -304,11 +283,11 @@ func (m *mesh) virtualService(vs *istionetworking.VirtualService, add func(publi
 		gw := m.istioGateways[ns+"/"+name]
 		for _, h := range namedHosts(vs) {
 			if gw == nil {
-				add(publication{host: h.host, field: h.field, gateway: "Gateway " + ns + "/" + name + " (not in view)",
-					workload: workload{labels: map[string]string{}, impl: istioGateways{}}})
+				add(publication{Host: h.Host, Field: h.Field, Gateway: "Gateway " + ns + "/" + name + " (not in view)",
+					Workload: workload{Labels: map[string]string{}, Impl: istioGateways{}}})
 				continue
 			}
-			for _, s := range bound(gw, vs.Namespace, h.host) {
+			for _, s := range bound(gw, vs.Namespace, h.Host) {
 				why := notHTTP(s)
 				if why == "" && len(vs.Spec.GetHttp()) == 0 {
 					continue // an HTTP server routes only a VirtualService's http routes
@@ -317,10 +296,10 @@ func (m *mesh) virtualService(vs *istionetworking.VirtualService, add func(publi
 					continue // nor does a TLS or TCP server route http ones
 				}
 				for _, w := range m.selected(gw.Spec.GetSelector()) {
-					if !exportedTo(vs, w.namespace) {
+					if !exportedTo(vs, w.Namespace) {
 						continue
 					}
-					add(publication{host: h.host, field: h.field, gateway: describe(gw), workload: w, unsupported: why})
+					add(publication{Host: h.Host, Field: h.Field, Gateway: describe(gw), Workload: w, Unsupported: why})
 				}
 			}
 		}
@@ -396,11 +375,6 @@ func notHTTP(s *networkingv1alpha3.Server) string {
 	return ""
 }
 
-// httpListener reports whether a Gateway API listener terminates HTTP.
-func httpListener(l gatewayv1.Listener) bool {
-	return l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType
-}
-
 // selected are the configured gateway workloads an Istio Gateway's selector picks (Istio looks
 // for them in every namespace). None configured matching: the selector itself, in a namespace
 // privgate does not know.
@@ -408,11 +382,11 @@ func (m *mesh) selected(selector map[string]string) []workload {
 	var out []workload
 	for _, w := range m.cfg.GatewayWorkloads {
 		if subset(selector, w.Labels) {
-			out = append(out, workload{namespace: w.Namespace, labels: w.Labels, impl: istioGateways{}})
+			out = append(out, workload{Namespace: w.Namespace, Labels: w.Labels, Impl: istioGateways{}})
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, workload{labels: selector, impl: istioGateways{}})
+		out = append(out, workload{Labels: selector, Impl: istioGateways{}})
 	}
 	return out
 }
@@ -434,109 +408,33 @@ const gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 // deploys them (gw nil when not in view: then assumed to be Istio's, class istio), and why no
 // login can be checked there when no implementation privgate knows runs the class.
 func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload, string) {
-	class := istioClass
-	if gw != nil {
-		class = string(gw.Spec.GatewayClassName)
-	}
-	controller, ok := m.classes[class]
-	if !ok && class == istioClass {
-		controller, ok = istioController, true
-	}
-	impl := implementations[controller]
-	switch {
-	case !ok:
-		return workload{namespace: ns, class: class}, fmt.Sprintf("its GatewayClass %q is not in view, so its controller is unknown", class)
-	case impl == nil:
-		return workload{namespace: ns, class: class}, fmt.Sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", class, controller, known())
-	}
-	w, why := impl.pods(m, ns, name, gw, class)
-	w.impl = impl
-	return w, why
+	return implementations.Serving(m.classes, ns, name, gw, m.service)
 }
 
 // route publishes a route's hostnames on the listeners of each Gateway it attaches to
-// (parentRefs of kind Gateway; a Service parent is the mesh, not a gateway). A route without
-// hostnames takes its listener's, every host when the listener names none. HTTP routes attach to
-// HTTP and HTTPS listeners; a TLSRoute to TLS ones, whose requests no HTTP login provider sees.
-// A parent of another kind (a ListenerSet) is one privgate cannot follow: its hosts are refused.
+// (gatewayapi.Attach). HTTP routes attach to HTTP and HTTPS listeners; a TLSRoute to TLS ones,
+// whose requests no HTTP login provider sees. A parent of another kind (a ListenerSet) is one
+// privgate cannot follow: its hosts are refused.
 func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname, http bool, add func(publication)) {
-	named := routeHostnames(hostnames)
-	for i, p := range parents {
-		group, kind := gatewayv1.GroupName, "Gateway"
-		if p.Group != nil {
-			group = string(*p.Group)
-		}
-		if p.Kind != nil {
-			kind = string(*p.Kind)
-		}
-		gwNS := ns
-		if p.Namespace != nil {
-			gwNS = string(*p.Namespace)
-		}
-		parentField := fmt.Sprintf("spec.parentRefs[%d]", i)
-		if (group == "" || group == "core") && kind == "Service" {
-			continue // mesh traffic to a Service, not through a gateway
-		}
-		if group != gatewayv1.GroupName || kind != "Gateway" {
-			why := fmt.Sprintf("its parent is a %s (%s), which privgate cannot follow to a gateway", kind, group)
-			for _, h := range orEvery(named, parentField) {
-				add(publication{host: h.host, field: h.field, gateway: kind + " " + gwNS + "/" + string(p.Name), workload: workload{namespace: gwNS}, unsupported: why})
+	named := gatewayapi.Hostnames(hostnames)
+	for _, p := range gatewayapi.Parents(ns, parents) {
+		if p.Unfollowable != "" {
+			for _, h := range gatewayapi.Attach(nil, p, named, http) {
+				add(publication{Host: h.Host, Field: h.Field, Gateway: p.Gateway, Workload: workload{Namespace: p.Namespace}, Unsupported: p.Unfollowable})
 			}
 			continue
 		}
-		gw := m.gateways[gwNS+"/"+string(p.Name)]
-		w, unsupported := m.gatewayWorkload(gwNS, string(p.Name), gw)
+		gw := m.gateways[p.Namespace+"/"+p.Name]
+		w, unsupported := m.gatewayWorkload(p.Namespace, p.Name, gw)
 		if unsupported == "" && !http {
 			unsupported = "it is routed as TLS passed through: an HTTP login provider never sees those requests"
 		}
-		gateway := "Gateway " + gwNS + "/" + string(p.Name)
+		gateway := p.Gateway
 		if gw == nil {
 			gateway += " (not in view)"
 		}
-		for _, listener := range listeners(gw, p, http) {
-			if len(named) == 0 {
-				add(publication{host: listener, field: parentField, gateway: gateway, workload: w, unsupported: unsupported})
-				continue
-			}
-			for _, h := range named {
-				if host, ok := hostsIntersect(h.host, listener); ok {
-					add(publication{host: host, field: h.field, gateway: gateway, workload: w, unsupported: unsupported})
-				}
-			}
+		for _, h := range gatewayapi.Attach(gw, p, named, http) {
+			add(publication{Host: h.Host, Field: h.Field, Gateway: gateway, Workload: w, Unsupported: unsupported})
 		}
 	}
-}
-
-// orEvery is a route's hostnames, or every host ("*", at field) when it names none.
-func orEvery(named []namedHost, field string) []namedHost {
-	if len(named) == 0 {
-		return []namedHost{{"*", field}}
-	}
-	return named
-}
-
-// listeners are the hostnames of the listeners a parentRef attaches to ("*" for a listener
-// without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute; every host when
-// the Gateway is not in view.
-func listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference, http bool) []string {
-	if gw == nil {
-		return []string{"*"}
-	}
-	var out []string
-	for _, l := range gw.Spec.Listeners {
-		if (p.SectionName != nil && *p.SectionName != l.Name) || (p.Port != nil && *p.Port != l.Port) {
-			continue
-		}
-		if httpListener(l) != http || (!http && l.Protocol != gatewayv1.TLSProtocolType) {
-			continue
-		}
-		h := "*"
-		if l.Hostname != nil {
-			h = policy.NormalizeHost(string(*l.Hostname))
-		}
-		if !slices.Contains(out, h) {
-			out = append(out, h)
-		}
-	}
-	return out
 }

@@ -9,9 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 // object is one judged object, typed, with the document the policy reads.
@@ -37,15 +37,15 @@ func (o *object) Facts(string) policy.Facts {
 	f := policy.Facts{Always: true, Input: &input{}}
 	zones := o.t.cfg.Zones()
 	for _, h := range namedHosts(o.typed) {
-		if h.host != "*" && zones.PrivateEnvoyHost(h.host) {
-			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.host, Field: h.field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.host)})
+		if h.Host != "*" && zones.PrivateEnvoyHost(h.Host) {
+			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.Host, Field: h.Field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.Host)})
 		}
 	}
 	return f
 }
 
 // namedHost is a host an object names, normalized, and where.
-type namedHost struct{ host, field string }
+type namedHost = gatewayapi.Host
 
 // namedHosts are the hosts an object names: a VirtualService's hosts, a route's hostnames, an
 // Istio Gateway's server hosts (without their namespace part), a Gateway's listener hostnames.
@@ -54,34 +54,16 @@ func namedHosts(obj runtime.Object) []namedHost {
 	switch o := obj.(type) {
 	case *istionetworking.VirtualService:
 		for i, h := range o.Spec.GetHosts() {
-			out = append(out, namedHost{policy.NormalizeHost(h), fmt.Sprintf("spec.hosts[%d]", i)})
+			out = append(out, namedHost{Host: policy.NormalizeHost(h), Field: fmt.Sprintf("spec.hosts[%d]", i)})
 		}
 	case *istionetworking.Gateway:
 		for i, s := range o.Spec.GetServers() {
 			for j, h := range s.GetHosts() {
-				out = append(out, namedHost{serverHost(h), fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j)})
+				out = append(out, namedHost{Host: serverHost(h), Field: fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j)})
 			}
 		}
-	case *gatewayv1.Gateway:
-		for i, l := range o.Spec.Listeners {
-			if l.Hostname != nil {
-				out = append(out, namedHost{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)})
-			}
-		}
-	case *gatewayv1.HTTPRoute:
-		out = routeHostnames(o.Spec.Hostnames)
-	case *gatewayv1.GRPCRoute:
-		out = routeHostnames(o.Spec.Hostnames)
-	case *gatewayv1.TLSRoute:
-		out = routeHostnames(o.Spec.Hostnames)
-	}
-	return out
-}
-
-func routeHostnames(hs []gatewayv1.Hostname) []namedHost {
-	out := make([]namedHost, 0, len(hs))
-	for i, h := range hs {
-		out = append(out, namedHost{policy.NormalizeHost(string(h)), fmt.Sprintf("spec.hostnames[%d]", i)})
+	default:
+		out = gatewayapi.Names(obj)
 	}
 	return out
 }
@@ -114,7 +96,7 @@ func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 		mine.Uncovered = m.with(o.typed).boundTo("Gateway " + key(o.typed))
 	}
 	for _, p := range m.publications(o.typed) {
-		if p.private {
+		if p.Private {
 			mine.Exposures = append(mine.Exposures, m.judge(p))
 		}
 	}

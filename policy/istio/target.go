@@ -20,6 +20,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 //go:embed rego/*.rego
@@ -30,11 +31,11 @@ var (
 	VirtualService      = schema.GroupKind{Group: "networking.istio.io", Kind: "VirtualService"}
 	IstioGateway        = schema.GroupKind{Group: "networking.istio.io", Kind: "Gateway"}
 	AuthorizationPolicy = schema.GroupKind{Group: "security.istio.io", Kind: "AuthorizationPolicy"}
-	Gateway             = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "Gateway"}
-	GatewayClass        = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GatewayClass"}
-	HTTPRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "HTTPRoute"}
-	GRPCRoute           = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "GRPCRoute"}
-	TLSRoute            = schema.GroupKind{Group: gatewayv1.GroupName, Kind: "TLSRoute"}
+	Gateway             = gatewayapi.Gateway
+	GatewayClass        = gatewayapi.GatewayClass
+	HTTPRoute           = gatewayapi.HTTPRoute
+	GRPCRoute           = gatewayapi.GRPCRoute
+	TLSRoute            = gatewayapi.TLSRoute
 	Service             = schema.GroupKind{Kind: "Service"}
 )
 
@@ -97,22 +98,32 @@ func (*Target) JudgesDelete() bool { return true }
 
 // Reads are the kinds a judgement reads, each in the version cached: the judged ones, GatewayClasses
 // (which controller runs a Gateway) and Services (the pods of a Gateway deployed by hand,
-// cached only once Gateway API is installed). All but Services exist only with their CRDs.
+// cached only once Gateway API is installed). All but Services exist only with their CRDs. The
+// Gateway API implementations' own kinds follow (their login policies).
 func (*Target) Reads() []policy.Kind {
 	out := make([]policy.Kind, 0, len(judged)+2)
 	for _, gk := range judged {
 		out = append(out, policy.Kind{GVK: gk.WithVersion("v1"), Judged: true, CRD: true})
 	}
-	return append(out,
+	out = append(out,
 		policy.Kind{GVK: GatewayClass.WithVersion("v1"), CRD: true, ClusterScoped: true},
 		policy.Kind{GVK: corev1.SchemeGroupVersion.WithKind("Service"), With: Gateway})
+	for _, r := range implementations.Readers() {
+		out = append(out, r.Reads()...)
+	}
+	return out
 }
 
-// AddToScheme registers the Go types of Istio's networking and security APIs, Gateway API's
-// and core/v1 (Services).
+// AddToScheme registers the Go types of Istio's networking and security APIs, Gateway API's,
+// core/v1 (Services) and the Gateway API implementations' own.
 func (*Target) AddToScheme(s *runtime.Scheme) error {
 	for _, add := range []func(*runtime.Scheme) error{istionetworking.AddToScheme, istiosecurity.AddToScheme, gatewayv1.Install, corev1.AddToScheme} {
 		if err := add(s); err != nil {
+			return err
+		}
+	}
+	for _, r := range implementations.Readers() {
+		if err := r.AddToScheme(s); err != nil {
 			return err
 		}
 	}
@@ -142,6 +153,9 @@ func (*Target) Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, e
 	case Service:
 		obj = &corev1.Service{}
 	default:
+		if r := implementations.Reading(gvk.GroupKind()); r != nil {
+			return r.Typed(gvk, raw)
+		}
 		return nil, fmt.Errorf("kind %s is not one the istio target reads", gvk.GroupKind())
 	}
 	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(obj); err != nil {

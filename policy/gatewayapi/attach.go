@@ -1,0 +1,140 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"slices"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// Parent is a gateway a route names in its parentRefs.
+type Parent struct {
+	Namespace, Name string
+	// Gateway names it in messages: "Gateway ns/name", "ListenerSet ns/name".
+	Gateway string
+	Field   string // spec.parentRefs[i]
+	Ref     gatewayv1.ParentReference
+	// Unfollowable says why privgate cannot follow the parent to a Gateway (a ListenerSet):
+	// the hosts it would publish there are ones no login can be checked for. "" for a Gateway.
+	Unfollowable string
+}
+
+// Parents are the gateways a route in namespace ns names (the route's namespace unless a ref
+// says otherwise). A Service parent is mesh traffic to a Service, not through a gateway: left
+// out.
+func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
+	var out []Parent
+	for i, p := range refs {
+		group, kind := gatewayv1.GroupName, "Gateway"
+		if p.Group != nil {
+			group = string(*p.Group)
+		}
+		if p.Kind != nil {
+			kind = string(*p.Kind)
+		}
+		gwNS := ns
+		if p.Namespace != nil {
+			gwNS = string(*p.Namespace)
+		}
+		if (group == "" || group == "core") && kind == "Service" {
+			continue
+		}
+		parent := Parent{Namespace: gwNS, Name: string(p.Name), Gateway: kind + " " + gwNS + "/" + string(p.Name), Field: fmt.Sprintf("spec.parentRefs[%d]", i), Ref: p}
+		if group != gatewayv1.GroupName || kind != "Gateway" {
+			parent.Unfollowable = fmt.Sprintf("its parent is a %s (%s), which privgate cannot follow to a gateway", kind, group)
+		}
+		out = append(out, parent)
+	}
+	return out
+}
+
+// Attach are the hosts a route with hostnames named publishes through parent p, whose Gateway is
+// gw (nil when not in view): on each listener the parentRef attaches to, the narrower of the
+// route's hostname and the listener's, or the listener's own when the route names none. http
+// tells an HTTPRoute or GRPCRoute (HTTP and HTTPS listeners) from a TLSRoute (TLS ones). A parent
+// privgate cannot follow publishes the route's hostnames, every host when it names none.
+func Attach(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Host {
+	if p.Unfollowable != "" {
+		return orEvery(named, p.Field)
+	}
+	var out []Host
+	for _, listener := range Listeners(gw, p.Ref, http) {
+		if len(named) == 0 {
+			out = append(out, Host{listener, p.Field})
+			continue
+		}
+		for _, h := range named {
+			if host, ok := Intersect(h.Host, listener); ok {
+				out = append(out, Host{host, h.Field})
+			}
+		}
+	}
+	return out
+}
+
+// orEvery is a route's hostnames, or every host ("*", at field) when it names none.
+func orEvery(named []Host, field string) []Host {
+	if len(named) == 0 {
+		return []Host{{"*", field}}
+	}
+	return named
+}
+
+// Listeners are the hostnames of the listeners a parentRef attaches to ("*" for a listener
+// without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute; every host when
+// the Gateway is not in view. A route is assumed accepted by every listener it names (fail
+// closed): allowedRoutes is not read.
+func Listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference, http bool) []string {
+	if gw == nil {
+		return []string{"*"}
+	}
+	var out []string
+	for _, l := range gw.Spec.Listeners {
+		if (p.SectionName != nil && *p.SectionName != l.Name) || (p.Port != nil && *p.Port != l.Port) {
+			continue
+		}
+		if HTTPListener(l) != http || (!http && l.Protocol != gatewayv1.TLSProtocolType) {
+			continue
+		}
+		h := "*"
+		if l.Hostname != nil {
+			h = policy.NormalizeHost(string(*l.Hostname))
+		}
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// HTTPListener reports whether a listener terminates HTTP.
+func HTTPListener(l gatewayv1.Listener) bool {
+	return l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType
+}
+
+// Listener is a host a Gateway's listener serves itself.
+type Listener struct {
+	Host
+	// NotHTTP says why the listener's requests never reach an HTTP login provider (TLS passed
+	// through, TCP); "" for HTTP and HTTPS.
+	NotHTTP string
+}
+
+// Served are the hosts a Gateway's listeners serve, one per listener ("*" for one without a
+// hostname).
+func Served(gw *gatewayv1.Gateway) []Listener {
+	out := make([]Listener, 0, len(gw.Spec.Listeners))
+	for i, l := range gw.Spec.Listeners {
+		s := Listener{Host: Host{"*", fmt.Sprintf("spec.listeners[%d]", i)}}
+		if l.Hostname != nil {
+			s.Host = Host{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
+		}
+		if !HTTPListener(l) {
+			s.NotHTTP = fmt.Sprintf("its listener %s carries %s, not HTTP: an HTTP login provider never sees those requests", l.Name, l.Protocol)
+		}
+		out = append(out, s)
+	}
+	return out
+}

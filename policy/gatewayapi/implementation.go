@@ -1,0 +1,168 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// An Implementation is a gateway controller whose login privgate can judge: which pods serve a
+// Gateway of its classes, and what covers a host published on them. Istio's (policy/istio) is
+// the one built in: its login is a CUSTOM AuthorizationPolicy on those pods. Another (Envoy
+// Gateway, whose SecurityPolicy with extAuth plays that part) is a package of its own
+// implementing this, listed in the Registry that the target judging Gateway API kinds is given
+// (policy/istio's implementations, for now) under its controllerName: nothing here changes. It
+// owns its policy kind end to end: what covers a host (Login), and, in the target judging that
+// kind, the changes that uncover one, the policy it suggests and its Rego. One that reads kinds
+// of its own (its policy kind) implements policy.Reader too: the target reads them for it. An
+// implementation is a comparable value (an empty struct will do): a target keeps each one's
+// Login per judgement.
+type Implementation interface {
+	// Pods are the pods serving Gateway ns/name of class (gw nil when not in view), as the
+	// implementation deploys them, or why they are unknown. services finds a Service in view.
+	Pods(ns, name string, gw *gatewayv1.Gateway, class string, services Services) (Workload, string)
+	// Login reads what covers hosts on its pods from a snapshot of the cluster, once per
+	// judgement: a judgement asks it about every host published there.
+	Login(cfg *policy.Config, c policy.Cluster) Login
+}
+
+// Login judges hosts published on an implementation's pods over one snapshot of the cluster.
+type Login interface {
+	// Coverage is what covers the publication there (Covered, Policy), or why each policy that
+	// applies does not (Gaps: say why even when none applies, since privgate.istio's fallback
+	// reason names AuthorizationPolicies) and a policy that would (Fix).
+	Coverage(p Publication) Exposure
+}
+
+// Services finds Service namespace/name in view (nil when not).
+type Services func(namespace, name string) *corev1.Service
+
+// Registry is the implementations a target judging Gateway API kinds knows, by GatewayClass
+// spec.controllerName, and the class assumed where none is in view.
+type Registry struct {
+	Implementations map[string]Implementation
+	// AssumedClass is the class of a Gateway not in view, and AssumedController its controller
+	// when its GatewayClass is not in view either: the class an implementation installs itself
+	// (Istio's "istio").
+	AssumedClass, AssumedController string
+}
+
+// Known lists the controllerNames of the implementations, for messages.
+func (r Registry) Known() string {
+	return strings.Join(slices.Sorted(maps.Keys(r.Implementations)), ", ")
+}
+
+// Readers are the implementations that read kinds of their own, in controllerName order.
+func (r Registry) Readers() []policy.Reader {
+	var out []policy.Reader
+	for _, c := range slices.Sorted(maps.Keys(r.Implementations)) {
+		if reader, ok := r.Implementations[c].(policy.Reader); ok {
+			out = append(out, reader)
+		}
+	}
+	return out
+}
+
+// Reading is the implementation that reads kind gk, nil when none does.
+func (r Registry) Reading(gk schema.GroupKind) policy.Reader {
+	for _, reader := range r.Readers() {
+		for _, k := range reader.Reads() {
+			if k.GVK.GroupKind() == gk {
+				return reader
+			}
+		}
+	}
+	return nil
+}
+
+// Serving are the pods serving Gateway ns/name (gw nil when not in view), as the implementation
+// running its class deploys them (classes: GatewayClass name to controllerName), and why no
+// login can be checked there when no implementation the registry knows runs the class.
+func (r Registry) Serving(classes map[string]string, ns, name string, gw *gatewayv1.Gateway, services Services) (Workload, string) {
+	class := r.AssumedClass
+	if gw != nil {
+		class = string(gw.Spec.GatewayClassName)
+	}
+	controller, ok := classes[class]
+	if !ok && class == r.AssumedClass {
+		controller, ok = r.AssumedController, true
+	}
+	impl := r.Implementations[controller]
+	switch {
+	case !ok:
+		return Workload{Namespace: ns, Class: class}, fmt.Sprintf("its GatewayClass %q is not in view, so its controller is unknown", class)
+	case impl == nil:
+		return Workload{Namespace: ns, Class: class}, fmt.Sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", class, controller, r.Known())
+	}
+	w, why := impl.Pods(ns, name, gw, class, services)
+	w.Impl = impl
+	return w, why
+}
+
+// Workload is a set of gateway pods.
+type Workload struct {
+	Namespace string            // "" when unknown
+	Labels    map[string]string // the pods' labels (or the selector that picks them)
+	// Gateway is the Gateway API Gateway these pods serve, for targetRefs; nil for another
+	// kind of gateway's pods (an Istio Gateway's).
+	Gateway *gatewayv1.Gateway
+	// Class is that Gateway's class.
+	Class string
+	// Impl is the implementation running the pods, which says what covers a host on them
+	// (nil when none privgate knows does).
+	Impl Implementation
+}
+
+func (w Workload) String() string {
+	if w.Namespace == "" && len(w.Labels) == 0 {
+		return "(any: the Gateway is not in view)"
+	}
+	ns := w.Namespace
+	if ns == "" {
+		ns = "*"
+	}
+	keys := slices.Sorted(maps.Keys(w.Labels))
+	pairs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k+"="+w.Labels[k])
+	}
+	return ns + "/{" + strings.Join(pairs, ",") + "}"
+}
+
+// Publication is one host an object publishes on one gateway workload.
+type Publication struct {
+	Host        string // normalized; "*" for every host
+	Field       string
+	By          string
+	Gateway     string
+	Workload    Workload
+	Unsupported string // why no login can be checked here
+	Private     bool
+}
+
+// Exposure is one private host published on one gateway workload, and what login covers it
+// there: what a target's Rego reads (docs/istio.md).
+type Exposure struct {
+	Host     string `json:"host"`             // normalized; "*" when every host is
+	Field    string `json:"field"`            // where the publishing object names it: spec.hosts[0]
+	By       string `json:"by"`               // the publishing object: VirtualService apps/grafana
+	Gateway  string `json:"gateway"`          // the gateway it is published on: Gateway istio-system/public
+	Workload string `json:"workload"`         // the pods serving it: istio-system/{app=istio-ingressgateway}
+	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
+	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
+	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
+	// Gaps say why each login policy that applies to the workload does not cover the host.
+	Gaps []string `json:"gaps,omitempty"`
+	// Unsupported says why no login can be checked on this gateway (an implementation privgate
+	// does not know); such a host is never covered.
+	Unsupported string `json:"unsupported,omitempty"`
+	// Fix is a policy that would cover the host, as YAML to apply.
+	Fix string `json:"fix,omitempty"`
+}
