@@ -115,9 +115,6 @@ func (h *Handler) respond(ctx context.Context, body []byte, shed bool) answer {
 		resp.UID = req.UID
 	}
 	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
-	if out.APIVersion == "" {
-		out.TypeMeta = metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}
-	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return answer{status: http.StatusInternalServerError, err: fmt.Errorf("encode response: %w", err)}
@@ -170,6 +167,10 @@ func decode(body []byte) (*admissionv1.AdmissionReview, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: %w", err)
 	}
 	switch {
+	case review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview":
+		// The webhook configurations ask for admission.k8s.io/v1 only: anything else was not
+		// sent by the API server, and judging it would echo an envelope nobody asked for.
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: apiVersion %q kind %q, want admission.k8s.io/v1 AdmissionReview", review.APIVersion, review.Kind)
 	case review.Request == nil:
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: no request")
 	case review.Request.UID == "":

@@ -171,6 +171,38 @@ func TestServeHTTPS(t *testing.T) {
 	}
 }
 
+// TestServeNoHTTP2: the webhook port offers HTTP/1.1 only, even to a client asking for h2 first,
+// and an AdmissionReview of another version is refused with 400, never judged.
+func TestServeNoHTTP2(t *testing.T) {
+	base, client, _ := servedPrivgate(t)
+	tr := client.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
+	tr.ForceAttemptHTTP2 = true
+	h2 := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := h2.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 1 || resp.TLS == nil || resp.TLS.NegotiatedProtocol == "h2" {
+		t.Errorf("served %s (ALPN %q), want HTTP/1.1 only", resp.Proto, resp.TLS.NegotiatedProtocol)
+	}
+
+	var review admissionv1.AdmissionReview
+	_ = json.Unmarshal(admissionReview(t, "CREATE", "../../examples/admitted/argocd-server.yaml"), &review)
+	review.APIVersion = "admission.k8s.io/v1beta1"
+	body, _ := json.Marshal(review)
+	resp, err = client.Post(base+"/validate", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "admission.k8s.io/v1beta1") {
+		t.Errorf("v1beta1 review: HTTP %d %s, want 400", resp.StatusCode, b)
+	}
+}
+
 // A config error stops serve at start with exit 2 and the key named.
 func TestServeBadConfig(t *testing.T) {
 	dir := t.TempDir()

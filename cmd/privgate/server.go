@@ -106,13 +106,13 @@ func (s *server) Run(ctx context.Context) error {
 	if cluster != nil {
 		checks["cluster"] = func(*http.Request) error { return cluster.Ready() }
 	}
-	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir}
+	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir, TLSOpts: []func(*tls.Config){http1Only}}
 	var certSource certs.Source
 	if o.certs == "self-managed" {
 		if certSource, err = s.selfManagedCerts(); err != nil {
 			return &exitError{exitUsage, fmt.Errorf("--certs self-managed: %w", err)}
 		}
-		serverOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate }}
+		serverOpts.TLSOpts = append(serverOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate })
 		checks["certificate"] = func(*http.Request) error { return certSource.Ready() }
 	}
 	srv := crwebhook.NewServer(serverOpts)
@@ -152,6 +152,12 @@ func (s *server) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// http1Only offers HTTP/1.1 alone on the webhook port. The API server calls webhooks over
+// HTTP/1.1; HTTP/2 would only give any client that reaches the port (a webhook's port must
+// accept every client) the stream multiplexing behind the rapid-reset and CONTINUATION-flood
+// CVEs, as controller-runtime's scaffolding warns.
+func http1Only(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
 
 // selfManagedCerts builds the Secret-backed certificate source with the pod's own identity (or
 // --kubeconfig / $KUBECONFIG outside a cluster).
