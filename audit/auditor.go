@@ -241,7 +241,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 		return err
 	}
 	req := policy.Request{Kind: k.gvk, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
-	d, err := a.Reviewer.Validate(ctx, req)
+	d, err := a.Reviewer.Audit(ctx, req)
 	if err != nil {
 		// An object the core cannot judge is reported as such, never as passing.
 		d = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: err.Error()}}}

@@ -85,6 +85,17 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 	})
 }
 
+// Audit judges a stored object as Validate would if it were written now, in every namespace.
+// Never intercepting a namespace means admission never blocks it (so that privgate can never lock
+// the cluster out of repairing itself), not that what it exposes goes unseen: an unprotected
+// private host in kube-system is as exposed as anywhere else, so the zone view (the audit, privgate
+// audit) reports it like any other.
+func (r *Reviewer) Audit(ctx context.Context, req Request) (Decision, error) {
+	every := *r
+	every.NeverIntercepted = nil
+	return every.Validate(ctx, req)
+}
+
 // Review mutates and then validates the result, as the API server calls the two webhooks:
 // privgate check's path.
 func (r *Reviewer) Review(ctx context.Context, req Request) (Decision, error) {
