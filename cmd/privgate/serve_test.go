@@ -213,3 +213,27 @@ func TestServeBadConfig(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
+
+// TestParseMemoryLimit: the container's limit as cgroup v2 and v1 write it; none when unlimited.
+func TestParseMemoryLimit(t *testing.T) {
+	cases := map[string]struct {
+		file  string
+		bytes int64
+		ok    bool
+	}{
+		"v2 limit":     {"201326592\n", 201326592, true},
+		"v2 unlimited": {"max\n", 0, false},
+		"v1 limit":     {"201326592\n", 201326592, true},
+		"v1 unlimited": {"9223372036854771712\n", 0, false},
+		"empty":        {"", 0, false},
+		"garbage":      {"192Mi\n", 0, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			n, ok := parseMemoryLimit(c.file)
+			if n != c.bytes || ok != c.ok {
+				t.Errorf("parseMemoryLimit(%q) = %d, %v; want %d, %v", c.file, n, ok, c.bytes, c.ok)
+			}
+		})
+	}
+}

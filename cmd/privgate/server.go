@@ -39,6 +39,7 @@ type serverOptions struct {
 	namespace   string
 	cacheSize   resource.QuantityValue
 	inFlight    int
+	bodyBudget  resource.QuantityValue
 	maxWait     time.Duration
 	kubeconfig  string
 	auditEvery  time.Duration
@@ -50,6 +51,8 @@ func (o *serverOptions) validate() error {
 	switch {
 	case o.inFlight < 1 || o.maxWait <= 0:
 		return fmt.Errorf("--max-in-flight %d --max-wait %s: want at least 1 and a positive wait", o.inFlight, o.maxWait)
+	case o.bodyBudget.Value() < webhook.MaxBody:
+		return fmt.Errorf("--max-body-bytes-in-flight %s: want at least %d bytes, one review of the largest size the API server sends", o.bodyBudget.String(), webhook.MaxBody)
 	case o.cacheSize.Sign() < 0:
 		return fmt.Errorf("--decision-cache-size %s: want 0 (off) or a size such as 8Mi", o.cacheSize.String())
 	case o.auditEvery <= 0:
@@ -77,6 +80,7 @@ func newServer(o serverOptions) *server { return &server{opts: o} }
 func (s *server) Run(ctx context.Context) error {
 	o := s.opts
 	log := ctrl.Log.WithName("privgate")
+	setMemoryLimit(log)
 	setup, err := load(ctx, o.config, o.policyDir, neverIntercepted(o.namespace), false)
 	if err != nil {
 		return &exitError{exitUsage, err}
@@ -116,7 +120,7 @@ func (s *server) Run(ctx context.Context) error {
 		checks["certificate"] = func(*http.Request) error { return certSource.Ready() }
 	}
 	srv := crwebhook.NewServer(serverOpts)
-	gate := webhook.NewGate(o.inFlight, o.maxWait)
+	gate := webhook.NewGate(o.inFlight, o.maxWait).WithBodyBudget(o.bodyBudget.Value())
 	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: setup.reviewer, Log: log.WithName("mutate"), Gate: gate})
 	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: setup.reviewer, Log: log.WithName("validate"), Gate: gate})
 	srv.Register("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
