@@ -27,10 +27,12 @@ import (
 // keeps those from privgate in the first place; and their reviews are small, so they wait only
 // when the small pool is full.
 const (
-	// DefaultBodyBudget is the large pool's default: two reviews of the largest size at once.
-	// Decoding and judging a body takes a few times its size, so this keeps the bodies'
-	// share of memory within the container limit of deploy/ (see docs/performance.md).
-	DefaultBodyBudget = 2*maxBody + 2<<20
+	// DefaultBodyBudget is the large pool's default: one review of the largest size at a time
+	// (beside medium ones). Decoding and judging a body holds about nine times its size at the
+	// peak (the body, the decoded review, the typed object, its JSON, the policy's input and
+	// evaluation): two 7 MiB reviews at once took privgate over deploy/'s 192 MiB limit, one
+	// stays well under it (docs/performance.md, "Memory under large reviews").
+	DefaultBodyBudget = maxBody + 2<<20
 	// smallBody is the largest body drawing on the small pool: the reviews seen in practice.
 	smallBody = maxPresize
 	// smallPool is the small pool: 128 small reviews of the largest small size, thousands of
