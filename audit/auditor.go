@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,6 +44,8 @@ type Auditor struct {
 	View     *View
 	Interval time.Duration
 	Log      logr.Logger
+	// Election, when set, picks the replica that audits (see Election); without it this one does.
+	Election *Election
 
 	client client.Client
 	mapper meta.RESTMapper
@@ -58,6 +61,10 @@ type Auditor struct {
 	verdicts map[objectKey]verdict
 	written  map[reportKey]written
 	reports  map[string]bool // by report kind: whether its CRD is installed (absent: not checked yet)
+
+	// leading counts the terms running (one, briefly two while a lost term ends): while none
+	// does, reconciles do nothing, and the next term's first full pass catches up.
+	leading atomic.Int32
 }
 
 type verdict struct {
@@ -137,6 +144,9 @@ type reconciler struct {
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if r.a.leading.Load() == 0 {
+		return reconcile.Result{}, nil // another replica audits; this one's next term starts with a full pass
+	}
 	r.a.work.Lock()
 	defer r.a.work.Unlock()
 	obj := r.kind.object()
@@ -157,9 +167,21 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{}, err
 }
 
-// Start runs the full passes until ctx ends: at once, on a policy or group change, on request
-// (an IngressClass changed), and every Interval.
+// Start audits until ctx ends: while this replica leads, when there is an Election, else
+// throughout. Losing the lease stops the audit, never the process (see Election).
 func (a *Auditor) Start(ctx context.Context) error {
+	if a.Election == nil {
+		a.lead(ctx)
+		return nil
+	}
+	return a.Election.Run(ctx, a.lead)
+}
+
+// lead runs the full passes until ctx ends: at once, on a policy or group change, on request
+// (an IngressClass changed), and every Interval.
+func (a *Auditor) lead(ctx context.Context) {
+	a.leading.Add(1)
+	defer a.leading.Add(-1)
 	// What the verdicts depend on, read before the first pass: a change during it is caught.
 	judgedWith := func() [3]uint64 {
 		snap := a.Reviewer.Groups.Snapshot()
@@ -178,7 +200,7 @@ func (a *Auditor) Start(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 			a.fullPass(ctx, "interval")
 		case why := <-a.pass:
@@ -457,5 +479,6 @@ func (a *Auditor) publish() {
 	auditObjects.Set(float64(len(a.verdicts)))
 }
 
-// NeedLeaderElection: one replica writes the Reports.
-func (a *Auditor) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is false: the manager runs no election (it would end the process when the
+// lease is lost); the Auditor runs its own (Election), so that one replica writes the Reports.
+func (a *Auditor) NeedLeaderElection() bool { return false }
