@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -46,6 +49,12 @@ type Auditor struct {
 	Log      logr.Logger
 	// Election, when set, picks the replica that audits (see Election); without it this one does.
 	Election *Election
+	// ReportsEvery is how often the leader looks whether the Report CRDs are installed (the
+	// cluster view's discovery interval): Reports are written as soon as the CRD is back, and
+	// privgate_audit_reports_enabled says 0 while it is gone. 0: once a full pass.
+	ReportsEvery time.Duration
+
+	discovery discovery.DiscoveryInterface
 
 	client client.Client
 	mapper meta.RESTMapper
@@ -75,6 +84,11 @@ type verdict struct {
 // SetupWithManager registers a controller per judged kind and the full passes.
 func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	a.client, a.mapper = mgr.GetClient(), mgr.GetRESTMapper()
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	a.discovery = dc
 	a.pass = make(chan string, 1)
 	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
 	// Audit judges objects as stored, each once per change: the decision cache would only
@@ -197,10 +211,20 @@ func (a *Auditor) lead(ctx context.Context) {
 	defer tick.Stop()
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
+	var reportsTick <-chan time.Time
+	if a.ReportsEvery > 0 {
+		t := time.NewTicker(a.ReportsEvery)
+		defer t.Stop()
+		reportsTick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-reportsTick:
+			if a.refreshReports() {
+				a.fullPass(ctx, "Report CRD installed")
+			}
 		case <-tick.C:
 			a.fullPass(ctx, "interval")
 		case why := <-a.pass:
@@ -296,13 +320,56 @@ func (a *Auditor) reportsOn(o client.Object) bool {
 	return a.checkReports(kind)
 }
 
+// refreshReports looks again whether the Report CRDs are installed, and reports whether one
+// came (back) since the last look: the Reports are then all to write.
+func (a *Auditor) refreshReports() bool {
+	a.mu.Lock()
+	was := maps.Clone(a.reports)
+	a.mu.Unlock()
+	back := false
+	for _, kind := range []string{"Report", "ClusterReport"} {
+		if a.checkReports(kind) && !was[kind] {
+			back = true
+		}
+	}
+	return back
+}
+
+// reportsInstalled looks up whether the CRD of kind (Report, ClusterReport) is served, from
+// discovery itself: the RESTMapper keeps a mapping it once found after the CRD is deleted.
+// known is false when the API server could not say (unreachable).
+func (a *Auditor) reportsInstalled(kind string) (on, known bool, err error) {
+	if a.discovery == nil {
+		_, err = a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
+		return err == nil, err == nil || meta.IsNoMatchError(err), err
+	}
+	list, err := a.discovery.ServerResourcesForGroupVersion(reportsv1alpha1.SchemeGroupVersion.String())
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, true, err
+	case err != nil:
+		return false, false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Kind == kind {
+			return true, true, nil
+		}
+	}
+	return false, true, fmt.Errorf("%s not served in %s", kind, reportsv1alpha1.SchemeGroupVersion)
+}
+
 // checkReports looks up whether the CRD of kind (Report, ClusterReport) is installed, once a
-// pass, saying so in the log once per change.
+// pass and every ReportsEvery, saying so in the log once per change. While the API server
+// cannot say, the last answer stands.
 func (a *Auditor) checkReports(kind string) bool {
-	_, err := a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
-	on := err == nil
+	on, known, err := a.reportsInstalled(kind)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !known {
+		if was, ok := a.reports[kind]; ok {
+			return was
+		}
+	}
 	if was, known := a.reports[kind]; !known || was != on {
 		if on {
 			a.Log.Info("audit writes OpenReports " + kind + "s")

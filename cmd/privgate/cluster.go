@@ -109,7 +109,7 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if namespace == "" {
 		log.Info("no --namespace: audit runs without leader election (one replica only)")
 	}
-	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, Log: log.WithName("audit")}
+	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, ReportsEvery: discoverEvery, Log: log.WithName("audit")}
 	if namespace != "" {
 		if a.Election, err = auditElection(cfg, namespace, log.WithName("election")); err != nil {
 			return nil, err

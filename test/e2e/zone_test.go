@@ -129,7 +129,7 @@ func TestZone(t *testing.T) {
 		}
 
 		// Without the Report CRD: ready, audit runs, says so once, privgate audit still works.
-		restart(c.example("privgate.yaml"))
+		restart(c.example("privgate.yaml"), "--discovery-interval", "2s")
 		err := c.eventually(15*time.Second, func() error {
 			_, body := get(metrics, http.DefaultClient)
 			if !strings.Contains(body, "privgate_audit_reports_enabled 0") || !strings.Contains(body, `privgate_audit_violations{namespace="zone-a",rule="auth-missing"} 2`) ||
@@ -152,12 +152,12 @@ func TestZone(t *testing.T) {
 			t.Errorf("privgate audit: exit %d (%v)\n%s", code, err, out)
 		}
 
-		// With the CRD: a Report per Ingress, within seconds of start.
+		// The CRD installed while privgate runs: a Report per Ingress within the discovery
+		// interval (2 s here), not at the next full pass (a minute here), and no restart.
 		if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
 			t.Fatal(stderr)
 		}
-		restart(c.example("privgate.yaml"))
-		err = c.eventually(20*time.Second, func() error {
+		err = c.eventually(30*time.Second, func() error {
 			r, ok := c.reports(t, "zone-a")["grafana"]
 			if !ok || r.rules() != "fail:auth-missing,fail:auth-missing,fail:tls-missing" {
 				return fmt.Errorf("report %+v", r)
@@ -172,6 +172,9 @@ func TestZone(t *testing.T) {
 		}
 		out2, _, _ := c.run("", "get", "reports", "-A")
 		t.Logf("kubectl get reports -A:\n%s", out2)
+		if _, body := get(metrics, http.DefaultClient); !strings.Contains(body, "privgate_audit_reports_enabled 1") {
+			t.Errorf("Reports written, yet privgate_audit_reports_enabled is not 1")
+		}
 	})
 
 	t.Run("a fix, a policy edit and a deletion change the Reports", func(t *testing.T) {
