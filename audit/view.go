@@ -52,6 +52,8 @@ type View struct {
 	wanted    []schema.GroupKind        // related kinds the targets read
 	installed map[schema.GroupKind]bool // those whose informers run (CRD found)
 	onRelated func()                    // called on any change of a related kind
+
+	reader client.Reader // uncached, for Live (live.go)
 }
 
 // NewView indexes c's Ingresses by private host (as reviewer classifies them) and counts every

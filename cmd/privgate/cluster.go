@@ -100,7 +100,8 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if err != nil {
 		return nil, err
 	}
-	reviewer.Cluster = view // the webhooks' and the audit's cross-object rules read the cache
+	view.ReadLive(mgr.GetAPIReader()) // refusals resting on related objects are confirmed live (policy.Live)
+	reviewer.Cluster = view           // the webhooks' and the audit's cross-object rules read the cache
 	started, err := view.Discover(ctx, mgr.GetRESTMapper())
 	if err != nil {
 		return nil, fmt.Errorf("discover the installed Istio and Gateway API kinds: %w", err)
