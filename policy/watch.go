@@ -163,5 +163,9 @@ func Reload(ctx context.Context, dir string, e *Engine, log logr.Logger) {
 	}
 	reloads.WithLabelValues("success").Inc()
 	lastReload.Set(1)
+	loadedFromDir()
 	log.Info("policy reloaded", "dir", dir, "files", len(mods))
+	if err := e.SaveLastGood(dir); err != nil {
+		log.Error(err, "cannot keep a copy of the policy for a restart")
+	}
 }

@@ -36,6 +36,7 @@ func newServeCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "privgate.yaml")
 	f.StringVar(&o.policyDir, "policy-dir", "", "directory of .rego files laid over the embedded policy, watched for edits")
+	f.StringVar(&o.lastGoodDir, "policy-last-good-dir", "", "writable directory where a copy of --policy-dir is kept each time it loads; when the directory does not load at start, the copy serves instead (said in /readyz?verbose and privgate_policy_serving_last_good) until it does. deploy/ and the chart use an emptyDir, which outlives container restarts")
 	f.StringVar(&o.certs, "certs", "files", "where the serving certificate comes from: files (--cert-dir, reloaded on change; cert-manager) or self-managed (a CA and certificate privgate keeps in a Secret)")
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "files: directory holding tls.crt and tls.key")
 	f.StringVar(&o.certSecret, "cert-secret", "privgate-tls", "self-managed: the Secret (in --namespace) shared by every replica")

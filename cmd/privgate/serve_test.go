@@ -237,3 +237,39 @@ func TestParseMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLastGoodPolicy: a policy directory broken while privgate ran (the edit refused) must
+// not crash-loop the restarted process when a last good copy was kept: it serves the copy and
+// says so in /readyz?verbose. Without a copy, a broken policy still stops it at start (exit 2).
+func TestServeLastGoodPolicy(t *testing.T) {
+	dir, lastGood := t.TempDir(), filepath.Join(t.TempDir(), "last-good")
+	writeFile(t, dir+"/site.rego", "package privgate.site\n\nversion := \"v1\"\n")
+	servedPrivgate(t, "--policy-dir", dir, "--policy-last-good-dir", lastGood) // keeps a copy at start
+	writeFile(t, dir+"/broken.rego", "package privgate\n\ndeny contains x if {\n")
+
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--config", exampleConfig, "--policy-dir", dir, "--policy-last-good-dir", t.TempDir() + "/none"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("a broken policy without a last good copy: exit %d, want 2: %s", code, stderr.String())
+	}
+
+	base, client, logs := servedPrivgate(t, "--policy-dir", dir, "--policy-last-good-dir", lastGood)
+	code, body := httpGet(t, client, base+"/readyz?verbose")
+	if code != http.StatusOK || !strings.Contains(body, "[!]policy: the policy directory did not load at start") || !strings.Contains(body, lastGood) {
+		t.Errorf("/readyz?verbose: HTTP %d\n%s\nlogs:\n%s", code, body, logs.String())
+	}
+	m := postReview(t, client, base+"/validate", admissionReview(t, "CREATE", "../../examples/denied/grafana-snippet.yaml"))
+	if m.Allowed {
+		t.Error("the last good policy admits what the default denies")
+	}
+}
+
+func httpGet(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
