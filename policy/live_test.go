@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/test/testutil"
@@ -36,15 +33,8 @@ func (c *laggingCache) Live(context.Context) (policy.Cluster, error) {
 func TestLiveConfirmsRefusals(t *testing.T) {
 	r := testutil.Reviewer(t, "istio/testdata/privgate.yaml")
 	docs := map[string][]byte{}
-	raw, err := os.ReadFile("istio/testdata/cases/authz-delete-uncovers.yaml") // a Gateway, a VirtualService and the policy covering it
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		j, err := yaml.YAMLToJSON([]byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
+	// A Gateway, a VirtualService and the policy covering it.
+	for _, j := range testutil.ReadYAMLDocuments(t, "istio/testdata/cases/authz-delete-uncovers.yaml") {
 		var head struct{ Kind string }
 		_ = json.Unmarshal(j, &head)
 		docs[head.Kind] = j

@@ -192,14 +192,8 @@ func TestServeNoHTTP2(t *testing.T) {
 	_ = json.Unmarshal(admissionReview(t, "CREATE", "../../examples/admitted/argocd-server.yaml"), &review)
 	review.APIVersion = "admission.k8s.io/v1beta1"
 	body, _ := json.Marshal(review)
-	resp, err = client.Post(base+"/validate", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "admission.k8s.io/v1beta1") {
-		t.Errorf("v1beta1 review: HTTP %d %s, want 400", resp.StatusCode, b)
+	if code, b := httpDo(t, client, http.MethodPost, base+"/validate", body); code != http.StatusBadRequest || !strings.Contains(b, "admission.k8s.io/v1beta1") {
+		t.Errorf("v1beta1 review: HTTP %d %s, want 400", code, b)
 	}
 }
 
@@ -253,7 +247,7 @@ func TestServeLastGoodPolicy(t *testing.T) {
 	}
 
 	base, client, logs := servedPrivgate(t, "--policy-dir", dir, "--policy-last-good-dir", lastGood)
-	code, body := httpGet(t, client, base+"/readyz?verbose")
+	code, body := httpDo(t, client, http.MethodGet, base+"/readyz?verbose", nil)
 	if code != http.StatusOK || !strings.Contains(body, "[!]policy: the policy directory did not load at start") || !strings.Contains(body, lastGood) {
 		t.Errorf("/readyz?verbose: HTTP %d\n%s\nlogs:\n%s", code, body, logs.String())
 	}
@@ -263,9 +257,17 @@ func TestServeLastGoodPolicy(t *testing.T) {
 	}
 }
 
-func httpGet(t *testing.T, client *http.Client, url string) (int, string) {
+// httpDo sends a request (a POST of JSON when body is set) and returns the status and body.
+func httpDo(t *testing.T, client *http.Client, method, url string, body []byte) (int, string) {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,13 +78,8 @@ spec:
 `
 
 // exposedSystem is an unprotected private Ingress in kube-system, which admission never blocks.
-const exposedSystem = `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: dashboard, namespace: kube-system}
-spec:
-  ingressClassName: nginx
-  rules: [{host: dashboard-system.private.example.com}]
-`
+var exposedSystem = strings.NewReplacer("name: grafana, namespace: zone-a", "name: dashboard, namespace: kube-system",
+	"grafana-zone.", "dashboard-system.").Replace(unprotected)
 
 // TestZone: the whole zone, all the time. What is stored is judged (Reports, metrics,
 // privgate audit), rollout can start in warn mode, and a second namespace cannot take a host.
