@@ -117,7 +117,7 @@ func runMemory(args []string) error {
 			failures = append(failures, fmt.Sprintf("%d large at once: %d small reviews not judged", r.mix.large, r.smallFailed))
 		}
 	}
-	fmt.Fprintf(&b, "\nIdle (ready, before the first mix): %s. A large review refused with 429 is never admitted: the API server applies the webhook's failurePolicy (Fail).\n", mib(idle))
+	fmt.Fprintf(&b, "\nIdle (ready, before the first mix): %s. A large review refused with 429 is never admitted: the API server applies the webhook's failurePolicy (Fail). The harness fails when a peak reaches the limit or a small review goes unjudged. Before the byte budget and the memory limit (issue 25), bodies were read in full before the gate: 3 large reviews at once peaked at 198 MiB, 6 at 257 MiB, 40 at over 700 MiB.\n", mib(idle))
 	fmt.Print(b.String())
 	if *out != "" {
 		if err := replaceSection(*out, "\n## Memory under large reviews", b.String()); err != nil {
