@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -16,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,6 +46,14 @@ type Auditor struct {
 	View     *View
 	Interval time.Duration
 	Log      logr.Logger
+	// Election, when set, picks the replica that audits (see Election); without it this one does.
+	Election *Election
+	// ReportsEvery is how often the leader looks whether the Report CRDs are installed (the
+	// cluster view's discovery interval): Reports are written as soon as the CRD is back, and
+	// privgate_audit_reports_enabled says 0 while it is gone. 0: once a full pass.
+	ReportsEvery time.Duration
+
+	discovery discovery.DiscoveryInterface
 
 	client client.Client
 	mapper meta.RESTMapper
@@ -57,6 +69,10 @@ type Auditor struct {
 	verdicts map[objectKey]verdict
 	written  map[reportKey]written
 	reports  map[string]bool // by report kind: whether its CRD is installed (absent: not checked yet)
+
+	// leading counts the terms running (one, briefly two while a lost term ends): while none
+	// does, reconciles do nothing, and the next term's first full pass catches up.
+	leading atomic.Int32
 }
 
 type verdict struct {
@@ -68,6 +84,11 @@ type verdict struct {
 // SetupWithManager registers a controller per judged kind and the full passes.
 func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	a.client, a.mapper = mgr.GetClient(), mgr.GetRESTMapper()
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	a.discovery = dc
 	a.pass = make(chan string, 1)
 	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
 	// Audit judges objects as stored, each once per change: the decision cache would only
@@ -153,6 +174,9 @@ type reconciler struct {
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if r.a.leading.Load() == 0 {
+		return reconcile.Result{}, nil // another replica audits; this one's next term starts with a full pass
+	}
 	r.a.work.Lock()
 	defer r.a.work.Unlock()
 	obj := r.kind.object()
@@ -173,9 +197,21 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{}, err
 }
 
-// Start runs the full passes until ctx ends: at once, on a policy or group change, on request
-// (an IngressClass changed), and every Interval.
+// Start audits until ctx ends: while this replica leads, when there is an Election, else
+// throughout. Losing the lease stops the audit, never the process (see Election).
 func (a *Auditor) Start(ctx context.Context) error {
+	if a.Election == nil {
+		a.lead(ctx)
+		return nil
+	}
+	return a.Election.Run(ctx, a.lead)
+}
+
+// lead runs the full passes until ctx ends: at once, on a policy or group change, on request
+// (an IngressClass changed), and every Interval.
+func (a *Auditor) lead(ctx context.Context) {
+	a.leading.Add(1)
+	defer a.leading.Add(-1)
 	// What the verdicts depend on, read before the first pass: a change during it is caught.
 	judgedWith := func() [3]uint64 {
 		snap := a.Reviewer.Groups.Snapshot()
@@ -191,10 +227,20 @@ func (a *Auditor) Start(ctx context.Context) error {
 	defer tick.Stop()
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
+	var reportsTick <-chan time.Time
+	if a.ReportsEvery > 0 {
+		t := time.NewTicker(a.ReportsEvery)
+		defer t.Stop()
+		reportsTick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
+		case <-reportsTick:
+			if a.refreshReports() {
+				a.fullPass(ctx, "Report CRD installed")
+			}
 		case <-tick.C:
 			a.fullPass(ctx, "interval")
 		case why := <-a.pass:
@@ -257,7 +303,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 		return err
 	}
 	req := policy.Request{Kind: k.GVK, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
-	d, err := a.Reviewer.Validate(ctx, req)
+	d, err := a.Reviewer.Audit(ctx, req)
 	if err != nil {
 		// An object the core cannot judge is reported as such, never as passing.
 		d = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: err.Error()}}}
@@ -297,13 +343,56 @@ func (a *Auditor) reportsOn(o client.Object) bool {
 	return a.checkReports(kind)
 }
 
+// refreshReports looks again whether the Report CRDs are installed, and reports whether one
+// came (back) since the last look: the Reports are then all to write.
+func (a *Auditor) refreshReports() bool {
+	a.mu.Lock()
+	was := maps.Clone(a.reports)
+	a.mu.Unlock()
+	back := false
+	for _, kind := range []string{"Report", "ClusterReport"} {
+		if a.checkReports(kind) && !was[kind] {
+			back = true
+		}
+	}
+	return back
+}
+
+// reportsInstalled looks up whether the CRD of kind (Report, ClusterReport) is served, from
+// discovery itself: the RESTMapper keeps a mapping it once found after the CRD is deleted.
+// known is false when the API server could not say (unreachable).
+func (a *Auditor) reportsInstalled(kind string) (on, known bool, err error) {
+	if a.discovery == nil {
+		_, err = a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
+		return err == nil, err == nil || meta.IsNoMatchError(err), err
+	}
+	list, err := a.discovery.ServerResourcesForGroupVersion(reportsv1alpha1.SchemeGroupVersion.String())
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, true, err
+	case err != nil:
+		return false, false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Kind == kind {
+			return true, true, nil
+		}
+	}
+	return false, true, fmt.Errorf("%s not served in %s", kind, reportsv1alpha1.SchemeGroupVersion)
+}
+
 // checkReports looks up whether the CRD of kind (Report, ClusterReport) is installed, once a
-// pass, saying so in the log once per change.
+// pass and every ReportsEvery, saying so in the log once per change. While the API server
+// cannot say, the last answer stands.
 func (a *Auditor) checkReports(kind string) bool {
-	_, err := a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
-	on := err == nil
+	on, known, err := a.reportsInstalled(kind)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !known {
+		if was, ok := a.reports[kind]; ok {
+			return was
+		}
+	}
 	if was, known := a.reports[kind]; !known || was != on {
 		if on {
 			a.Log.Info("audit writes OpenReports " + kind + "s")
@@ -480,5 +569,6 @@ func (a *Auditor) publish() {
 	auditObjects.Set(float64(len(a.verdicts)))
 }
 
-// NeedLeaderElection: one replica writes the Reports.
-func (a *Auditor) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is false: the manager runs no election (it would end the process when the
+// lease is lost); the Auditor runs its own (Election), so that one replica writes the Reports.
+func (a *Auditor) NeedLeaderElection() bool { return false }

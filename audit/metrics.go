@@ -12,7 +12,7 @@ var (
 	}, []string{"rule", "namespace"})
 	hostsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "privgate_private_hosts",
-		Help: "Private hosts answered by stored Ingresses and published by stored routes and gateways (Istio, Gateway API), by state: protected, unprotected (a violation, whatever its mode), exempt, unjudged (only in a never-intercepted namespace).",
+		Help: "Private hosts answered by stored Ingresses and published by stored routes and gateways (Istio, Gateway API), by state: protected, unprotected (a violation, whatever its mode), exempt, unjudged (the core could not judge the object). Never-intercepted namespaces (kube-system, privgate's own) are judged and counted like the others: admission never blocks them, the audit still reports them.",
 	}, []string{"state"})
 	auditDuration = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "privgate_audit_duration_seconds",

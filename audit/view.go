@@ -48,6 +48,8 @@ type View struct {
 	mu        sync.Mutex
 	installed map[schema.GroupKind]bool // CRD kinds whose informers run (CRD found)
 	onRelated func()                    // called on any change of a CRD kind
+
+	reader client.Reader // uncached, for Live (live.go)
 }
 
 // NewView registers the targets' indexes and counts every change of the kinds read without a

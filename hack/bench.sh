@@ -55,5 +55,9 @@ case " $* " in
   # build-control-plane.sh); adds its section to docs/performance.md.
   log "audit of 5,000 stored Ingresses"
   KUBEBUILDER_ASSETS="$(bash hack/build-control-plane.sh)" bin/privgate-load audit --privgate bin/privgate --out docs/performance.md
+  # Bounded memory: mixes of concurrent ~7 MiB reviews and small ones against deploy/'s 192 MiB
+  # limit; fails when a mix's peak RSS reaches it or a small review goes unanswered.
+  log "memory under concurrent large reviews"
+  bin/privgate-load memory --privgate bin/privgate --label "$revision" --out docs/performance.md
   ;;
 esac

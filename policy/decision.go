@@ -64,7 +64,7 @@ const (
 	HostProtected   = "protected"
 	HostUnprotected = "unprotected" // a violation, whatever its enforcement mode
 	HostExempt      = "exempt"
-	HostUnjudged    = "unjudged" // never judged (a never-intercepted namespace): not known to be protected
+	HostUnjudged    = "unjudged" // not judged (skipped, or the core could not judge it): not known to be protected
 )
 
 // HostState is what an object judged d makes of one private host it answers.

@@ -110,6 +110,8 @@ type Engine struct {
 	// reading, so that each can say which set it judged with; a new set is written under it.
 	groupsMu sync.RWMutex
 	groups   *groups.Set
+
+	lastGood string // where SaveLastGood keeps the policy directory's last good files (lastgood.go)
 }
 
 type compiled struct {

@@ -25,6 +25,11 @@ type Reviewer struct {
 	Cache *DecisionCache
 	// Cluster, when set, answers cross-object questions (see Cluster).
 	Cluster Cluster
+
+	// noConfirm: refusals are not confirmed against a live read (see Live): the audit judges
+	// every object again on each change, and a live round per refusal would only load the API
+	// server; a live reviewer is live already.
+	noConfirm bool
 }
 
 // Intercepts reports whether objects in namespace are judged at all. The webhook asks before it
@@ -66,7 +71,7 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 		// A verdict that may depend on other objects is kept only for the cluster it saw.
 		v.cluster = r.Cluster.Generation()
 	}
-	return r.cached("validate", req, v, func() (Decision, bool, error) {
+	d, err := r.cached("validate", req, v, func() (Decision, bool, error) {
 		if t.SurelyPublic(req.Object) {
 			return quiet(t), true, nil
 		}
@@ -83,6 +88,21 @@ func (r *Reviewer) Validate(ctx context.Context, req Request) (Decision, error) 
 			(used == Evaluated{} || used == Evaluated{Generation: generation, Groups: snap.Set, Deterministic: true})
 		return d, keep, err
 	})
+	if err != nil {
+		return d, err
+	}
+	return r.confirm(ctx, t, req, d), nil
+}
+
+// Audit judges a stored object as Validate would if it were written now, in every namespace.
+// Never intercepting a namespace means admission never blocks it (so that privgate can never lock
+// the cluster out of repairing itself), not that what it exposes goes unseen: an unprotected
+// private host in kube-system is as exposed as anywhere else, so the zone view (the audit, privgate
+// audit) reports it like any other.
+func (r *Reviewer) Audit(ctx context.Context, req Request) (Decision, error) {
+	every := *r
+	every.NeverIntercepted, every.noConfirm = nil, true
+	return every.Validate(ctx, req)
 }
 
 // Review mutates and then validates the result, as the API server calls the two webhooks:

@@ -114,6 +114,39 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+// TestAuditEveryNamespace: admission never judges a never-intercepted namespace, the audit
+// judges every namespace: an unprotected private Ingress in kube-system is reported, not skipped.
+func TestAuditEveryNamespace(t *testing.T) {
+	r := testReviewer(t)
+	bare := []byte(`{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"dashboard"},"spec":{"rules":[{"host":"dashboard.private.example.com"}]}}`)
+	ctx := context.Background()
+	for _, ns := range []string{"kube-system", "privgate", "monitoring"} {
+		t.Run(ns, func(t *testing.T) {
+			req := policy.Request{Kind: testutil.IngressKind, Operation: "UPDATE", Namespace: ns, Object: bare}
+			admitted, err := r.Validate(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if intercepted := r.Intercepts(ns); admitted.Skipped == intercepted {
+				t.Errorf("Validate: skipped=%v in a namespace intercepted=%v", admitted.Skipped, intercepted)
+			}
+			audited, err := r.Audit(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if audited.Skipped || audited.Allowed || !strings.Contains(ids(audited.Violations), "auth-missing") {
+				t.Errorf("Audit: skipped=%v allowed=%v violations %s, want auth-missing", audited.Skipped, audited.Allowed, ids(audited.Violations))
+			}
+			if state := r.Config.HostState("dashboard.private.example.com", audited); state != policy.HostUnprotected {
+				t.Errorf("host state %q, want unprotected", state)
+			}
+		})
+	}
+	if r.Intercepts("kube-system") {
+		t.Error("Audit changed the reviewer: kube-system is intercepted now")
+	}
+}
+
 // TestEnforcement: deny | warn | audit | off per rule, per namespace and globally, the most
 // specific winning, and never stronger than what the policy says.
 func TestEnforcement(t *testing.T) {

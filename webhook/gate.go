@@ -14,14 +14,19 @@ import (
 //
 // A request waits once its body is read: a client sending its body slowly must never hold a
 // slot. The queue then holds bodies, a few KB each.
+//
+// Bodies are bounded by bytes before they are read (budget.go): a slot bounds the work, the
+// budget the memory.
 type Gate struct {
 	slots   chan struct{}
 	maxWait time.Duration
+	bytes   *budget
 }
 
-// NewGate lets size requests be decided at once, and the rest wait up to maxWait.
+// NewGate lets size requests be decided at once, and the rest wait up to maxWait; request bodies
+// in flight are bounded by DefaultBodyBudget (WithBodyBudget changes it).
 func NewGate(size int, maxWait time.Duration) *Gate {
-	return &Gate{slots: make(chan struct{}, max(size, 1)), maxWait: maxWait}
+	return &Gate{slots: make(chan struct{}, max(size, 1)), maxWait: maxWait, bytes: newBudget(DefaultBodyBudget)}
 }
 
 // enter waits for a slot (see wait). It reports whether a slot was taken; the caller must then
@@ -48,11 +53,7 @@ func (g *Gate) wait(r *http.Request) bool {
 	if g == nil {
 		return true
 	}
-	wait := g.maxWait
-	if t, ok := apiTimeout(r); ok {
-		wait = min(wait, t/2)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	ctx, cancel := context.WithTimeout(r.Context(), g.waitFor(r))
 	defer cancel()
 	select {
 	case g.slots <- struct{}{}:
@@ -60,6 +61,27 @@ func (g *Gate) wait(r *http.Request) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// waitFor is the longest r may still wait: the gate's MaxWait, at most half the API server's
+// timeout, counted from when the request arrived (waitsFrom), so that waiting for its bytes and
+// then for a slot never adds up to more.
+func (g *Gate) waitFor(r *http.Request) time.Duration {
+	wait := g.maxWait
+	if t, ok := apiTimeout(r); ok {
+		wait = min(wait, t/2)
+	}
+	if since, ok := r.Context().Value(arrivedKey{}).(time.Time); ok {
+		wait -= time.Since(since)
+	}
+	return wait
+}
+
+type arrivedKey struct{}
+
+// waitsFrom marks r as arrived at start, for waitFor.
+func waitsFrom(r *http.Request, start time.Time) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), arrivedKey{}, start))
 }
 
 func (g *Gate) leave() {

@@ -128,3 +128,80 @@ func TestSlowBodyCutOff(t *testing.T) {
 		t.Errorf("HTTP %d %q, want 400 naming the body read", resp.StatusCode, body)
 	}
 }
+
+// TestGateBoundsBodyBytes: bodies are charged before they are read, so however many large
+// reviews arrive at once, the bytes being read, waiting or decided never exceed the budget; the
+// rest are refused with 429 without being read once their wait is over, and a small review is
+// answered meanwhile. A body of unknown length is charged the most a body may be.
+func TestGateBoundsBodyBytes(t *testing.T) {
+	const mib = 1 << 20
+	cases := map[string]struct {
+		contentLength int64 // declared; -1: unknown (chunked)
+		readers       int   // bodies read at once within the 2 MiB budget
+	}{
+		"1 MiB declared":  {mib, 2},
+		"unknown length":  {-1, 1},
+		"over the budget": {3 * mib, 1}, // charged the whole budget: alone
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			gate := NewGate(4, 200*time.Millisecond).WithBodyBudget(2 * mib)
+			h := &Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard(), Gate: gate}
+			reads, answers := make(chan struct{}, 64), make(chan int, 64)
+			var writers []*io.PipeWriter
+			for range c.readers + 4 {
+				body, writer := io.Pipe()
+				writers = append(writers, writer)
+				req := httptest.NewRequest(http.MethodPost, "/validate", &signalRead{r: body, read: reads})
+				req.Header.Set("Content-Type", "application/json")
+				req.ContentLength = c.contentLength
+				go func() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					answers <- rec.Code
+				}()
+			}
+			sentN := len(writers)
+			// Until every request not read has been answered (429), or more bodies than the
+			// budget holds are being read: no timing in the test, only the order of events.
+			reading, refused := 0, 0
+			for refused < sentN-c.readers && reading <= c.readers {
+				select {
+				case <-reads:
+					reading++
+				case code := <-answers:
+					if code != http.StatusTooManyRequests {
+						t.Fatalf("a request waiting for bytes was answered %d, want 429", code)
+					}
+					refused++
+				}
+			}
+			if reading != c.readers {
+				t.Errorf("%d bodies read at once, budget for %d", reading, c.readers)
+			}
+			// The large ones hold the budget: a small review is still judged.
+			rec, out := post(t, h, reviewOf(t, "CREATE", "Ingress", "../examples/admitted/grafana.yaml"), "application/json")
+			if out == nil || out.Response.Result != nil && out.Response.Result.Code == http.StatusTooManyRequests {
+				t.Errorf("a small review was not judged while large ones held the budget: HTTP %d %s", rec.Code, rec.Body)
+			}
+			for _, w := range writers {
+				w.CloseWithError(errors.New("client gone"))
+			}
+			for range sentN - refused {
+				<-answers
+			}
+		})
+	}
+}
+
+// signalRead sends on read at its first Read: the handler has started reading the body.
+type signalRead struct {
+	r    io.Reader
+	read chan<- struct{}
+	once sync.Once
+}
+
+func (s *signalRead) Read(p []byte) (int, error) {
+	s.once.Do(func() { s.read <- struct{}{} })
+	return s.r.Read(p)
+}

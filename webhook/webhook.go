@@ -32,6 +32,9 @@ const (
 // limit, plus the envelope (the bound controller-runtime uses too).
 const maxBody = 7 << 20
 
+// MaxBody is the largest request body privgate reads (the API server's limit).
+const MaxBody = maxBody
+
 // Handler serves one webhook (/mutate or /validate). Its decision is controller-runtime's
 // admission.Handler contract (Handle); ServeHTTP is its own rather than admission.Webhook's
 // because a malformed AdmissionReview must get HTTP 400, where admission.Webhook answers 200
@@ -49,7 +52,26 @@ var _ admission.Handler = (*Handler)(nil)
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, status, err := readReview(w, r)
+	r = waitsFrom(r, start)
+	status, err := checkRequest(r)
+	if err == nil {
+		// The body's bytes are charged before it is read (budget.go), and given back once the
+		// answer is written.
+		release, ok := h.Gate.reserve(r)
+		if !ok {
+			observe(h.Kind, "shed", start)
+			h.Log.V(1).Info("shed before reading: no room for the body in time", "contentLength", r.ContentLength)
+			// No body, so no UID to answer in an AdmissionReview: a plain 429 is a failed call,
+			// and the webhook's failurePolicy (Fail for what privgate protects) refuses the object.
+			http.Error(w, "privgate is overloaded and could not read this request in time, so it is not admitted; retry", http.StatusTooManyRequests)
+			return
+		}
+		defer release()
+	}
+	var body []byte
+	if err == nil {
+		body, status, err = readReview(w, r, h.Gate != nil && h.Gate.bytes != nil)
+	}
 	var a answer
 	if err == nil {
 		a = h.gated(r, body)
@@ -115,9 +137,6 @@ func (h *Handler) respond(ctx context.Context, body []byte, shed bool) answer {
 		resp.UID = req.UID
 	}
 	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: &resp.AdmissionResponse}
-	if out.APIVersion == "" {
-		out.TypeMeta = metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}
-	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return answer{status: http.StatusInternalServerError, err: fmt.Errorf("encode response: %w", err)}
@@ -144,16 +163,24 @@ func peekNamespace(body []byte) (string, bool) {
 // sending it slowly holds its own connection and nothing else.
 const bodyTimeout = 10 * time.Second
 
-// readReview reads the body of an AdmissionReview request, or says with which HTTP status it
-// cannot.
-func readReview(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+// checkRequest refuses, from its headers alone, a request that cannot be an AdmissionReview.
+func checkRequest(r *http.Request) (int, error) {
 	if r.Method != http.MethodPost {
-		return nil, http.StatusMethodNotAllowed, fmt.Errorf("method %s: an AdmissionReview is POSTed", r.Method)
+		return http.StatusMethodNotAllowed, fmt.Errorf("method %s: an AdmissionReview is POSTed", r.Method)
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", r.Header.Get("Content-Type"))
+		return http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", r.Header.Get("Content-Type"))
 	}
-	body, err := readBody(w, r)
+	if r.ContentLength > maxBody {
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxBody)
+	}
+	return 0, nil
+}
+
+// readReview reads the body of an AdmissionReview request, or says with which HTTP status it
+// cannot.
+func readReview(w http.ResponseWriter, r *http.Request, charged bool) ([]byte, int, error) {
+	body, err := readBody(w, r, charged)
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
 	}
@@ -170,6 +197,10 @@ func decode(body []byte) (*admissionv1.AdmissionReview, int, error) {
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: %w", err)
 	}
 	switch {
+	case review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview":
+		// The webhook configurations ask for admission.k8s.io/v1 only: anything else was not
+		// sent by the API server, and judging it would echo an envelope nobody asked for.
+		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: apiVersion %q kind %q, want admission.k8s.io/v1 AdmissionReview", review.APIVersion, review.Kind)
 	case review.Request == nil:
 		return nil, http.StatusBadRequest, fmt.Errorf("malformed AdmissionReview: no request")
 	case review.Request.UID == "":
@@ -183,9 +214,9 @@ func decode(body []byte) (*admissionv1.AdmissionReview, int, error) {
 // exactly that size: io.ReadAll would grow its buffer five times for a 5 KB review, and that
 // garbage is a fifth of a public Ingress's cost; and a request waiting at the gate holds its body,
 // so under hundreds of connections every spare KB counts. net/http ends the body at
-// Content-Length. The size is trusted only up to maxPresize: a header alone must not reserve
-// megabytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// Content-Length. The size is trusted up to maxBody when the gate has charged it (the header
+// cannot reserve more than the budget), else only up to maxPresize.
+func readBody(w http.ResponseWriter, r *http.Request, charged bool) ([]byte, error) {
 	timeout := bodyTimeout
 	if t, ok := apiTimeout(r); ok {
 		timeout = min(timeout, t)
@@ -194,7 +225,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	_ = rc.SetReadDeadline(time.Now().Add(timeout)) // unsupported only by test recorders
 	var body []byte
 	var err error
-	if n := r.ContentLength; n > 0 && n <= maxPresize {
+	if n := r.ContentLength; n > 0 && (n <= maxPresize || n <= maxBody && charged) {
 		body = make([]byte, n)
 		_, err = io.ReadFull(r.Body, body)
 	} else {

@@ -190,6 +190,9 @@ func TestMutateThenValidate(t *testing.T) {
 	}
 }
 
+// privateRequest is a judged request (a bare private Ingress) for the envelope cases.
+const privateRequest = `{"uid":"1","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"namespace":"web","operation":"CREATE","object":{"metadata":{"name":"x"},"spec":{"rules":[{"host":"a.private.example.com"}]}}}`
+
 func TestMalformedRequests(t *testing.T) {
 	h := &Handler{Kind: Validate, Reviewer: testReviewer(t), Log: logr.Discard()}
 	cases := map[string]struct {
@@ -198,10 +201,17 @@ func TestMalformedRequests(t *testing.T) {
 		status      int
 		message     string
 	}{
-		"not json":          {`{"request":`, "application/json", 400, "malformed AdmissionReview"},
-		"no request":        {`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", 400, "no request"},
-		"no uid":            {`{"request":{"kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"}}}`, "application/json", 400, "request.uid is empty"},
-		"wrong type":        {`{"request":"x"}`, "application/json", 400, "malformed AdmissionReview"},
+		"not json":   {`{"request":`, "application/json", 400, "malformed AdmissionReview"},
+		"no request": {`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, "application/json", 400, "no request"},
+		"no uid":     {`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"}}}`, "application/json", 400, "request.uid is empty"},
+		"wrong type": {`{"request":"x"}`, "application/json", 400, "malformed AdmissionReview"},
+		// Only admission.k8s.io/v1 is asked for (admissionReviewVersions): another envelope is
+		// refused, never judged and echoed back.
+		"no apiVersion":     {`{"request":` + privateRequest + `}`, "application/json", 400, `apiVersion ""`},
+		"v1beta1":           {`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":` + privateRequest + `}`, "application/json", 400, "admission.k8s.io/v1beta1"},
+		"other group":       {`{"apiVersion":"evil.io/v1","kind":"AdmissionReview","request":` + privateRequest + `}`, "application/json", 400, "want admission.k8s.io/v1 AdmissionReview"},
+		"wrong kind":        {`{"apiVersion":"admission.k8s.io/v1","kind":"ConversionReview","request":` + privateRequest + `}`, "application/json", 400, `kind "ConversionReview"`},
+		"kind case":         {`{"apiVersion":"admission.k8s.io/v1","kind":"admissionreview","request":` + privateRequest + `}`, "application/json", 400, `kind "admissionreview"`},
 		"wrong contenttype": {`{}`, "text/plain", 415, "application/json"},
 		"empty body":        {``, "application/json", 400, "malformed AdmissionReview"},
 		// Two etcd-sized objects plus the envelope is the most a real review carries.
@@ -237,7 +247,7 @@ func TestBrokenIngressRefused(t *testing.T) {
 func FuzzHandler(f *testing.F) {
 	seed, _ := os.ReadFile("testdata/create-argocd.json")
 	f.Add(seed)
-	f.Add([]byte(`{"request":{"uid":"1","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"operation":"CREATE","object":{"spec":{"rules":[{"host":"A.private.example.com"}]}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"operation":"CREATE","object":{"spec":{"rules":[{"host":"A.private.example.com"}]}}}}`))
 	f.Add([]byte(`{}`))
 	h := &Handler{Kind: Validate, Reviewer: testReviewer(f), Log: logr.Discard()}
 	f.Fuzz(func(t *testing.T, body []byte) {

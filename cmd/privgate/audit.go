@@ -59,7 +59,7 @@ func newAuditCommand() *cobra.Command {
 			hosts := map[string][]hostClaim{}
 			for _, req := range reqs {
 				r := checkResult{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
-				d, err := s.reviewer.Validate(ctx, req)
+				d, err := s.reviewer.Audit(ctx, req) // every namespace: see Reviewer.Audit
 				if err != nil {
 					r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), err)
 					d = policy.Decision{Skipped: true} // not judged, so not known to be protected

@@ -11,9 +11,12 @@ import (
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,14 +75,12 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Logger:                        log,
-		Metrics:                       metricsserver.Options{BindAddress: "0"}, // privgate serves one /metrics
-		HealthProbeBindAddress:        "0",
-		LeaderElection:                namespace != "",
-		LeaderElectionID:              "privgate-audit",
-		LeaderElectionNamespace:       namespace,
-		LeaderElectionReleaseOnCancel: true,
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"}, // privgate serves one /metrics
+		HealthProbeBindAddress: "0",
+		// No manager election: it ends the process when the lease is lost. The audit runs its
+		// own (audit.Election), and losing the lease stops the audit only.
 		Cache: cache.Options{
 			DefaultTransform: audit.Trim,
 			ByObject:         byObject(audit.CachedObjects(reviewer, scheme)),
@@ -93,7 +94,8 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if err != nil {
 		return nil, err
 	}
-	reviewer.Cluster = view // the webhooks' and the audit's cross-object rules read the cache
+	view.ReadLive(mgr.GetAPIReader()) // refusals resting on related objects are confirmed live (policy.Live)
+	reviewer.Cluster = view           // the webhooks' and the audit's cross-object rules read the cache
 	started, err := view.Discover(ctx, mgr.GetRESTMapper())
 	if err != nil {
 		return nil, fmt.Errorf("discover the installed kinds the targets read: %w", err)
@@ -102,11 +104,35 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 	if namespace == "" {
 		log.Info("no --namespace: audit runs without leader election (one replica only)")
 	}
-	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, Log: log.WithName("audit")}
+	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, ReportsEvery: discoverEvery, Log: log.WithName("audit")}
+	if namespace != "" {
+		if a.Election, err = auditElection(cfg, namespace, log.WithName("election")); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return &clusterView{mgr: mgr, view: view, log: log, discoverEvery: discoverEvery}, nil
+}
+
+// auditElection is the Lease privgate-audit in namespace, held by this process (host name and a
+// unique suffix, as controller-runtime names its holders).
+func auditElection(cfg *rest.Config, namespace string, log logr.Logger) (*audit.Election, error) {
+	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, namespace, "privgate-audit", cs.CoreV1(), cs.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: host + "_" + string(uuid.NewUUID())})
+	if err != nil {
+		return nil, err
+	}
+	return &audit.Election{Lock: lock, Log: log}, nil
 }
 
 func byObject(objs []client.Object) map[client.Object]cache.ByObject {

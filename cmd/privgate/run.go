@@ -111,7 +111,7 @@ func load(ctx context.Context, configPath, policyDir string, neverIntercepted []
 	ts := targets.For(cfg)
 	engine, err := policy.NewEngine(ctx, cfg, policyDir, ts...)
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", orDefault(policyDir), err)
+		return nil, &policyError{fmt.Errorf("policy %s: %w", orDefault(policyDir), err)}
 	}
 	return &setup{
 		cfg:    cfg,
@@ -122,6 +122,12 @@ func load(ctx context.Context, configPath, policyDir string, neverIntercepted []
 		},
 	}, nil
 }
+
+// policyError is a policy that does not load (compile, tests), as opposed to a config error.
+type policyError struct{ err error }
+
+func (e *policyError) Error() string { return e.err.Error() }
+func (e *policyError) Unwrap() error { return e.err }
 
 // neverIntercepted are the namespaces privgate never judges: kube-system and its own.
 func neverIntercepted(namespace string) []string {

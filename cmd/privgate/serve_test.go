@@ -171,6 +171,32 @@ func TestServeHTTPS(t *testing.T) {
 	}
 }
 
+// TestServeNoHTTP2: the webhook port offers HTTP/1.1 only, even to a client asking for h2 first,
+// and an AdmissionReview of another version is refused with 400, never judged.
+func TestServeNoHTTP2(t *testing.T) {
+	base, client, _ := servedPrivgate(t)
+	tr := client.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
+	tr.ForceAttemptHTTP2 = true
+	h2 := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := h2.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 1 || resp.TLS == nil || resp.TLS.NegotiatedProtocol == "h2" {
+		t.Errorf("served %s (ALPN %q), want HTTP/1.1 only", resp.Proto, resp.TLS.NegotiatedProtocol)
+	}
+
+	var review admissionv1.AdmissionReview
+	_ = json.Unmarshal(admissionReview(t, "CREATE", "../../examples/admitted/argocd-server.yaml"), &review)
+	review.APIVersion = "admission.k8s.io/v1beta1"
+	body, _ := json.Marshal(review)
+	if code, b := httpDo(t, client, http.MethodPost, base+"/validate", body); code != http.StatusBadRequest || !strings.Contains(b, "admission.k8s.io/v1beta1") {
+		t.Errorf("v1beta1 review: HTTP %d %s, want 400", code, b)
+	}
+}
+
 // A config error stops serve at start with exit 2 and the key named.
 func TestServeBadConfig(t *testing.T) {
 	dir := t.TempDir()
@@ -180,4 +206,72 @@ func TestServeBadConfig(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr.String(), "privgate.yaml: auth.url") {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
+}
+
+// TestParseMemoryLimit: the container's limit as cgroup v2 and v1 write it; none when unlimited.
+func TestParseMemoryLimit(t *testing.T) {
+	cases := map[string]struct {
+		file  string
+		bytes int64
+		ok    bool
+	}{
+		"v2 limit":     {"201326592\n", 201326592, true},
+		"v2 unlimited": {"max\n", 0, false},
+		"v1 limit":     {"201326592\n", 201326592, true},
+		"v1 unlimited": {"9223372036854771712\n", 0, false},
+		"empty":        {"", 0, false},
+		"garbage":      {"192Mi\n", 0, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			n, ok := parseMemoryLimit(c.file)
+			if n != c.bytes || ok != c.ok {
+				t.Errorf("parseMemoryLimit(%q) = %d, %v; want %d, %v", c.file, n, ok, c.bytes, c.ok)
+			}
+		})
+	}
+}
+
+// TestServeLastGoodPolicy: a policy directory broken while privgate ran (the edit refused) must
+// not crash-loop the restarted process when a last good copy was kept: it serves the copy and
+// says so in /readyz?verbose. Without a copy, a broken policy still stops it at start (exit 2).
+func TestServeLastGoodPolicy(t *testing.T) {
+	dir, lastGood := t.TempDir(), filepath.Join(t.TempDir(), "last-good")
+	writeFile(t, dir+"/site.rego", "package privgate.site\n\nversion := \"v1\"\n")
+	servedPrivgate(t, "--policy-dir", dir, "--policy-last-good-dir", lastGood) // keeps a copy at start
+	writeFile(t, dir+"/broken.rego", "package privgate\n\ndeny contains x if {\n")
+
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--config", exampleConfig, "--policy-dir", dir, "--policy-last-good-dir", t.TempDir() + "/none"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("a broken policy without a last good copy: exit %d, want 2: %s", code, stderr.String())
+	}
+
+	base, client, logs := servedPrivgate(t, "--policy-dir", dir, "--policy-last-good-dir", lastGood)
+	code, body := httpDo(t, client, http.MethodGet, base+"/readyz?verbose", nil)
+	if code != http.StatusOK || !strings.Contains(body, "[!]policy: the policy directory did not load at start") || !strings.Contains(body, lastGood) {
+		t.Errorf("/readyz?verbose: HTTP %d\n%s\nlogs:\n%s", code, body, logs.String())
+	}
+	m := postReview(t, client, base+"/validate", admissionReview(t, "CREATE", "../../examples/denied/grafana-snippet.yaml"))
+	if m.Allowed {
+		t.Error("the last good policy admits what the default denies")
+	}
+}
+
+// httpDo sends a request (a POST of JSON when body is set) and returns the status and body.
+func httpDo(t *testing.T, client *http.Client, method, url string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

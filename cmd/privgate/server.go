@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
@@ -39,6 +42,8 @@ type serverOptions struct {
 	namespace   string
 	cacheSize   resource.QuantityValue
 	inFlight    int
+	lastGoodDir string
+	bodyBudget  resource.QuantityValue
 	maxWait     time.Duration
 	kubeconfig  string
 	auditEvery  time.Duration
@@ -50,6 +55,8 @@ func (o *serverOptions) validate() error {
 	switch {
 	case o.inFlight < 1 || o.maxWait <= 0:
 		return fmt.Errorf("--max-in-flight %d --max-wait %s: want at least 1 and a positive wait", o.inFlight, o.maxWait)
+	case o.bodyBudget.Value() < webhook.MaxBody:
+		return fmt.Errorf("--max-body-bytes-in-flight %s: want at least %d bytes, one review of the largest size the API server sends", o.bodyBudget.String(), webhook.MaxBody)
 	case o.cacheSize.Sign() < 0:
 		return fmt.Errorf("--decision-cache-size %s: want 0 (off) or a size such as 8Mi", o.cacheSize.String())
 	case o.auditEvery <= 0:
@@ -77,7 +84,8 @@ func newServer(o serverOptions) *server { return &server{opts: o} }
 func (s *server) Run(ctx context.Context) error {
 	o := s.opts
 	log := ctrl.Log.WithName("privgate")
-	setup, err := load(ctx, o.config, o.policyDir, neverIntercepted(o.namespace), false)
+	setMemoryLimit(log)
+	setup, err := s.loadPolicy(ctx, log)
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
@@ -106,21 +114,21 @@ func (s *server) Run(ctx context.Context) error {
 	if cluster != nil {
 		checks["cluster"] = func(*http.Request) error { return cluster.Ready() }
 	}
-	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir}
+	serverOpts := crwebhook.Options{Host: o.host, Port: o.port, CertDir: o.certDir, TLSOpts: []func(*tls.Config){http1Only}}
 	var certSource certs.Source
 	if o.certs == "self-managed" {
 		if certSource, err = s.selfManagedCerts(); err != nil {
 			return &exitError{exitUsage, fmt.Errorf("--certs self-managed: %w", err)}
 		}
-		serverOpts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate }}
+		serverOpts.TLSOpts = append(serverOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = certSource.GetCertificate })
 		checks["certificate"] = func(*http.Request) error { return certSource.Ready() }
 	}
 	srv := crwebhook.NewServer(serverOpts)
-	gate := webhook.NewGate(o.inFlight, o.maxWait)
+	gate := webhook.NewGate(o.inFlight, o.maxWait).WithBodyBudget(o.bodyBudget.Value())
 	srv.Register("/mutate", &webhook.Handler{Kind: webhook.Mutate, Reviewer: setup.reviewer, Log: log.WithName("mutate"), Gate: gate})
 	srv.Register("/validate", &webhook.Handler{Kind: webhook.Validate, Reviewer: setup.reviewer, Log: log.WithName("validate"), Gate: gate})
 	srv.Register("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
-	ready := http.StripPrefix("/readyz", &healthz.Handler{Checks: checks})
+	ready := withLastGoodNote(http.StripPrefix("/readyz", &healthz.Handler{Checks: checks}))
 	srv.Register("/readyz", ready)
 	srv.Register("/readyz/", ready)
 
@@ -152,6 +160,71 @@ func (s *server) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// loadPolicy loads config, groups and policy; when the policy directory does not load and a
+// last good copy of it was kept (--policy-last-good-dir, from an earlier start or reload in this
+// pod), serves that copy rather than crash-looping, and says so (log, metric, /readyz?verbose).
+// The directory is still watched and taken as soon as it loads.
+func (s *server) loadPolicy(ctx context.Context, log logr.Logger) (*setup, error) {
+	o := s.opts
+	st, err := load(ctx, o.config, o.policyDir, neverIntercepted(o.namespace), false)
+	var refused *policyError
+	if err != nil && errors.As(err, &refused) && o.policyDir != "" && policy.HasLastGood(o.lastGoodDir) {
+		st, err = load(ctx, o.config, o.lastGoodDir, neverIntercepted(o.namespace), false)
+		if err != nil {
+			return nil, fmt.Errorf("%w; its last good copy in %s does not load either: %v", refused, o.lastGoodDir, err)
+		}
+		why := fmt.Sprintf("the policy directory did not load at start (%v): serving its last good copy from %s until it loads", refused, o.lastGoodDir)
+		log.Error(refused, "serving the last good policy", "dir", o.policyDir, "lastGood", o.lastGoodDir)
+		policy.ServeLastGood(why)
+		st.engine.KeepLastGood(o.lastGoodDir)
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.lastGoodDir != "" {
+		st.engine.KeepLastGood(o.lastGoodDir)
+		if err := st.engine.SaveLastGood(o.policyDir); err != nil {
+			log.Error(err, "cannot keep a copy of the policy for a restart")
+		}
+	}
+	return st, nil
+}
+
+// withLastGoodNote adds to /readyz?verbose that the last good policy copy serves, when it does:
+// the replica is ready (it judges with a policy that passed its tests), but not as configured.
+func withLastGoodNote(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		why, serving := policy.LastGoodServing()
+		if !serving || !r.URL.Query().Has("verbose") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		buf := &bufferedResponse{header: w.Header()}
+		h.ServeHTTP(buf, r)
+		w.WriteHeader(cmp.Or(buf.code, http.StatusOK))
+		_, _ = w.Write(buf.body.Bytes())
+		fmt.Fprintf(w, "[!]policy: %s\n", why)
+	})
+}
+
+// bufferedResponse holds a handler's answer so that more can be written after it.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = cmp.Or(b.code, code) }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// http1Only offers HTTP/1.1 alone on the webhook port. The API server calls webhooks over
+// HTTP/1.1; HTTP/2 would only give any client that reaches the port (a webhook's port must
+// accept every client) the stream multiplexing behind the rapid-reset and CONTINUATION-flood
+// CVEs, as controller-runtime's scaffolding warns.
+func http1Only(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
 
 // selfManagedCerts builds the Secret-backed certificate source with the pod's own identity (or
 // --kubeconfig / $KUBECONFIG outside a cluster).

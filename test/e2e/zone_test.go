@@ -77,6 +77,10 @@ spec:
   rules: [{host: grafana-zone.private.example.com}]
 `
 
+// exposedSystem is an unprotected private Ingress in kube-system, which admission never blocks.
+var exposedSystem = strings.NewReplacer("name: grafana, namespace: zone-a", "name: dashboard, namespace: kube-system",
+	"grafana-zone.", "dashboard-system.").Replace(unprotected)
+
 // TestZone: the whole zone, all the time. What is stored is judged (Reports, metrics,
 // privgate audit), rollout can start in warn mode, and a second namespace cannot take a host.
 // It runs after the others (file order) and puts the shared privgate back as it found it.
@@ -114,12 +118,17 @@ func TestZone(t *testing.T) {
 		if _, stderr, code := c.run(unprotected, "apply", "-f", "-"); code != 0 {
 			t.Fatal(stderr)
 		}
+		// Never intercepted is never blocked, not never seen: kube-system's exposure is reported.
+		if _, stderr, code := c.run(exposedSystem, "apply", "-f", "-"); code != 0 {
+			t.Fatal(stderr)
+		}
 
 		// Without the Report CRD: ready, audit runs, says so once, privgate audit still works.
-		restart(c.example("privgate.yaml"))
+		restart(c.example("privgate.yaml"), "--discovery-interval", "2s")
 		err := c.eventually(15*time.Second, func() error {
 			_, body := get(metrics, http.DefaultClient)
-			if !strings.Contains(body, "privgate_audit_reports_enabled 0") || !strings.Contains(body, `privgate_audit_violations{namespace="zone-a",rule="auth-missing"} 2`) {
+			if !strings.Contains(body, "privgate_audit_reports_enabled 0") || !strings.Contains(body, `privgate_audit_violations{namespace="zone-a",rule="auth-missing"} 2`) ||
+				!strings.Contains(body, `privgate_audit_violations{namespace="kube-system",rule="auth-missing"} `) {
 				return fmt.Errorf("metrics not there yet")
 			}
 			return nil
@@ -133,19 +142,23 @@ func TestZone(t *testing.T) {
 		cmd := exec.Command(c.privgate, "audit", "--kubeconfig", c.kubeconfig, "--config", c.example("privgate.yaml"))
 		out, err := cmd.Output()
 		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "DENIED    zone-a/grafana") ||
-			!strings.Contains(string(out), "grafana-zone.private.example.com") || !strings.Contains(string(out), "unprotected  served by zone-a/grafana") {
+			!strings.Contains(string(out), "grafana-zone.private.example.com") || !strings.Contains(string(out), "unprotected  served by zone-a/grafana") ||
+			!strings.Contains(string(out), "DENIED    kube-system/dashboard") || !strings.Contains(string(out), "unprotected  served by kube-system/dashboard") {
 			t.Errorf("privgate audit: exit %d (%v)\n%s", code, err, out)
 		}
 
-		// With the CRD: a Report per Ingress, within seconds of start.
+		// The CRD installed while privgate runs: a Report per Ingress within the discovery
+		// interval (2 s here), not at the next full pass (a minute here), and no restart.
 		if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
 			t.Fatal(stderr)
 		}
-		restart(c.example("privgate.yaml"))
-		err = c.eventually(20*time.Second, func() error {
+		err = c.eventually(30*time.Second, func() error {
 			r, ok := c.reports(t, "zone-a")["grafana"]
 			if !ok || r.rules() != "fail:auth-missing,fail:auth-missing,fail:tls-missing" {
 				return fmt.Errorf("report %+v", r)
+			}
+			if r, ok := c.reports(t, "kube-system")["dashboard"]; !ok || r.Summary.Fail != 3 {
+				return fmt.Errorf("kube-system report %+v", r)
 			}
 			return nil
 		})
@@ -154,6 +167,9 @@ func TestZone(t *testing.T) {
 		}
 		out2, _, _ := c.run("", "get", "reports", "-A")
 		t.Logf("kubectl get reports -A:\n%s", out2)
+		if _, body := get(metrics, http.DefaultClient); !strings.Contains(body, "privgate_audit_reports_enabled 1") {
+			t.Errorf("Reports written, yet privgate_audit_reports_enabled is not 1")
+		}
 	})
 
 	t.Run("a fix, a policy edit and a deletion change the Reports", func(t *testing.T) {

@@ -5,6 +5,7 @@
 //	load --privgate bin/privgate --opa ~/.cache/privgate/opa-v1.22.2/opa [--quick] [--out docs/performance.md]
 //	load floor --cert-dir DIR --port N   (the floor server; the harness starts it as its own process)
 //	load audit --privgate bin/privgate [--ingresses 5000] [--out docs/performance.md]   (the audit's cost)
+//	load memory --privgate bin/privgate [--out docs/performance.md]   (peak memory under ~7 MiB reviews)
 package main
 
 import (
@@ -21,6 +22,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "audit" {
 		if err := runAudit(os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "load audit: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "memory" {
+		if err := runMemory(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "load memory: %v\n", err)
 			os.Exit(1)
 		}
 		return

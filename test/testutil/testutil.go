@@ -92,6 +92,24 @@ func NewReviewer(config, policyDir string) (*policy.Reviewer, error) {
 }
 
 // ReadYAML reads a YAML manifest as JSON.
+// ReadYAMLDocuments reads a multi-document YAML file as JSON documents, in file order.
+func ReadYAMLDocuments(t testing.TB, path string) [][]byte {
+	t.Helper()
+	y, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs [][]byte
+	for _, doc := range strings.Split(string(y), "\n---\n") {
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		docs = append(docs, j)
+	}
+	return docs
+}
+
 func ReadYAML(t testing.TB, path string) []byte {
 	t.Helper()
 	y, err := os.ReadFile(path)
