@@ -121,6 +121,25 @@ type Defaulter interface {
 	Defaults(raw []byte, operation string, c Cluster) (out []byte, note string)
 }
 
+// Registered is a Target that says where the API server must send its objects: the webhooks
+// deploy/webhooks and the chart register (TestWebhooksMatchTargets holds both to these).
+type Registered interface {
+	Webhooks() []Webhook
+}
+
+// Webhook is one admission webhook of privgate and what a target needs it to receive.
+type Webhook struct {
+	// Name is the webhook's name: mutate.privgate.io, validate.privgate.io, or one of its own
+	// where the failure policy differs (validate-istio-policy.privgate.io).
+	Name string
+	// FailurePolicy is Fail (a private host is never admitted unchecked) or Ignore (a kind whose
+	// writes must go through with privgate down: the audit reports them).
+	FailurePolicy string
+	// Resources are the resources, by group and version, and Operations the operations sent.
+	Resources  []schema.GroupVersionResource
+	Operations []string
+}
+
 // Refuser is a Target that words its denials' headline ("exposes private hosts unprotected"
 // for an Ingress); others' read "is refused".
 type Refuser interface {

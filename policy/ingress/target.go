@@ -101,6 +101,16 @@ func (t *Target) SurelyPublic(raw []byte) bool {
 	return !hostless || t.cfg.HostlessRules != "private"
 }
 
+// Webhooks: both webhooks receive Ingress writes, failing closed (deploy/webhooks).
+func (*Target) Webhooks() []policy.Webhook {
+	ingresses := []schema.GroupVersionResource{networkingv1.SchemeGroupVersion.WithResource("ingresses")}
+	ops := []string{"CREATE", "UPDATE"} // DELETE cannot expose anything
+	return []policy.Webhook{
+		{Name: "mutate.privgate.io", FailurePolicy: "Fail", Resources: ingresses, Operations: ops},
+		{Name: "validate.privgate.io", FailurePolicy: "Fail", Resources: ingresses, Operations: ops},
+	}
+}
+
 // Refusal heads a denial: an Ingress left as it is would publish its private hosts.
 func (*Target) Refusal() string { return "exposes private hosts unprotected" }
 

@@ -198,3 +198,26 @@ func withoutManagedFields(raw []byte) ([]byte, error) {
 	}
 	return json.Marshal(doc)
 }
+
+// resources are the judged kinds' resource names.
+var resources = map[schema.GroupKind]string{
+	VirtualService: "virtualservices", IstioGateway: "gateways", AuthorizationPolicy: "authorizationpolicies",
+	Gateway: "gateways", HTTPRoute: "httproutes", GRPCRoute: "grpcroutes", TLSRoute: "tlsroutes",
+}
+
+// Webhooks: routes and gateways, every served version, to the validating webhook that fails
+// closed; AuthorizationPolicies, deletions included, to one of their own that fails open, so
+// that Istio's own repairs and upgrades go through with privgate down (docs/istio.md).
+func (*Target) Webhooks() []policy.Webhook {
+	published := policy.Webhook{Name: "validate.privgate.io", FailurePolicy: "Fail", Operations: []string{"CREATE", "UPDATE"}}
+	login := policy.Webhook{Name: "validate-istio-policy.privgate.io", FailurePolicy: "Ignore", Operations: []string{"CREATE", "UPDATE", "DELETE"}}
+	for _, gvk := range kinds {
+		gvr := gvk.GroupVersion().WithResource(resources[gvk.GroupKind()])
+		if gvk.GroupKind() == AuthorizationPolicy {
+			login.Resources = append(login.Resources, gvr)
+		} else {
+			published.Resources = append(published.Resources, gvr)
+		}
+	}
+	return []policy.Webhook{published, login}
+}

@@ -100,3 +100,10 @@ func (*Target) Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, e
 	}
 	return obj, nil
 }
+
+// Webhooks: bindings go to a webhook of their own that fails open: it must never stand in the
+// way of repairing a cluster, and a wrong group exposes nothing (docs/rbac.md).
+func (*Target) Webhooks() []policy.Webhook {
+	return []policy.Webhook{{Name: "validate-rbac.privgate.io", FailurePolicy: "Ignore", Operations: []string{"CREATE", "UPDATE"},
+		Resources: []schema.GroupVersionResource{rbacv1.SchemeGroupVersion.WithResource("rolebindings"), rbacv1.SchemeGroupVersion.WithResource("clusterrolebindings")}}}
+}
