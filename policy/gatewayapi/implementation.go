@@ -160,8 +160,10 @@ type Exposure struct {
 	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
 	// Gaps say why each login policy that applies to the workload does not cover the host.
 	Gaps []string `json:"gaps,omitempty"`
-	// Unsupported says why no login can be checked on this gateway (an implementation privgate
-	// does not know); such a host is never covered.
+	// Uncheckable: no login can be checked on this gateway (an implementation privgate does not
+	// know, requests no HTTP login provider sees); such a host is never covered. Unsupported
+	// says why, for messages.
+	Uncheckable bool   `json:"uncheckable"`
 	Unsupported string `json:"unsupported,omitempty"`
 	// Fix is a policy that would cover the host, as YAML to apply.
 	Fix string `json:"fix,omitempty"`

@@ -23,8 +23,8 @@ func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPoli
 // exposeTo judges a publication against the policies that apply to its workload.
 func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) Exposure {
 	e := Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
-		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Unsupported: p.Unsupported}
-	if p.Unsupported != "" {
+		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Uncheckable: p.Unsupported != "", Unsupported: p.Unsupported}
+	if e.Uncheckable {
 		return e
 	}
 	if providers := providersOf(applying); len(providers) > 1 {
@@ -70,7 +70,7 @@ func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolic
 		sel := ap.Spec.GetSelector().GetMatchLabels()
 		local := ap.Namespace == root || (w.Namespace != "" && ap.Namespace == w.Namespace)
 		switch {
-		case len(refs) > 0 && ap.Spec.GetSelector() != nil:
+		case selectorAndTargetRefs(ap):
 		case len(refs) > 0:
 			if targets(ap, refs, w) {
 				out = append(out, ap)
@@ -90,6 +90,38 @@ func targetRefs(ap *istiosecurity.AuthorizationPolicy) []*typeRef {
 		out = append(out, r)
 	}
 	return append(out, ap.Spec.GetTargetRefs()...)
+}
+
+// selectorAndTargetRefs: a policy with both a selector and targetRefs, which Istio refuses.
+func selectorAndTargetRefs(ap *istiosecurity.AuthorizationPolicy) bool {
+	return ap.Spec.GetSelector() != nil && len(targetRefs(ap)) > 0
+}
+
+// read is what the policy reads of an AuthorizationPolicy (input.policy): the same answers
+// applying, enforced and covers give, computed here once.
+func (c config) read(ap *istiosecurity.AuthorizationPolicy) *PolicyFacts {
+	provider := ap.Spec.GetProvider().GetName()
+	f := &PolicyFacts{
+		Custom:                ap.Spec.GetAction() == securityv1beta1.AuthorizationPolicy_CUSTOM,
+		Provider:              provider,
+		ProviderKnown:         c.knows(provider),
+		DryRun:                !enforced(ap),
+		SelectorAndTargetRefs: selectorAndTargetRefs(ap),
+	}
+	if f.SelectorAndTargetRefs {
+		if ap.Spec.GetTargetRef() != nil {
+			f.TargetRefFields = append(f.TargetRefFields, "targetRef")
+		}
+		if len(ap.Spec.GetTargetRefs()) > 0 {
+			f.TargetRefFields = append(f.TargetRefFields, "targetRefs")
+		}
+	}
+	return f
+}
+
+// knows reports whether provider is one of istio.extensionProviders: a login.
+func (c config) knows(provider string) bool {
+	return slices.Contains(c.ExtensionProviders, provider)
 }
 
 // targets reports whether some targetRef names the workload's Gateway. Istio attaches such a
@@ -133,7 +165,7 @@ func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string, explai
 	switch provider := ap.Spec.GetProvider().GetName(); {
 	case !enforced(ap):
 		return "is in dry-run (" + dryRunAnnotation + "), so it only logs"
-	case !slices.Contains(m.cfg.ExtensionProviders, provider):
+	case !m.cfg.knows(provider):
 		return fmt.Sprintf("names provider %q, which is not in istio.extensionProviders", provider)
 	case len(ap.Spec.GetRules()) == 0:
 		return "has no rules, so it matches no request"

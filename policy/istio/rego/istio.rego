@@ -2,13 +2,17 @@
 # and Gateways, Gateway API Gateways and routes on Istio) and for the CUSTOM
 # AuthorizationPolicies that put login in front of them (docs/istio.md).
 #
-# Inputs (policy/input.go): input.object, the object as written; input.exposures, one per
-# private host the object publishes and gateway workload, with covered (some enforced CUSTOM
-# policy with a configured provider matches every request to it there), gaps (why each policy
-# that applies does not), unsupported (why no login can be checked on that gateway) and fix (a
-# policy that would cover it); for an AuthorizationPolicy, input.uncovered (published hosts its
-# change leaves without login) and input.conflicts (workloads it leaves with two providers);
-# data.privgate.config.istio.
+# Inputs (policy/input.go, policy/istio/config.go; docs/istio.md): input.object, the object as
+# written; input.exposures, one per private host the object publishes and gateway workload, with
+# covered (some enforced CUSTOM policy with a configured provider matches every request to it
+# there), gaps (why each policy that applies does not), uncheckable (no login can be checked on
+# that gateway) and unsupported (why), and fix (a policy that would cover it); for an
+# AuthorizationPolicy, input.policy (what privgate read of it, as Istio reads it: custom,
+# provider, providerKnown, dryRun, selectorAndTargetRefs and targetRefFields), input.uncovered
+# (published hosts its change leaves without login), input.conflicts (workloads it leaves with
+# two providers) and input.gateways (the gateway workloads it applies to);
+# data.privgate.config.istio. The facts are privgate's (Go); this policy never reads them again
+# from input.object.
 # Outputs: deny and warn, as for Ingresses; modes per rule in privgate.yaml's istio.rules.
 package privgate.istio
 
@@ -37,38 +41,34 @@ why(e) := concat("; ", e.gaps) if {
 
 problems contains violation("gateway-login", e.host, e.field, msg) if {
 	some e in unprotected
-	not e.unsupported
+	not e.uncheckable
 	msg := sprintf("is published through %s on pods %s without login: %s. Apply: %s", [e.gateway, e.workload, why(e), e.fix])
 }
 
 problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
 	some e in unprotected
-	e.unsupported
+	e.uncheckable
 	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, e.unsupported])
 }
 
 # What an AuthorizationPolicy itself says, when it stands in front of a gateway publishing hosts
 # (input.gateways): a CUSTOM policy on an app's sidecar (OPA, say) is not a login privgate judges.
+# input.policy is what privgate read of the AuthorizationPolicy, as Istio reads it.
 custom if {
-	input.object.kind == "AuthorizationPolicy"
-	input.object.spec.action == "CUSTOM"
+	input.policy.custom
 	input.request.operation != "DELETE"
 	count(object.get(input, "gateways", [])) > 0
 }
 
-provider := object.get(input.object.spec, ["provider", "name"], "")
-
 problems contains violation("authz-provider-unknown", "", "spec.provider.name", msg) if {
 	custom
-	not provider in cfg.istio.extensionProviders
-	msg := sprintf("CUSTOM action sends requests to provider %q, which is not in istio.extensionProviders (%s), so privgate cannot tell it enforces login; name one of those, or add it to privgate.yaml if it is meshConfig's login provider", [provider, concat(", ", cfg.istio.extensionProviders)])
+	not input.policy.providerKnown
+	msg := sprintf("CUSTOM action sends requests to provider %q, which is not in istio.extensionProviders (%s), so privgate cannot tell it enforces login; name one of those, or add it to privgate.yaml if it is meshConfig's login provider", [input.policy.provider, concat(", ", cfg.istio.extensionProviders)])
 }
 
 problems contains violation("authz-selector-and-targetrefs", "", "spec.selector", msg) if {
-	input.object.kind == "AuthorizationPolicy"
-	input.object.spec.selector
-	some refs in ["targetRef", "targetRefs"]
-	input.object.spec[refs]
+	input.policy.selectorAndTargetRefs
+	some refs in input.policy.targetRefFields
 	msg := sprintf("sets both selector and %s, which Istio refuses: the policy applies nowhere; keep one", [refs])
 }
 
@@ -87,7 +87,7 @@ problems contains violation("gateway-uncovers", e.host, "", msg) if {
 }
 
 why_gateway(e) := e.unsupported if {
-	e.unsupported
+	e.uncheckable
 } else := why(e)
 
 problems contains violation("authz-provider-conflict", "", "spec.provider.name", msg) if {
@@ -97,7 +97,6 @@ problems contains violation("authz-provider-conflict", "", "spec.provider.name",
 
 cautions contains violation("authz-dry-run", "", "metadata.annotations", msg) if {
 	custom
-	# Istio reads it with strconv.ParseBool.
-	object.get(input.object.metadata, ["annotations", "istio.io/dry-run"], "") in {"1", "t", "T", "TRUE", "true", "True"}
+	input.policy.dryRun
 	msg := "istio.io/dry-run is true: the policy only logs what it would do and keeps no one out"
 }

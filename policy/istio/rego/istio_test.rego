@@ -10,7 +10,7 @@ config := {"istio": {"extensionProviders": ["oauth2-proxy"]}}
 exposure(over) := object.union({
 	"host": "grafana.private.example.com", "field": "spec.hosts[0]", "by": "VirtualService monitoring/grafana",
 	"gateway": "Gateway istio-system/public", "workload": "istio-system/{istio=ingressgateway}",
-	"exempt": false, "covered": false, "fix": "{...}",
+	"exempt": false, "covered": false, "uncheckable": false, "fix": "{...}",
 }, over)
 
 ids(inp) := result if {
@@ -42,48 +42,58 @@ test_message_lists_gaps_and_fix if {
 }
 
 test_unsupported_gateway if {
-	ids({"exposures": [exposure({"unsupported": "its GatewayClass \"eg\" is run by another controller"})]}) == {"gateway-unsupported"}
+	ids({"exposures": [exposure({"uncheckable": true, "unsupported": "its GatewayClass \"eg\" is run by another controller"})]}) == {"gateway-unsupported"}
 }
 
 policy_object(spec) := {"kind": "AuthorizationPolicy", "metadata": {"name": "login", "namespace": "istio-system"}, "spec": spec}
 
+# What privgate reads of the policy (input.policy): by default CUSTOM, a configured provider.
+read(over) := object.union({
+	"custom": true, "provider": "oauth2-proxy", "providerKnown": true,
+	"dryRun": false, "selectorAndTargetRefs": false,
+}, over)
+
+unknown_provider(name) := read({"provider": name, "providerKnown": false})
+
 gateways := ["istio-system/{istio=ingressgateway}"]
 
 test_provider_unknown if {
-	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == {"authz-provider-unknown"}
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}}), "policy": unknown_provider("ext-authz")}) == {"authz-provider-unknown"}
 }
 
 # A CUSTOM policy on an app's sidecar (OPA as ext-authz) stands in front of no gateway.
 test_sidecar_provider_is_not_judged if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "opa-ext-authz"}})}) == set()
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "opa-ext-authz"}}), "policy": unknown_provider("opa-ext-authz")}) == set()
 }
 
 test_provider_known if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}})}) == set()
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({})}) == set()
 }
 
 test_other_actions_are_not_login if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "DENY", "rules": [{}]})}) == set()
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "DENY", "rules": [{}]}), "policy": read({"custom": false, "provider": "", "providerKnown": false})}) == set()
 }
 
 test_deleting_is_judged_by_what_it_uncovers if {
-	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == set()
-	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "uncovered": [exposure({})]}) == {"authz-uncovers"}
+	ids({"request": {"operation": "DELETE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}}), "policy": unknown_provider("ext-authz")}) == set()
+	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({}), "uncovered": [exposure({})]}) == {"authz-uncovers"}
 }
 
 test_selector_and_target_refs if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}, "selector": {"matchLabels": {"a": "b"}}, "targetRefs": [{"kind": "Gateway", "name": "x"}]})}) == {"authz-selector-and-targetrefs"}
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}, "selector": {"matchLabels": {"a": "b"}}, "targetRefs": [{"kind": "Gateway", "name": "x"}]}), "policy": read({"selectorAndTargetRefs": true, "targetRefFields": ["targetRefs"]})}) == {"authz-selector-and-targetrefs"}
 }
 
 test_provider_conflict if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "conflicts": [{"workload": "w", "providers": ["a", "oauth2-proxy"], "policies": ["p", "q"]}]}) == {"authz-provider-conflict"}
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({}), "conflicts": [{"workload": "w", "providers": ["a", "oauth2-proxy"], "policies": ["p", "q"]}]}) == {"authz-provider-conflict"}
 }
 
 test_dry_run_warns if {
-	# Istio reads the annotation with strconv.ParseBool.
-	every value in ["true", "1", "t", "TRUE"] {
-		obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": value}}})
-		warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == {"authz-dry-run"}
-		ids({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == set()
-	}
+	# How Istio reads the annotation (strconv.ParseBool) is privgate's Go (input.policy.dryRun).
+	obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": "true"}}})
+	warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj, "policy": read({"dryRun": true})}) == {"authz-dry-run"}
+	ids({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj, "policy": read({"dryRun": true})}) == set()
+}
+
+test_enforced_policy_does_not_warn if {
+	warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({})}) == set()
 }
