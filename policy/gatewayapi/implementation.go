@@ -36,8 +36,9 @@ type Implementation interface {
 // Login judges hosts published on an implementation's pods over one snapshot of the cluster.
 type Login interface {
 	// Coverage is what covers the publication there (Covered, Policy), or why each policy that
-	// applies does not (Gaps: say why even when none applies, since privgate.istio's fallback
-	// reason names AuthorizationPolicies) and a policy that would (Fix).
+	// applies does not (Gaps, codes the target's policy words: say why even when none applies,
+	// since privgate.istio's fallback reason names AuthorizationPolicies) and a policy that
+	// would (Fix).
 	Coverage(p Publication) Exposure
 }
 
@@ -158,8 +159,9 @@ type Exposure struct {
 	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
 	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
 	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
-	// Gaps say why each login policy that applies to the workload does not cover the host.
-	Gaps []string `json:"gaps,omitempty"`
+	// Gaps say why each login policy that applies to the workload does not cover the host, as
+	// codes the target's policy words (privgate.istio's why).
+	Gaps []Gap `json:"gaps,omitempty"`
 	// Uncheckable: no login can be checked on this gateway (an implementation privgate does not
 	// know, requests no HTTP login provider sees); such a host is never covered. Unsupported
 	// says why, for messages.
@@ -167,4 +169,40 @@ type Exposure struct {
 	Unsupported string `json:"unsupported,omitempty"`
 	// Fix is a policy that would cover the host, as YAML to apply.
 	Fix string `json:"fix,omitempty"`
+}
+
+// Gap is why login policies leave a host uncovered on a workload: a Reason code, and what its
+// wording names. The codes (Istio's AuthorizationPolicy model; privgate.istio words them):
+// "providers" (the workload has CUSTOM policies of several Providers), and for one Policy
+// "dry-run", "provider" (Provider is not a configured login provider), "no-rules", "rules"
+// (none of its Rules matches every request to the host).
+type Gap struct {
+	Reason    string    `json:"reason"`
+	Policy    string    `json:"policy,omitempty"` // AuthorizationPolicy istio-system/login
+	Provider  string    `json:"provider,omitempty"`
+	Providers []string  `json:"providers,omitempty"`
+	Rules     []RuleGap `json:"rules,omitempty"`
+}
+
+// RuleGap is why one rule does not match every request to the host: Reason "from" or "when"
+// (it narrows to some clients), or "to" (none of its operations matches every request, To).
+type RuleGap struct {
+	Rule   int            `json:"rule"` // its index in rules
+	Reason string         `json:"reason"`
+	To     []OperationGap `json:"to,omitempty"`
+}
+
+// OperationGap is why one operation of a rule does not match every request to the host.
+type OperationGap struct {
+	To      int         `json:"to"` // its index in the rule's to
+	Narrows []Narrowing `json:"narrows"`
+}
+
+// Narrowing is one field of an operation that leaves out requests to the host: "methods",
+// "notMethods", "ports", "notPorts", "paths", "notPaths" (Value, not an allowed one), "hosts"
+// (no value matches the host), "hostPorts" (none matches it with a port), "notHosts" (Value
+// takes it away).
+type Narrowing struct {
+	Field string `json:"field"`
+	Value string `json:"value,omitempty"`
 }

@@ -5,7 +5,7 @@
 # Inputs (policy/input.go, policy/istio/config.go; docs/istio.md): input.object, the object as
 # written; input.exposures, one per private host the object publishes and gateway workload, with
 # covered (some enforced CUSTOM policy with a configured provider matches every request to it
-# there), gaps (why each policy that applies does not), uncheckable (no login can be checked on
+# there), gaps (why each policy that applies does not: codes, worded by why), uncheckable (no login can be checked on
 # that gateway) and unsupported (why), and fix (a policy that would cover it); for an
 # AuthorizationPolicy, input.policy (what privgate read of it, as Istio reads it: custom,
 # provider, providerKnown, dryRun, selectorAndTargetRefs and targetRefFields), input.uncovered
@@ -35,9 +35,62 @@ unprotected contains e if {
 	not e.covered
 }
 
-why(e) := concat("; ", e.gaps) if {
+# Why no login covers an exposure: its gaps, the codes privgate computed (gatewayapi.Gap),
+# worded here.
+why(e) := concat("; ", [gap(g, e.host) | some g in e.gaps]) if {
 	count(e.gaps) > 0
 } else := "no CUSTOM AuthorizationPolicy applies to those pods"
+
+gap(g, _) := sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", [concat(", ", g.providers)]) if {
+	g.reason == "providers"
+}
+
+gap(g, _) := sprintf("%s is in dry-run (istio.io/dry-run), so it only logs", [g.policy]) if {
+	g.reason == "dry-run"
+}
+
+gap(g, _) := sprintf("%s names provider %q, which is not in istio.extensionProviders", [g.policy, object.get(g, "provider", "")]) if {
+	g.reason == "provider"
+}
+
+gap(g, _) := sprintf("%s has no rules, so it matches no request", [g.policy]) if {
+	g.reason == "no-rules"
+}
+
+gap(g, host) := sprintf("%s does not match every request to %s: %s", [g.policy, host, concat("; ", rules)]) if {
+	g.reason == "rules"
+	rules := [sprintf("rules[%d] %s", [r.rule, rule_gap(r, host)]) | some r in object.get(g, "rules", [])]
+}
+
+# A code this policy does not word (another implementation's) still reads as a reason.
+gap(g, _) := sprintf("%s does not cover it (%s)", [object.get(g, "policy", "a login policy"), g.reason]) if {
+	not g.reason in {"providers", "dry-run", "provider", "no-rules", "rules"}
+}
+
+rule_gap(r, _) := "narrows by from (sources)" if r.reason == "from"
+
+rule_gap(r, _) := "narrows by when (conditions)" if r.reason == "when"
+
+rule_gap(r, host) := concat(", ", [sprintf("to[%d] %s", [o.to, concat(", ", [narrowing(n, host) | some n in o.narrows])]) | some o in object.get(r, "to", [])]) if {
+	r.reason == "to"
+}
+
+rule_gap(r, _) := concat(" ", ["narrows by", r.reason]) if not r.reason in {"from", "when", "to"}
+
+# methods, notMethods, ports, notPorts, paths
+narrowing(n, _) := concat(" ", ["narrows by", n.field]) if {
+	not n.field in {"notPaths", "hosts", "hostPorts", "notHosts"}
+}
+
+narrowing(n, _) := sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", [n.value]) if n.field == "notPaths"
+
+narrowing(n, host) := concat(" ", ["hosts do not match", host]) if n.field == "hosts"
+
+narrowing(n, host) := sprintf("hosts match %s but not %s:<port> (clients may send the port: add %q)", [host, host, concat("", [host, ":*"])]) if {
+	n.field == "hostPorts"
+}
+
+narrowing(n, _) := sprintf("notHosts %q leaves it out", [n.value]) if n.field == "notHosts"
 
 problems contains violation("gateway-login", e.host, e.field, msg) if {
 	some e in unprotected

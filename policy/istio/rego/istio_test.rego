@@ -34,11 +34,36 @@ test_exempt_host if {
 }
 
 test_message_lists_gaps_and_fix if {
-	msgs := {v.message | some v in istio.deny} with input as {"exposures": [exposure({"gaps": ["AuthorizationPolicy istio-system/login is in dry-run"]})]}
+	msgs := {v.message | some v in istio.deny} with input as {"exposures": [exposure({"gaps": [{"reason": "dry-run", "policy": "AuthorizationPolicy istio-system/login"}]})]}
 		with data.privgate.config as config
 	some m in msgs
-	contains(m, "is in dry-run")
+	contains(m, "AuthorizationPolicy istio-system/login is in dry-run")
 	endswith(m, "Apply: {...}")
+}
+
+# The gaps are codes privgate computes (gatewayapi.Gap); the policy words them.
+test_gap_wording if {
+	host := "grafana.private.example.com"
+	istio.why({"host": host, "gaps": []}) == "no CUSTOM AuthorizationPolicy applies to those pods"
+	istio.why({"host": host, "gaps": [{"reason": "providers", "providers": ["a", "b"]}]}) == "the gateway has CUSTOM policies for providers a, b, and Istio allows one per workload"
+	istio.why({"host": host, "gaps": [{"reason": "provider", "policy": "P", "provider": "ext-authz"}, {"reason": "no-rules", "policy": "Q"}]}) == `P names provider "ext-authz", which is not in istio.extensionProviders; Q has no rules, so it matches no request`
+	rules := {"reason": "rules", "policy": "P", "rules": [
+		{"rule": 0, "reason": "from"},
+		{"rule": 2, "reason": "when"},
+		{"rule": 1, "reason": "to", "to": [
+			{"to": 0, "narrows": [{"field": "paths"}, {"field": "notPaths", "value": "/public"}]},
+			{"to": 1, "narrows": [{"field": "hostPorts"}, {"field": "notHosts", "value": "*.example.com"}]},
+		]},
+	]}
+	istio.why({"host": host, "gaps": [rules]}) == concat("", [
+		"P does not match every request to grafana.private.example.com: rules[0] narrows by from (sources); ",
+		"rules[2] narrows by when (conditions); ",
+		`rules[1] to[0] narrows by paths, leaves out notPaths "/public" (not in istio.allowedNotPaths), `,
+		`to[1] hosts match grafana.private.example.com but not grafana.private.example.com:<port> (clients may send the port: add "grafana.private.example.com:*"), `,
+		`notHosts "*.example.com" leaves it out`,
+	])
+	# A code of another implementation's, not worded here, still reads as a reason.
+	istio.why({"host": host, "gaps": [{"reason": "extauth-disabled", "policy": "SecurityPolicy gw/login"}]}) == "SecurityPolicy gw/login does not cover it (extauth-disabled)"
 }
 
 test_unsupported_gateway if {
