@@ -23,7 +23,7 @@ func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPoli
 // exposeTo judges a publication against the policies that apply to its workload.
 func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) Exposure {
 	e := Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
-		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Uncheckable: p.Unsupported != "", Unsupported: p.Unsupported}
+		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Uncheckable: p.Unsupported != nil, Unsupported: p.Unsupported}
 	if e.Uncheckable {
 		return e
 	}

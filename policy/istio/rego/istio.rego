@@ -5,14 +5,14 @@
 # Inputs (policy/input.go, policy/istio/config.go; docs/istio.md): input.object, the object as
 # written; input.exposures, one per private host the object publishes and gateway workload, with
 # covered (some enforced CUSTOM policy with a configured provider matches every request to it
-# there), gaps (why each policy that applies does not: codes, worded by why), uncheckable (no login can be checked on
-# that gateway) and unsupported (why), and fix (a policy that would cover it); for an
-# AuthorizationPolicy, input.policy (what privgate read of it, as Istio reads it: custom,
-# provider, providerKnown, dryRun, selectorAndTargetRefs and targetRefFields), input.uncovered
-# (published hosts its change leaves without login), input.conflicts (workloads it leaves with
-# two providers) and input.gateways (the gateway workloads it applies to);
-# data.privgate.config.istio. The facts are privgate's (Go); this policy never reads them again
-# from input.object.
+# there), gaps (why each policy that applies does not: codes, worded by why), uncheckable (no
+# login can be checked on that gateway) and unsupported (why: a code, worded by unchecked), and
+# fix (a policy that would cover it); for an AuthorizationPolicy, input.policy (what privgate
+# read of it, as Istio reads it: custom, provider, providerKnown, dryRun, selectorAndTargetRefs
+# and targetRefFields), input.uncovered (published hosts its change leaves without login),
+# input.conflicts (workloads it leaves with two providers) and input.gateways (the gateway
+# workloads it applies to); data.privgate.config.istio. The facts are privgate's (Go): this
+# policy decides and words, and never reads them again from input.object.
 # Outputs: deny and warn, as for Ingresses; modes per rule in privgate.yaml's istio.rules.
 package privgate.istio
 
@@ -41,23 +41,23 @@ why(e) := concat("; ", [gap(g, e.host) | some g in e.gaps]) if {
 	count(e.gaps) > 0
 } else := "no CUSTOM AuthorizationPolicy applies to those pods"
 
-gap(g, _) := sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", [concat(", ", g.providers)]) if {
+gap(g, _) := sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", [concat(", ", object.get(g, "providers", []))]) if {
 	g.reason == "providers"
 }
 
-gap(g, _) := sprintf("%s is in dry-run (istio.io/dry-run), so it only logs", [g.policy]) if {
+gap(g, _) := sprintf("%s is in dry-run (istio.io/dry-run), so it only logs", [object.get(g, "policy", "")]) if {
 	g.reason == "dry-run"
 }
 
-gap(g, _) := sprintf("%s names provider %q, which is not in istio.extensionProviders", [g.policy, object.get(g, "provider", "")]) if {
+gap(g, _) := sprintf("%s names provider %q, which is not in istio.extensionProviders", [object.get(g, "policy", ""), object.get(g, "provider", "")]) if {
 	g.reason == "provider"
 }
 
-gap(g, _) := sprintf("%s has no rules, so it matches no request", [g.policy]) if {
+gap(g, _) := sprintf("%s has no rules, so it matches no request", [object.get(g, "policy", "")]) if {
 	g.reason == "no-rules"
 }
 
-gap(g, host) := sprintf("%s does not match every request to %s: %s", [g.policy, host, concat("; ", rules)]) if {
+gap(g, host) := sprintf("%s does not match every request to %s: %s", [object.get(g, "policy", ""), host, concat("; ", rules)]) if {
 	g.reason == "rules"
 	rules := [sprintf("rules[%d] %s", [r.rule, rule_gap(r, host)]) | some r in object.get(g, "rules", [])]
 }
@@ -82,7 +82,7 @@ narrowing(n, _) := concat(" ", ["narrows by", n.field]) if {
 	not n.field in {"notPaths", "hosts", "hostPorts", "notHosts"}
 }
 
-narrowing(n, _) := sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", [n.value]) if n.field == "notPaths"
+narrowing(n, _) := sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", [object.get(n, "value", "")]) if n.field == "notPaths"
 
 narrowing(n, host) := concat(" ", ["hosts do not match", host]) if n.field == "hosts"
 
@@ -90,7 +90,7 @@ narrowing(n, host) := sprintf("hosts match %s but not %s:<port> (clients may sen
 	n.field == "hostPorts"
 }
 
-narrowing(n, _) := sprintf("notHosts %q leaves it out", [n.value]) if n.field == "notHosts"
+narrowing(n, _) := sprintf("notHosts %q leaves it out", [object.get(n, "value", "")]) if n.field == "notHosts"
 
 problems contains violation("gateway-login", e.host, e.field, msg) if {
 	some e in unprotected
@@ -101,8 +101,51 @@ problems contains violation("gateway-login", e.host, e.field, msg) if {
 problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
 	some e in unprotected
 	e.uncheckable
-	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, e.unsupported])
+	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, unchecked(e)])
 }
+
+# Why no login can be checked on a gateway: the code privgate computed (gatewayapi.Unsupported),
+# worded here.
+unchecked(e) := why if {
+	why := unsupported(e.unsupported)
+} else := "no login can be checked there"
+
+unsupported(u) := sprintf("its GatewayClass %q is not in view, so its controller is unknown", [object.get(u, "class", "")]) if {
+	u.reason == "class-not-in-view"
+}
+
+unsupported(u) := sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", [object.get(u, "class", ""), object.get(u, "controller", ""), concat(", ", object.get(u, "known", []))]) if {
+	u.reason == "controller"
+}
+
+unsupported(u) := sprintf("its address %s names a Service not in view, so its pods are unknown", [object.get(u, "address", "")]) if {
+	u.reason == "service-not-in-view"
+}
+
+unsupported(u) := sprintf("its server %s passes TLS through: %s", [object.get(u, "server", ""), unseen]) if {
+	u.reason == "passthrough"
+}
+
+unsupported(u) := sprintf("its server %s carries %s, not HTTP: %s", [object.get(u, "server", ""), object.get(u, "protocol", ""), unseen]) if {
+	u.reason == "server-protocol"
+}
+
+unsupported(u) := sprintf("its listener %s carries %s, not HTTP: %s", [object.get(u, "listener", ""), object.get(u, "protocol", ""), unseen]) if {
+	u.reason == "listener-protocol"
+}
+
+unsupported(u) := sprintf("it is routed as TLS passed through: %s", [unseen]) if u.reason == "tls-route"
+
+unsupported(u) := sprintf("its parent is a %s (%s), which privgate cannot follow to a gateway", [object.get(u, "kind", ""), object.get(u, "group", "")]) if {
+	u.reason == "parent"
+}
+
+# A code this policy does not word (another implementation's) still reads as a reason.
+unsupported(u) := sprintf("no login can be checked there (%s)", [u.reason]) if {
+	not u.reason in {"class-not-in-view", "controller", "service-not-in-view", "passthrough", "server-protocol", "listener-protocol", "tls-route", "parent"}
+}
+
+unseen := "an HTTP login provider never sees those requests"
 
 # What an AuthorizationPolicy itself says, when it stands in front of a gateway publishing hosts
 # (input.gateways): a CUSTOM policy on an app's sidecar (OPA, say) is not a login privgate judges.
@@ -139,7 +182,7 @@ problems contains violation("gateway-uncovers", e.host, "", msg) if {
 	msg := sprintf("this change publishes %s, routed by %s, on pods %s without login: %s. Cover it first: %s", [e.host, e.by, e.workload, why_gateway(e), object.get(e, "fix", "")])
 }
 
-why_gateway(e) := e.unsupported if {
+why_gateway(e) := unchecked(e) if {
 	e.uncheckable
 } else := why(e)
 

@@ -67,7 +67,25 @@ test_gap_wording if {
 }
 
 test_unsupported_gateway if {
-	ids({"exposures": [exposure({"uncheckable": true, "unsupported": "its GatewayClass \"eg\" is run by another controller"})]}) == {"gateway-unsupported"}
+	ids({"exposures": [exposure({"uncheckable": true, "unsupported": {"reason": "class-not-in-view", "class": "eg"}})]}) == {"gateway-unsupported"}
+	# Undecided by the reason's presence: uncheckable decides, even without a reason.
+	ids({"exposures": [exposure({"uncheckable": true})]}) == {"gateway-unsupported"}
+	ids({"exposures": [exposure({"unsupported": {"reason": "class-not-in-view", "class": "eg"}})]}) == {"gateway-login"}
+}
+
+# Why no login can be checked is a code privgate computes (gatewayapi.Unsupported); the policy
+# words it.
+test_unsupported_wording if {
+	istio.unchecked({"unsupported": {"reason": "class-not-in-view", "class": "eg"}}) == `its GatewayClass "eg" is not in view, so its controller is unknown`
+	istio.unchecked({"unsupported": {"reason": "controller", "class": "eg", "controller": "gateway.envoyproxy.io/gatewayclass-controller", "known": ["istio.io/gateway-controller"]}}) == `its GatewayClass "eg" is run by gateway.envoyproxy.io/gatewayclass-controller, which privgate cannot check for login (it knows istio.io/gateway-controller)`
+	istio.unchecked({"unsupported": {"reason": "service-not-in-view", "address": "gw.edge.svc.cluster.local"}}) == "its address gw.edge.svc.cluster.local names a Service not in view, so its pods are unknown"
+	istio.unchecked({"unsupported": {"reason": "passthrough", "server": "tls"}}) == "its server tls passes TLS through: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "server-protocol", "server": "db", "protocol": "TCP"}}) == "its server db carries TCP, not HTTP: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "listener-protocol", "listener": "db", "protocol": "TLS"}}) == "its listener db carries TLS, not HTTP: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "tls-route"}}) == "it is routed as TLS passed through: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "parent", "kind": "XListenerSet", "group": "gateway.networking.x-k8s.io"}}) == "its parent is a XListenerSet (gateway.networking.x-k8s.io), which privgate cannot follow to a gateway"
+	istio.unchecked({"unsupported": {"reason": "hostnetwork"}}) == "no login can be checked there (hostnetwork)"
+	istio.unchecked({}) == "no login can be checked there"
 }
 
 policy_object(spec) := {"kind": "AuthorizationPolicy", "metadata": {"name": "login", "namespace": "istio-system"}, "spec": spec}
