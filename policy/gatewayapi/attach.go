@@ -17,8 +17,8 @@ type Parent struct {
 	Field   string // spec.parentRefs[i]
 	Ref     gatewayv1.ParentReference
 	// Unfollowable says why privgate cannot follow the parent to a Gateway (a ListenerSet):
-	// the hosts it would publish there are ones no login can be checked for. "" for a Gateway.
-	Unfollowable string
+	// the hosts it would publish there are ones no login can be checked for. nil for a Gateway.
+	Unfollowable *Unsupported
 }
 
 // Parents are the gateways a route in namespace ns names (the route's namespace unless a ref
@@ -43,7 +43,7 @@ func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
 		}
 		parent := Parent{Namespace: gwNS, Name: string(p.Name), Gateway: kind + " " + gwNS + "/" + string(p.Name), Field: fmt.Sprintf("spec.parentRefs[%d]", i), Ref: p}
 		if group != gatewayv1.GroupName || kind != "Gateway" {
-			parent.Unfollowable = fmt.Sprintf("its parent is a %s (%s), which privgate cannot follow to a gateway", kind, group)
+			parent.Unfollowable = &Unsupported{Reason: "parent", Kind: kind, Group: group}
 		}
 		out = append(out, parent)
 	}
@@ -56,7 +56,7 @@ func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
 // tells an HTTPRoute or GRPCRoute (HTTP and HTTPS listeners) from a TLSRoute (TLS ones). A parent
 // privgate cannot follow publishes the route's hostnames, every host when it names none.
 func Attach(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Host {
-	if p.Unfollowable != "" {
+	if p.Unfollowable != nil {
 		return orEvery(named, p.Field)
 	}
 	var out []Host
@@ -118,8 +118,8 @@ func HTTPListener(l gatewayv1.Listener) bool {
 type Listener struct {
 	Host
 	// NotHTTP says why the listener's requests never reach an HTTP login provider (TLS passed
-	// through, TCP); "" for HTTP and HTTPS.
-	NotHTTP string
+	// through, TCP); nil for HTTP and HTTPS.
+	NotHTTP *Unsupported
 }
 
 // Served are the hosts a Gateway's listeners serve, one per listener ("*" for one without a
@@ -132,7 +132,7 @@ func Served(gw *gatewayv1.Gateway) []Listener {
 			s.Host = Host{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
 		}
 		if !HTTPListener(l) {
-			s.NotHTTP = fmt.Sprintf("its listener %s carries %s, not HTTP: an HTTP login provider never sees those requests", l.Name, l.Protocol)
+			s.NotHTTP = &Unsupported{Reason: "listener-protocol", Listener: string(l.Name), Protocol: string(l.Protocol)}
 		}
 		out = append(out, s)
 	}

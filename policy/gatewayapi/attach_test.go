@@ -51,7 +51,7 @@ func TestParents(t *testing.T) {
 		"listener set unfollowable": {
 			refs: []gatewayv1.ParentReference{{Group: ptr(gatewayv1.Group("gateway.networking.x-k8s.io")), Kind: ptr(gatewayv1.Kind("XListenerSet")), Name: "team"}},
 			want: []gatewayapi.Parent{{Namespace: "apps", Name: "team", Gateway: "XListenerSet apps/team", Field: "spec.parentRefs[0]",
-				Unfollowable: "its parent is a XListenerSet (gateway.networking.x-k8s.io), which privgate cannot follow to a gateway"}},
+				Unfollowable: &gatewayapi.Unsupported{Reason: "parent", Kind: "XListenerSet", Group: "gateway.networking.x-k8s.io"}}},
 		},
 		"none": {},
 	}
@@ -111,7 +111,7 @@ func TestAttach(t *testing.T) {
 	)
 	parent := gatewayapi.Parent{Namespace: "gateways", Name: "shared", Field: "spec.parentRefs[0]"}
 	unfollowable := parent
-	unfollowable.Unfollowable = "a ListenerSet"
+	unfollowable.Unfollowable = &gatewayapi.Unsupported{Reason: "parent", Kind: "ListenerSet"}
 	named := gatewayapi.Hostnames([]gatewayv1.Hostname{"Grafana.private.example.com", "www.example.com"})
 	cases := map[string]struct {
 		gw     *gatewayv1.Gateway
@@ -171,7 +171,7 @@ func TestServed(t *testing.T) {
 		{Host: gatewayapi.Host{Host: "*.private.example.com", Field: "spec.listeners[0].hostname"}},
 		{Host: gatewayapi.Host{Host: "*", Field: "spec.listeners[1]"}},
 		{Host: gatewayapi.Host{Host: "db.private.example.com", Field: "spec.listeners[2].hostname"},
-			NotHTTP: "its listener passthrough carries TLS, not HTTP: an HTTP login provider never sees those requests"},
+			NotHTTP: &gatewayapi.Unsupported{Reason: "listener-protocol", Listener: "passthrough", Protocol: "TLS"}},
 	}
 	if got := gatewayapi.Served(gw); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -27,7 +26,7 @@ import (
 type Implementation interface {
 	// Pods are the pods serving Gateway ns/name of class (gw nil when not in view), as the
 	// implementation deploys them, or why they are unknown. services finds a Service in view.
-	Pods(ns, name string, gw *gatewayv1.Gateway, class string, services Services) (Workload, string)
+	Pods(ns, name string, gw *gatewayv1.Gateway, class string, services Services) (Workload, *Unsupported)
 	// Login reads what covers hosts on its pods from a snapshot of the cluster, once per
 	// judgement: a judgement asks it about every host published there.
 	Login(cfg *policy.Config, c policy.Cluster) Login
@@ -36,8 +35,9 @@ type Implementation interface {
 // Login judges hosts published on an implementation's pods over one snapshot of the cluster.
 type Login interface {
 	// Coverage is what covers the publication there (Covered, Policy), or why each policy that
-	// applies does not (Gaps: say why even when none applies, since privgate.istio's fallback
-	// reason names AuthorizationPolicies) and a policy that would (Fix).
+	// applies does not (Gaps, codes the target's policy words: say why even when none applies,
+	// since privgate.istio's fallback reason names AuthorizationPolicies) and a policy that
+	// would (Fix).
 	Coverage(p Publication) Exposure
 }
 
@@ -54,9 +54,9 @@ type Registry struct {
 	AssumedClass, AssumedController string
 }
 
-// Known lists the controllerNames of the implementations, for messages.
-func (r Registry) Known() string {
-	return strings.Join(slices.Sorted(maps.Keys(r.Implementations)), ", ")
+// Known lists the controllerNames of the implementations, in order, for messages.
+func (r Registry) Known() []string {
+	return slices.Sorted(maps.Keys(r.Implementations))
 }
 
 // Readers are the implementations that read kinds of their own, in controllerName order.
@@ -85,7 +85,7 @@ func (r Registry) Reading(gk schema.GroupKind) policy.Reader {
 // Serving are the pods serving Gateway ns/name (gw nil when not in view), as the implementation
 // running its class deploys them (classes: GatewayClass name to controllerName), and why no
 // login can be checked there when no implementation the registry knows runs the class.
-func (r Registry) Serving(classes map[string]string, ns, name string, gw *gatewayv1.Gateway, services Services) (Workload, string) {
+func (r Registry) Serving(classes map[string]string, ns, name string, gw *gatewayv1.Gateway, services Services) (Workload, *Unsupported) {
 	class := r.AssumedClass
 	if gw != nil {
 		class = string(gw.Spec.GatewayClassName)
@@ -97,9 +97,9 @@ func (r Registry) Serving(classes map[string]string, ns, name string, gw *gatewa
 	impl := r.Implementations[controller]
 	switch {
 	case !ok:
-		return Workload{Namespace: ns, Class: class}, fmt.Sprintf("its GatewayClass %q is not in view, so its controller is unknown", class)
+		return Workload{Namespace: ns, Class: class}, &Unsupported{Reason: "class-not-in-view", Class: class}
 	case impl == nil:
-		return Workload{Namespace: ns, Class: class}, fmt.Sprintf("its GatewayClass %q is run by %s, which privgate cannot check for login (it knows %s)", class, controller, r.Known())
+		return Workload{Namespace: ns, Class: class}, &Unsupported{Reason: "controller", Class: class, Controller: controller, Known: r.Known()}
 	}
 	w, why := impl.Pods(ns, name, gw, class, services)
 	w.Impl = impl
@@ -143,7 +143,7 @@ type Publication struct {
 	By          string
 	Gateway     string
 	Workload    Workload
-	Unsupported string // why no login can be checked here
+	Unsupported *Unsupported // why no login can be checked here; nil when one can
 	Private     bool
 }
 
@@ -158,11 +158,69 @@ type Exposure struct {
 	Exempt   bool   `json:"exempt"`           // listed in exemptHosts
 	Covered  bool   `json:"covered"`          // some enforced login policy matches every request to it there
 	Policy   string `json:"policy,omitempty"` // the policy that covers it: AuthorizationPolicy istio-system/login
-	// Gaps say why each login policy that applies to the workload does not cover the host.
-	Gaps []string `json:"gaps,omitempty"`
-	// Unsupported says why no login can be checked on this gateway (an implementation privgate
-	// does not know); such a host is never covered.
-	Unsupported string `json:"unsupported,omitempty"`
+	// Gaps say why each login policy that applies to the workload does not cover the host, as
+	// codes the target's policy words (privgate.istio's why).
+	Gaps []Gap `json:"gaps,omitempty"`
+	// Uncheckable: no login can be checked on this gateway (an implementation privgate does not
+	// know, requests no HTTP login provider sees); such a host is never covered. Unsupported
+	// says why, for messages.
+	Uncheckable bool         `json:"uncheckable"`
+	Unsupported *Unsupported `json:"unsupported,omitempty"`
 	// Fix is a policy that would cover the host, as YAML to apply.
 	Fix string `json:"fix,omitempty"`
+}
+
+// Gap is why login policies leave a host uncovered on a workload: a Reason code, and what its
+// wording names. The codes (Istio's AuthorizationPolicy model; privgate.istio words them):
+// "providers" (the workload has CUSTOM policies of several Providers), and for one Policy
+// "dry-run", "provider" (Provider is not a configured login provider), "no-rules", "rules"
+// (none of its Rules matches every request to the host).
+type Gap struct {
+	Reason    string    `json:"reason"`
+	Policy    string    `json:"policy,omitempty"` // AuthorizationPolicy istio-system/login
+	Provider  string    `json:"provider,omitempty"`
+	Providers []string  `json:"providers,omitempty"`
+	Rules     []RuleGap `json:"rules,omitempty"`
+}
+
+// RuleGap is why one rule does not match every request to the host: Reason "from" or "when"
+// (it narrows to some clients), or "to" (none of its operations matches every request, To).
+type RuleGap struct {
+	Rule   int            `json:"rule"` // its index in rules
+	Reason string         `json:"reason"`
+	To     []OperationGap `json:"to,omitempty"`
+}
+
+// OperationGap is why one operation of a rule does not match every request to the host.
+type OperationGap struct {
+	To      int         `json:"to"` // its index in the rule's to
+	Narrows []Narrowing `json:"narrows"`
+}
+
+// Narrowing is one field of an operation that leaves out requests to the host: "methods",
+// "notMethods", "ports", "notPorts", "paths", "notPaths" (Value, not an allowed one), "hosts"
+// (no value matches the host), "hostPorts" (none matches it with a port), "notHosts" (Value
+// takes it away).
+type Narrowing struct {
+	Field string `json:"field"`
+	Value string `json:"value,omitempty"`
+}
+
+// Unsupported is why no login can be checked for hosts on a gateway: a Reason code, and what its
+// wording names (privgate.istio's unsupported words it). The codes: "class-not-in-view"
+// (Class), "controller" (Class is run by Controller, not one of Known), "service-not-in-view"
+// (Address names a Service not in view), "passthrough" (Server passes TLS through),
+// "server-protocol" and "listener-protocol" (Server or Listener carries Protocol, not HTTP),
+// "tls-route" (a TLSRoute), "parent" (a parent of Kind in Group, not a Gateway).
+type Unsupported struct {
+	Reason     string   `json:"reason"`
+	Class      string   `json:"class,omitempty"`
+	Controller string   `json:"controller,omitempty"`
+	Known      []string `json:"known,omitempty"`
+	Address    string   `json:"address,omitempty"`
+	Server     string   `json:"server,omitempty"`
+	Listener   string   `json:"listener,omitempty"`
+	Protocol   string   `json:"protocol,omitempty"`
+	Kind       string   `json:"kind,omitempty"`
+	Group      string   `json:"group,omitempty"`
 }

@@ -1,6 +1,7 @@
 package gatewayapi_test
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,14 +17,14 @@ import (
 // namespace when the Gateway's class is "by-hand".
 type fake struct{}
 
-func (fake) Pods(ns, name string, _ *gatewayv1.Gateway, class string, services gatewayapi.Services) (gatewayapi.Workload, string) {
+func (fake) Pods(ns, name string, _ *gatewayv1.Gateway, class string, services gatewayapi.Services) (gatewayapi.Workload, *gatewayapi.Unsupported) {
 	if class == "by-hand" {
 		if s := services("edge", "gateway"); s != nil {
-			return gatewayapi.Workload{Namespace: s.Namespace, Labels: s.Spec.Selector}, ""
+			return gatewayapi.Workload{Namespace: s.Namespace, Labels: s.Spec.Selector}, nil
 		}
-		return gatewayapi.Workload{Namespace: "edge"}, "its Service is not in view"
+		return gatewayapi.Workload{Namespace: "edge"}, &gatewayapi.Unsupported{Reason: "service-not-in-view", Address: "gateway.edge"}
 	}
-	return gatewayapi.Workload{Namespace: ns, Labels: map[string]string{"gateway": name}}, ""
+	return gatewayapi.Workload{Namespace: ns, Labels: map[string]string{"gateway": name}}, nil
 }
 
 func (fake) Login(*policy.Config, policy.Cluster) gatewayapi.Login { return nil }
@@ -43,22 +44,22 @@ func TestServing(t *testing.T) {
 		gw       *gatewayv1.Gateway
 		services gatewayapi.Services
 		want     string // the workload
-		why      string
+		why      *gatewayapi.Unsupported
 		known    bool // an implementation runs it
 	}{
 		"class in view":                    {gw: gateway("public"), want: "gateways/{gateway=shared}", known: true},
 		"gateway not in view: assumed":     {want: "gateways/{gateway=shared}", known: true},
 		"assumed class not in view":        {gw: gateway("fake"), want: "gateways/{gateway=shared}", known: true},
-		"another controller":               {gw: gateway("cilium"), want: "gateways/{}", why: `its GatewayClass "cilium" is run by io.cilium/gateway-controller, which privgate cannot check for login (it knows example.com/fake, example.com/other)`},
-		"class not in view":                {gw: gateway("missing"), want: "gateways/{}", why: `its GatewayClass "missing" is not in view, so its controller is unknown`},
+		"another controller":               {gw: gateway("cilium"), want: "gateways/{}", why: &gatewayapi.Unsupported{Reason: "controller", Class: "cilium", Controller: "io.cilium/gateway-controller", Known: []string{"example.com/fake", "example.com/other"}}},
+		"class not in view":                {gw: gateway("missing"), want: "gateways/{}", why: &gatewayapi.Unsupported{Reason: "class-not-in-view", Class: "missing"}},
 		"implementation reads a Service":   {gw: gateway("by-hand"), services: func(ns, name string) *corev1.Service { return edge }, want: "edge/{app=edge}", known: true},
-		"implementation says why it can't": {gw: gateway("by-hand"), services: func(string, string) *corev1.Service { return nil }, want: "edge/{}", why: "its Service is not in view", known: true},
+		"implementation says why it can't": {gw: gateway("by-hand"), services: func(string, string) *corev1.Service { return nil }, want: "edge/{}", why: &gatewayapi.Unsupported{Reason: "service-not-in-view", Address: "gateway.edge"}, known: true},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			w, why := registry.Serving(classes, "gateways", "shared", c.gw, c.services)
-			if w.String() != c.want || why != c.why || (w.Impl != nil) != c.known {
-				t.Errorf("got %s, %q, implementation %v; want %s, %q, %v", w, why, w.Impl, c.want, c.why, c.known)
+			if w.String() != c.want || !reflect.DeepEqual(why, c.why) || (w.Impl != nil) != c.known {
+				t.Errorf("got %s, %+v, implementation %v; want %s, %+v, %v", w, why, w.Impl, c.want, c.why, c.known)
 			}
 		})
 	}

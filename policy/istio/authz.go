@@ -1,14 +1,14 @@
 package istio
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
+
+	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
 // dryRunAnnotation makes Istio only log what a policy would do.
@@ -23,15 +23,15 @@ func (m *mesh) expose(p publication, policies []*istiosecurity.AuthorizationPoli
 // exposeTo judges a publication against the policies that apply to its workload.
 func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPolicy) Exposure {
 	e := Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
-		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Unsupported: p.Unsupported}
-	if p.Unsupported != "" {
+		Exempt: slices.Contains(m.cfg.ExemptHosts, p.Host), Uncheckable: p.Unsupported != nil, Unsupported: p.Unsupported}
+	if e.Uncheckable {
 		return e
 	}
 	if providers := providersOf(applying); len(providers) > 1 {
-		e.Gaps = append(e.Gaps, fmt.Sprintf("the gateway has CUSTOM policies for providers %s, and Istio allows one per workload", strings.Join(providers, ", ")))
+		e.Gaps = append(e.Gaps, gap{Reason: "providers", Providers: providers})
 	} else {
 		for _, ap := range applying {
-			if m.covers(ap, p.Host, false) == "" {
+			if _, ok := m.covers(ap, p.Host, false); ok {
 				e.Covered, e.Policy = true, "AuthorizationPolicy "+key(ap)
 				return e
 			}
@@ -39,21 +39,22 @@ func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPo
 		// Uncovered: only now say why, policy by policy (the reasons cost more than the
 		// answer, and a policy change asks for the answer once per published host).
 		for _, ap := range applying {
-			e.Gaps = append(e.Gaps, "AuthorizationPolicy "+key(ap)+" "+m.covers(ap, p.Host, true))
+			g, _ := m.covers(ap, p.Host, true)
+			g.Policy = "AuthorizationPolicy " + key(ap)
+			e.Gaps = append(e.Gaps, g)
 		}
 	}
 	e.Fix = m.fix(p)
 	return e
 }
 
-// gap is what covers and its helpers return for a failed check: the reason when explaining,
-// else a marker (anything but "").
-func gap(explain bool, reason func() string) string {
-	if explain {
-		return reason()
-	}
-	return "x"
-}
+// The reasons a policy leaves a host uncovered, as codes privgate.istio words (gatewayapi.Gap).
+type (
+	gap          = gatewayapi.Gap
+	ruleGap      = gatewayapi.RuleGap
+	operationGap = gatewayapi.OperationGap
+	narrowing    = gatewayapi.Narrowing
+)
 
 // applying are the CUSTOM policies that apply to a workload, as Istio picks them: in the root
 // namespace mesh-wide or by selector; in the workload's namespace namespace-wide or by selector;
@@ -70,7 +71,7 @@ func (m *mesh) applying(w workload, policies []*istiosecurity.AuthorizationPolic
 		sel := ap.Spec.GetSelector().GetMatchLabels()
 		local := ap.Namespace == root || (w.Namespace != "" && ap.Namespace == w.Namespace)
 		switch {
-		case len(refs) > 0 && ap.Spec.GetSelector() != nil:
+		case selectorAndTargetRefs(ap):
 		case len(refs) > 0:
 			if targets(ap, refs, w) {
 				out = append(out, ap)
@@ -90,6 +91,38 @@ func targetRefs(ap *istiosecurity.AuthorizationPolicy) []*typeRef {
 		out = append(out, r)
 	}
 	return append(out, ap.Spec.GetTargetRefs()...)
+}
+
+// selectorAndTargetRefs: a policy with both a selector and targetRefs, which Istio refuses.
+func selectorAndTargetRefs(ap *istiosecurity.AuthorizationPolicy) bool {
+	return ap.Spec.GetSelector() != nil && len(targetRefs(ap)) > 0
+}
+
+// read is what the policy reads of an AuthorizationPolicy (input.policy): the same answers
+// applying, enforced and covers give, computed here once.
+func (c config) read(ap *istiosecurity.AuthorizationPolicy) *PolicyFacts {
+	provider := ap.Spec.GetProvider().GetName()
+	f := &PolicyFacts{
+		Custom:                ap.Spec.GetAction() == securityv1beta1.AuthorizationPolicy_CUSTOM,
+		Provider:              provider,
+		ProviderKnown:         c.knows(provider),
+		DryRun:                !enforced(ap),
+		SelectorAndTargetRefs: selectorAndTargetRefs(ap),
+	}
+	if f.SelectorAndTargetRefs {
+		if ap.Spec.GetTargetRef() != nil {
+			f.TargetRefFields = append(f.TargetRefFields, "targetRef")
+		}
+		if len(ap.Spec.GetTargetRefs()) > 0 {
+			f.TargetRefFields = append(f.TargetRefFields, "targetRefs")
+		}
+	}
+	return f
+}
+
+// knows reports whether provider is one of istio.extensionProviders: a login.
+func (c config) knows(provider string) bool {
+	return slices.Contains(c.ExtensionProviders, provider)
 }
 
 // targets reports whether some targetRef names the workload's Gateway. Istio attaches such a
@@ -127,59 +160,61 @@ func enforced(ap *istiosecurity.AuthorizationPolicy) bool {
 	return err != nil || !dry
 }
 
-// covers is "" when ap sends every request to host to a configured login provider, else why not
-// (when explain; else just not "").
-func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string, explain bool) string {
+// covers reports whether ap sends every request to host to a configured login provider, and
+// when not (and explain), why.
+func (m *mesh) covers(ap *istiosecurity.AuthorizationPolicy, host string, explain bool) (gap, bool) {
 	switch provider := ap.Spec.GetProvider().GetName(); {
 	case !enforced(ap):
-		return "is in dry-run (" + dryRunAnnotation + "), so it only logs"
-	case !slices.Contains(m.cfg.ExtensionProviders, provider):
-		return fmt.Sprintf("names provider %q, which is not in istio.extensionProviders", provider)
+		return gap{Reason: "dry-run"}, false
+	case !m.cfg.knows(provider):
+		return gap{Reason: "provider", Provider: provider}, false
 	case len(ap.Spec.GetRules()) == 0:
-		return "has no rules, so it matches no request"
+		return gap{Reason: "no-rules"}, false
 	}
-	var why []string
+	g := gap{Reason: "rules"}
 	for i, r := range ap.Spec.GetRules() {
-		g := m.ruleCovers(r, host, explain)
-		if g == "" {
-			return ""
+		rg, ok := m.ruleCovers(r, host, explain)
+		if ok {
+			return gap{}, true
 		}
 		if explain {
-			why = append(why, fmt.Sprintf("rules[%d] %s", i, g))
+			rg.Rule = i
+			g.Rules = append(g.Rules, rg)
 		}
 	}
-	return gap(explain, func() string { return "does not match every request to " + host + ": " + strings.Join(why, "; ") })
+	return g, false
 }
 
-// ruleCovers is "" when a rule matches every request to host.
-func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string, explain bool) string {
+// ruleCovers reports whether a rule matches every request to host, and when not, why.
+func (m *mesh) ruleCovers(r *securityv1beta1.Rule, host string, explain bool) (ruleGap, bool) {
 	switch {
 	case len(r.GetFrom()) > 0:
-		return "narrows by from (sources)"
+		return ruleGap{Reason: "from"}, false
 	case len(r.GetWhen()) > 0:
-		return "narrows by when (conditions)"
+		return ruleGap{Reason: "when"}, false
 	case len(r.GetTo()) == 0:
-		return ""
+		return ruleGap{}, true
 	}
-	var why []string
+	g := ruleGap{Reason: "to"}
 	for i, to := range r.GetTo() {
-		g := m.operationCovers(to.GetOperation(), host, explain)
-		if g == "" {
-			return ""
+		why := m.operationCovers(to.GetOperation(), host)
+		if len(why) == 0 {
+			return ruleGap{}, true
 		}
 		if explain {
-			why = append(why, fmt.Sprintf("to[%d] %s", i, g))
+			g.To = append(g.To, operationGap{To: i, Narrows: why})
 		}
 	}
-	return gap(explain, func() string { return strings.Join(why, ", ") })
+	return g, false
 }
 
-// operationCovers is "" when an operation matches every request to host (all its fields match).
-func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, explain bool) string {
-	var why []string
+// operationCovers is what keeps an operation from matching every request to host: none when
+// all its fields match.
+func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string) []narrowing {
+	var why []narrowing
 	narrow := func(field string, values []string) {
 		if len(values) > 0 {
-			why = append(why, "narrows by "+field)
+			why = append(why, narrowing{Field: field})
 		}
 	}
 	// "*" is Istio's presence match (any non-empty value): every request has a method.
@@ -190,11 +225,11 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 	narrow("ports", op.GetPorts())
 	narrow("notPorts", op.GetNotPorts())
 	if paths := op.GetPaths(); len(paths) > 0 && !slices.Contains(paths, "*") && !slices.Contains(paths, "/*") {
-		why = append(why, "narrows by paths")
+		why = append(why, narrowing{Field: "paths"})
 	}
 	for _, p := range op.GetNotPaths() {
 		if !slices.Contains(m.cfg.AllowedNotPaths, p) {
-			why = append(why, fmt.Sprintf("leaves out notPaths %q (not in istio.allowedNotPaths)", p))
+			why = append(why, narrowing{Field: "notPaths", Value: p})
 		}
 	}
 	if hosts := op.GetHosts(); len(hosts) > 0 {
@@ -202,20 +237,17 @@ func (m *mesh) operationCovers(op *securityv1beta1.Operation, host string, expla
 		ports := slices.ContainsFunc(hosts, func(v string) bool { return coversPorts(v, host) })
 		switch {
 		case !name:
-			why = append(why, "hosts do not match "+host)
+			why = append(why, narrowing{Field: "hosts"})
 		case !ports:
-			why = append(why, fmt.Sprintf("hosts match %s but not %s:<port> (clients may send the port: add %q)", host, host, host+":*"))
+			why = append(why, narrowing{Field: "hostPorts"})
 		}
 	}
 	for _, v := range op.GetNotHosts() {
 		if excludes(v, host) {
-			why = append(why, fmt.Sprintf("notHosts %q leaves it out", v))
+			why = append(why, narrowing{Field: "notHosts", Value: v})
 		}
 	}
-	if len(why) > 0 && !explain {
-		return "x"
-	}
-	return strings.Join(why, ", ")
+	return why
 }
 
 // change is what writing (or deleting) an AuthorizationPolicy does to the published private

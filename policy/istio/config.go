@@ -149,6 +149,27 @@ type input struct {
 	// to, as stored or as written (none: the policy is a sidecar's, not a login in front of a
 	// gateway).
 	Gateways []string `json:"gateways,omitempty"`
+	// Policy is what the target reads of a judged AuthorizationPolicy (nil for other kinds):
+	// the same facts every host's coverage is computed from, so that the policy never reads
+	// them again from input.object.
+	Policy *PolicyFacts `json:"policy,omitempty"`
+}
+
+// PolicyFacts are an AuthorizationPolicy's settings as Istio reads them (authz.go).
+type PolicyFacts struct {
+	// Custom is action CUSTOM: the one action that sends requests to a login provider.
+	Custom bool `json:"custom"`
+	// Provider is spec.provider.name ("" when unset); ProviderKnown, whether it is one of
+	// istio.extensionProviders.
+	Provider      string `json:"provider"`
+	ProviderKnown bool   `json:"providerKnown"`
+	// DryRun is the istio.io/dry-run annotation read as Istio reads it (strconv.ParseBool):
+	// the policy only logs.
+	DryRun bool `json:"dryRun"`
+	// SelectorAndTargetRefs: the policy sets a selector and targetRef or targetRefs, which Istio
+	// refuses: it applies nowhere. TargetRefFields name those set, for messages.
+	SelectorAndTargetRefs bool     `json:"selectorAndTargetRefs"`
+	TargetRefFields       []string `json:"targetRefFields,omitempty"`
 }
 
 // Exposure is one private host published on one gateway workload, and what login covers it

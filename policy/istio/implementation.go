@@ -1,7 +1,6 @@
 package istio
 
 import (
-	"fmt"
 	"strings"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -35,10 +34,10 @@ func (istioGateways) Login(cfg *policy.Config, c policy.Cluster) gatewayapi.Logi
 // Coverage: some CUSTOM AuthorizationPolicy covers the host on the pods.
 func (m *mesh) Coverage(p publication) Exposure { return m.expose(p, m.policies) }
 
-func (istioGateways) Pods(ns, name string, gw *gatewayv1.Gateway, class string, services gatewayapi.Services) (workload, string) {
+func (istioGateways) Pods(ns, name string, gw *gatewayv1.Gateway, class string, services gatewayapi.Services) (workload, *unsupported) {
 	w := workload{Namespace: ns, Labels: map[string]string{gatewayNameLabel: name}, Gateway: gw, Class: class}
 	if gw == nil {
-		return w, ""
+		return w, nil
 	}
 	for _, a := range gw.Spec.Addresses {
 		if a.Type == nil || *a.Type != gatewayv1.HostnameAddressType {
@@ -48,10 +47,10 @@ func (istioGateways) Pods(ns, name string, gw *gatewayv1.Gateway, class string, 
 		svc, rest, _ := strings.Cut(a.Value, ".")
 		svcNS, _, _ := strings.Cut(rest, ".")
 		if s := services(svcNS, svc); s != nil && len(s.Spec.Selector) > 0 {
-			return workload{Namespace: svcNS, Labels: s.Spec.Selector, Gateway: gw, Class: class}, ""
+			return workload{Namespace: svcNS, Labels: s.Spec.Selector, Gateway: gw, Class: class}, nil
 		}
 		return workload{Namespace: svcNS, Labels: map[string]string{"service": svc}, Gateway: gw, Class: class},
-			fmt.Sprintf("its address %s names a Service not in view, so its pods are unknown", a.Value)
+			&unsupported{Reason: "service-not-in-view", Address: a.Value}
 	}
-	return w, ""
+	return w, nil
 }

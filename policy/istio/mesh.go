@@ -167,10 +167,12 @@ func describe(o runtime.Object) string {
 	return kind + " " + key(o)
 }
 
-// workload is a set of gateway pods; publication one host an object publishes on one.
+// workload is a set of gateway pods; publication one host an object publishes on one;
+// unsupported why no login can be checked there.
 type (
 	workload    = gatewayapi.Workload
 	publication = gatewayapi.Publication
+	unsupported = gatewayapi.Unsupported
 )
 
 // publications are the hosts obj publishes through gateways, one per host and workload, each
@@ -207,7 +209,7 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 		w, unsupported := m.gatewayWorkload(o.Namespace, o.Name, o)
 		for _, l := range gatewayapi.Served(o) {
 			why := unsupported
-			if why == "" {
+			if why == nil {
 				why = l.NotHTTP
 			}
 			addServed(publication{Host: l.Host.Host, Field: l.Field, Gateway: describe(o), Workload: w, Unsupported: why})
@@ -233,7 +235,7 @@ func (m *mesh) inside(host string) bool {
 // judge is what covers a publication, as the implementation running its pods says; none when
 // no implementation privgate knows runs them.
 func (m *mesh) judge(p publication) Exposure {
-	if p.Workload.Impl == nil || p.Unsupported != "" {
+	if p.Workload.Impl == nil || p.Unsupported != nil {
 		return m.exposeTo(p, nil)
 	}
 	return m.login(p.Workload.Impl).Coverage(p)
@@ -257,7 +259,7 @@ func (m *mesh) login(impl gatewayapi.Implementation) gatewayapi.Login {
 // onIstio reports whether Istio runs the pods of p: AuthorizationPolicies cover it.
 func onIstio(p publication) bool {
 	_, ok := p.Workload.Impl.(istioGateways)
-	return ok && p.Unsupported == ""
+	return ok && p.Unsupported == nil
 }
 
 // private reports whether host can serve a private name. Istio's and Gateway API's wildcards
@@ -289,10 +291,10 @@ func (m *mesh) virtualService(vs *istionetworking.VirtualService, add func(publi
 			}
 			for _, s := range bound(gw, vs.Namespace, h.Host) {
 				why := notHTTP(s)
-				if why == "" && len(vs.Spec.GetHttp()) == 0 {
+				if why == nil && len(vs.Spec.GetHttp()) == 0 {
 					continue // an HTTP server routes only a VirtualService's http routes
 				}
-				if why != "" && len(vs.Spec.GetTls())+len(vs.Spec.GetTcp()) == 0 {
+				if why != nil && len(vs.Spec.GetTls())+len(vs.Spec.GetTcp()) == 0 {
 					continue // nor does a TLS or TCP server route http ones
 				}
 				for _, w := range m.selected(gw.Spec.GetSelector()) {
@@ -361,18 +363,18 @@ func bound(gw *istionetworking.Gateway, ns, host string) []*networkingv1alpha3.S
 }
 
 // notHTTP says why a server's requests never reach an HTTP login provider (TLS passed through,
-// TCP): Istio skips a CUSTOM policy with an HTTP provider on such filter chains. "" for HTTP.
-func notHTTP(s *networkingv1alpha3.Server) string {
+// TCP): Istio skips a CUSTOM policy with an HTTP provider on such filter chains. nil for HTTP.
+func notHTTP(s *networkingv1alpha3.Server) *unsupported {
 	// PASSTHROUGH is the mode's zero value: it counts only when the server has tls settings
 	// (a plain HTTP server has none).
 	tls, mode := s.GetTls(), s.GetTls().GetMode()
 	switch p := strings.ToUpper(s.GetPort().GetProtocol()); {
 	case tls != nil && (mode == networkingv1alpha3.ServerTLSSettings_PASSTHROUGH || mode == networkingv1alpha3.ServerTLSSettings_AUTO_PASSTHROUGH):
-		return fmt.Sprintf("its server %s passes TLS through: an HTTP login provider never sees those requests", s.GetPort().GetName())
+		return &unsupported{Reason: "passthrough", Server: s.GetPort().GetName()}
 	case p != "HTTP" && p != "HTTPS" && p != "HTTP2" && p != "GRPC" && p != "GRPC-WEB":
-		return fmt.Sprintf("its server %s carries %s, not HTTP: an HTTP login provider never sees those requests", s.GetPort().GetName(), s.GetPort().GetProtocol())
+		return &unsupported{Reason: "server-protocol", Server: s.GetPort().GetName(), Protocol: s.GetPort().GetProtocol()}
 	}
-	return ""
+	return nil
 }
 
 // selected are the configured gateway workloads an Istio Gateway's selector picks (Istio looks
@@ -407,7 +409,7 @@ const gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 // gatewayWorkload is the pods serving Gateway ns/name, as the implementation running its class
 // deploys them (gw nil when not in view: then assumed to be Istio's, class istio), and why no
 // login can be checked there when no implementation privgate knows runs the class.
-func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload, string) {
+func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload, *unsupported) {
 	return implementations.Serving(m.classes, ns, name, gw, m.service)
 }
 
@@ -418,7 +420,7 @@ func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload
 func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname, http bool, add func(publication)) {
 	named := gatewayapi.Hostnames(hostnames)
 	for _, p := range gatewayapi.Parents(ns, parents) {
-		if p.Unfollowable != "" {
+		if p.Unfollowable != nil {
 			for _, h := range gatewayapi.Attach(nil, p, named, http) {
 				add(publication{Host: h.Host, Field: h.Field, Gateway: p.Gateway, Workload: workload{Namespace: p.Namespace}, Unsupported: p.Unfollowable})
 			}
@@ -426,8 +428,8 @@ func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames [
 		}
 		gw := m.gateways[p.Namespace+"/"+p.Name]
 		w, unsupported := m.gatewayWorkload(p.Namespace, p.Name, gw)
-		if unsupported == "" && !http {
-			unsupported = "it is routed as TLS passed through: an HTTP login provider never sees those requests"
+		if unsupported == nil && !http {
+			unsupported = &gatewayapi.Unsupported{Reason: "tls-route"}
 		}
 		gateway := p.Gateway
 		if gw == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -34,7 +35,11 @@ func (o *object) Mutate(policy.Facts) (policy.Object, bool) { return nil, false 
 // Facts are the private hosts the object names itself (for the zone view), and the mark that it
 // is judged against other objects whatever it names.
 func (o *object) Facts(string) policy.Facts {
-	f := policy.Facts{Always: true, Input: &input{}}
+	in := &input{}
+	if ap, ok := o.typed.(*istiosecurity.AuthorizationPolicy); ok {
+		in.Policy = o.t.cfg.read(ap)
+	}
+	f := policy.Facts{Always: true, Input: in}
 	zones := o.t.cfg.Zones()
 	for _, h := range namedHosts(o.typed) {
 		if h.Host != "*" && zones.PrivateEnvoyHost(h.Host) {

@@ -10,7 +10,7 @@ config := {"istio": {"extensionProviders": ["oauth2-proxy"]}}
 exposure(over) := object.union({
 	"host": "grafana.private.example.com", "field": "spec.hosts[0]", "by": "VirtualService monitoring/grafana",
 	"gateway": "Gateway istio-system/public", "workload": "istio-system/{istio=ingressgateway}",
-	"exempt": false, "covered": false, "fix": "{...}",
+	"exempt": false, "covered": false, "uncheckable": false, "fix": "{...}",
 }, over)
 
 ids(inp) := result if {
@@ -34,56 +34,109 @@ test_exempt_host if {
 }
 
 test_message_lists_gaps_and_fix if {
-	msgs := {v.message | some v in istio.deny} with input as {"exposures": [exposure({"gaps": ["AuthorizationPolicy istio-system/login is in dry-run"]})]}
+	msgs := {v.message | some v in istio.deny} with input as {"exposures": [exposure({"gaps": [{"reason": "dry-run", "policy": "AuthorizationPolicy istio-system/login"}]})]}
 		with data.privgate.config as config
 	some m in msgs
-	contains(m, "is in dry-run")
+	contains(m, "AuthorizationPolicy istio-system/login is in dry-run")
 	endswith(m, "Apply: {...}")
 }
 
+# The gaps are codes privgate computes (gatewayapi.Gap); the policy words them.
+test_gap_wording if {
+	host := "grafana.private.example.com"
+	istio.why({"host": host, "gaps": []}) == "no CUSTOM AuthorizationPolicy applies to those pods"
+	istio.why({"host": host, "gaps": [{"reason": "providers", "providers": ["a", "b"]}]}) == "the gateway has CUSTOM policies for providers a, b, and Istio allows one per workload"
+	istio.why({"host": host, "gaps": [{"reason": "provider", "policy": "P", "provider": "ext-authz"}, {"reason": "no-rules", "policy": "Q"}]}) == `P names provider "ext-authz", which is not in istio.extensionProviders; Q has no rules, so it matches no request`
+	rules := {"reason": "rules", "policy": "P", "rules": [
+		{"rule": 0, "reason": "from"},
+		{"rule": 2, "reason": "when"},
+		{"rule": 1, "reason": "to", "to": [
+			{"to": 0, "narrows": [{"field": "paths"}, {"field": "notPaths", "value": "/public"}]},
+			{"to": 1, "narrows": [{"field": "hostPorts"}, {"field": "notHosts", "value": "*.example.com"}]},
+		]},
+	]}
+	istio.why({"host": host, "gaps": [rules]}) == concat("", [
+		"P does not match every request to grafana.private.example.com: rules[0] narrows by from (sources); ",
+		"rules[2] narrows by when (conditions); ",
+		`rules[1] to[0] narrows by paths, leaves out notPaths "/public" (not in istio.allowedNotPaths), `,
+		`to[1] hosts match grafana.private.example.com but not grafana.private.example.com:<port> (clients may send the port: add "grafana.private.example.com:*"), `,
+		`notHosts "*.example.com" leaves it out`,
+	])
+	# A code of another implementation's, not worded here, still reads as a reason.
+	istio.why({"host": host, "gaps": [{"reason": "extauth-disabled", "policy": "SecurityPolicy gw/login"}]}) == "SecurityPolicy gw/login does not cover it (extauth-disabled)"
+}
+
 test_unsupported_gateway if {
-	ids({"exposures": [exposure({"unsupported": "its GatewayClass \"eg\" is run by another controller"})]}) == {"gateway-unsupported"}
+	ids({"exposures": [exposure({"uncheckable": true, "unsupported": {"reason": "class-not-in-view", "class": "eg"}})]}) == {"gateway-unsupported"}
+	# Undecided by the reason's presence: uncheckable decides, even without a reason.
+	ids({"exposures": [exposure({"uncheckable": true})]}) == {"gateway-unsupported"}
+	ids({"exposures": [exposure({"unsupported": {"reason": "class-not-in-view", "class": "eg"}})]}) == {"gateway-login"}
+}
+
+# Why no login can be checked is a code privgate computes (gatewayapi.Unsupported); the policy
+# words it.
+test_unsupported_wording if {
+	istio.unchecked({"unsupported": {"reason": "class-not-in-view", "class": "eg"}}) == `its GatewayClass "eg" is not in view, so its controller is unknown`
+	istio.unchecked({"unsupported": {"reason": "controller", "class": "eg", "controller": "gateway.envoyproxy.io/gatewayclass-controller", "known": ["istio.io/gateway-controller"]}}) == `its GatewayClass "eg" is run by gateway.envoyproxy.io/gatewayclass-controller, which privgate cannot check for login (it knows istio.io/gateway-controller)`
+	istio.unchecked({"unsupported": {"reason": "service-not-in-view", "address": "gw.edge.svc.cluster.local"}}) == "its address gw.edge.svc.cluster.local names a Service not in view, so its pods are unknown"
+	istio.unchecked({"unsupported": {"reason": "passthrough", "server": "tls"}}) == "its server tls passes TLS through: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "server-protocol", "server": "db", "protocol": "TCP"}}) == "its server db carries TCP, not HTTP: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "listener-protocol", "listener": "db", "protocol": "TLS"}}) == "its listener db carries TLS, not HTTP: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "tls-route"}}) == "it is routed as TLS passed through: an HTTP login provider never sees those requests"
+	istio.unchecked({"unsupported": {"reason": "parent", "kind": "XListenerSet", "group": "gateway.networking.x-k8s.io"}}) == "its parent is a XListenerSet (gateway.networking.x-k8s.io), which privgate cannot follow to a gateway"
+	istio.unchecked({"unsupported": {"reason": "hostnetwork"}}) == "no login can be checked there (hostnetwork)"
+	istio.unchecked({}) == "no login can be checked there"
 }
 
 policy_object(spec) := {"kind": "AuthorizationPolicy", "metadata": {"name": "login", "namespace": "istio-system"}, "spec": spec}
 
+# What privgate reads of the policy (input.policy): by default CUSTOM, a configured provider.
+read(over) := object.union({
+	"custom": true, "provider": "oauth2-proxy", "providerKnown": true,
+	"dryRun": false, "selectorAndTargetRefs": false,
+}, over)
+
+unknown_provider(name) := read({"provider": name, "providerKnown": false})
+
 gateways := ["istio-system/{istio=ingressgateway}"]
 
 test_provider_unknown if {
-	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == {"authz-provider-unknown"}
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}}), "policy": unknown_provider("ext-authz")}) == {"authz-provider-unknown"}
 }
 
 # A CUSTOM policy on an app's sidecar (OPA as ext-authz) stands in front of no gateway.
 test_sidecar_provider_is_not_judged if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "opa-ext-authz"}})}) == set()
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "opa-ext-authz"}}), "policy": unknown_provider("opa-ext-authz")}) == set()
 }
 
 test_provider_known if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}})}) == set()
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({})}) == set()
 }
 
 test_other_actions_are_not_login if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "DENY", "rules": [{}]})}) == set()
+	ids({"request": {"operation": "CREATE"}, "gateways": gateways, "object": policy_object({"action": "DENY", "rules": [{}]}), "policy": read({"custom": false, "provider": "", "providerKnown": false})}) == set()
 }
 
 test_deleting_is_judged_by_what_it_uncovers if {
-	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}})}) == set()
-	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "uncovered": [exposure({})]}) == {"authz-uncovers"}
+	ids({"request": {"operation": "DELETE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "ext-authz"}}), "policy": unknown_provider("ext-authz")}) == set()
+	ids({"request": {"operation": "DELETE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({}), "uncovered": [exposure({})]}) == {"authz-uncovers"}
 }
 
 test_selector_and_target_refs if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}, "selector": {"matchLabels": {"a": "b"}}, "targetRefs": [{"kind": "Gateway", "name": "x"}]})}) == {"authz-selector-and-targetrefs"}
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}, "selector": {"matchLabels": {"a": "b"}}, "targetRefs": [{"kind": "Gateway", "name": "x"}]}), "policy": read({"selectorAndTargetRefs": true, "targetRefFields": ["targetRefs"]})}) == {"authz-selector-and-targetrefs"}
 }
 
 test_provider_conflict if {
-	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "conflicts": [{"workload": "w", "providers": ["a", "oauth2-proxy"], "policies": ["p", "q"]}]}) == {"authz-provider-conflict"}
+	ids({"request": {"operation": "CREATE"}, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({}), "conflicts": [{"workload": "w", "providers": ["a", "oauth2-proxy"], "policies": ["p", "q"]}]}) == {"authz-provider-conflict"}
 }
 
 test_dry_run_warns if {
-	# Istio reads the annotation with strconv.ParseBool.
-	every value in ["true", "1", "t", "TRUE"] {
-		obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": value}}})
-		warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == {"authz-dry-run"}
-		ids({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj}) == set()
-	}
+	# How Istio reads the annotation (strconv.ParseBool) is privgate's Go (input.policy.dryRun).
+	obj := object.union(policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), {"metadata": {"annotations": {"istio.io/dry-run": "true"}}})
+	warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj, "policy": read({"dryRun": true})}) == {"authz-dry-run"}
+	ids({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": obj, "policy": read({"dryRun": true})}) == set()
+}
+
+test_enforced_policy_does_not_warn if {
+	warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({})}) == set()
 }
