@@ -41,6 +41,9 @@ type Decision struct {
 	Skipped bool
 	// Note says why an admitted object needed nothing (public, exempt, skipped).
 	Note string
+	// Protected is set when the object answers private hosts that need login (not exempt):
+	// admitted, it is protected as written.
+	Protected bool
 	// Refusal is how a denial's headline describes the object ("exposes private hosts
 	// unprotected"), as its target words it (see Refuser); "is refused" by default.
 	Refusal string

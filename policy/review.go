@@ -249,7 +249,7 @@ func (r *Reviewer) validate(ctx context.Context, t Target, req Request, obj Obje
 		d.Note = "exempt host (exemptHosts)"
 	}
 	r.Config.sortVerdict(t.Name(), input.Request.Namespace, verdict, &d)
-	d.Allowed = len(d.Violations) == 0
+	d.Allowed, d.Protected = len(d.Violations) == 0, facts.Protected()
 	if !d.Allowed {
 		d.Refusal = "is refused"
 		if rf, ok := t.(Refuser); ok {

@@ -64,7 +64,7 @@ func newAuditCommand() *cobra.Command {
 					r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), err)
 					d = policy.Decision{Skipped: true} // not judged, so not known to be protected
 				} else {
-					r.Allowed, r.Skipped, r.Note = d.Allowed, d.Skipped, d.Note
+					r.Allowed, r.Skipped, r.Note, r.Protected = d.Allowed, d.Skipped, d.Note, d.Protected
 					r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
 				}
 				r.Patch = orEmpty(r.Patch)

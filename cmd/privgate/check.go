@@ -28,6 +28,7 @@ type checkResult struct {
 	Error      string                `json:"error,omitempty"`   // unreadable or not judged: why (exit 2)
 	Skipped    bool                  `json:"skipped,omitempty"` // never judged: note says why
 	Note       string                `json:"note,omitempty"`    // why an admitted object needed nothing
+	Protected  bool                  `json:"-"`                 // it answers private hosts that need login
 	Violations []policy.Violation    `json:"violations"`
 	Warnings   []policy.Violation    `json:"warnings"`
 	Audited    []policy.Violation    `json:"audited"` // admitted in audit mode; the audit reports them
@@ -183,7 +184,7 @@ func judge(ctx context.Context, rev *policy.Reviewer, o object) *checkResult {
 	return &checkResult{
 		Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 		Allowed: d.Allowed, Skipped: d.Skipped, Violations: orEmpty(d.Violations), Warnings: orEmpty(d.Warnings),
-		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note, Defaulted: defaulted,
+		Audited: orEmpty(d.Audited), Patch: orEmpty(d.Patch), Mutated: mutated, Note: d.Note, Protected: d.Protected, Defaulted: defaulted,
 	}
 }
 
@@ -255,7 +256,7 @@ func printResults(w io.Writer, format string, results []checkResult, others int)
 		default:
 			admitted++
 			why := "as written, untouched"
-			if r.Kind == "Ingress" {
+			if r.Protected {
 				why = "protected as written, untouched"
 			}
 			if r.Note != "" {
