@@ -53,7 +53,7 @@ type Auditor struct {
 	// privgate_audit_reports_enabled says 0 while it is gone. 0: once a full pass.
 	ReportsEvery time.Duration
 
-	discovery discovery.DiscoveryInterface
+	discovery groupVersionResources
 
 	client client.Client
 	mapper meta.RESTMapper
@@ -233,12 +233,12 @@ func (a *Auditor) lead(ctx context.Context) {
 		defer t.Stop()
 		reportsTick = t.C
 	}
-	for {
+	for ctx.Err() == nil { // a term that ended stops here, whichever other case was ready too
 		select {
 		case <-ctx.Done():
 			return
 		case <-reportsTick:
-			if a.refreshReports() {
+			if a.refreshReports(ctx) {
 				a.fullPass(ctx, "Report CRD installed")
 			}
 		case <-tick.C:
@@ -320,7 +320,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 	a.verdicts[key] = v
 	a.mu.Unlock()
 	want := report(k.GVK, obj, d, metav1.Now())
-	if !a.reportsOn(want) {
+	if !a.reportsOn(ctx, want) {
 		return nil
 	}
 	return a.writeReport(ctx, key.report(), want)
@@ -329,7 +329,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 // reportsOn reports whether the CRD of o's kind (Report, ClusterReport) is installed, saying so
 // in the log once per change: without it audit still runs, its results in metrics and privgate
 // audit.
-func (a *Auditor) reportsOn(o client.Object) bool {
+func (a *Auditor) reportsOn(ctx context.Context, o client.Object) bool {
 	kind := "Report"
 	if _, ok := o.(*reportsv1alpha1.ClusterReport); ok {
 		kind = "ClusterReport"
@@ -340,18 +340,18 @@ func (a *Auditor) reportsOn(o client.Object) bool {
 	if known {
 		return on // looked up once a pass (checkReports): a missing CRD costs a discovery request per lookup
 	}
-	return a.checkReports(kind)
+	return a.checkReports(ctx, kind)
 }
 
 // refreshReports looks again whether the Report CRDs are installed, and reports whether one
 // came (back) since the last look: the Reports are then all to write.
-func (a *Auditor) refreshReports() bool {
+func (a *Auditor) refreshReports(ctx context.Context) bool {
 	a.mu.Lock()
 	was := maps.Clone(a.reports)
 	a.mu.Unlock()
 	back := false
 	for _, kind := range []string{"Report", "ClusterReport"} {
-		if a.checkReports(kind) && !was[kind] {
+		if a.checkReports(ctx, kind) && !was[kind] {
 			back = true
 		}
 	}
@@ -361,12 +361,16 @@ func (a *Auditor) refreshReports() bool {
 // reportsInstalled looks up whether the CRD of kind (Report, ClusterReport) is served, from
 // discovery itself: the RESTMapper keeps a mapping it once found after the CRD is deleted.
 // known is false when the API server could not say (unreachable).
-func (a *Auditor) reportsInstalled(kind string) (on, known bool, err error) {
+func (a *Auditor) reportsInstalled(ctx context.Context, kind string) (on, known bool, err error) {
 	if a.discovery == nil {
 		_, err = a.mapper.RESTMapping(schema.GroupKind{Group: reportsv1alpha1.GroupName, Kind: kind}, reportsv1alpha1.SchemeGroupVersion.Version)
 		return err == nil, err == nil || meta.IsNoMatchError(err), err
 	}
-	list, err := a.discovery.ServerResourcesForGroupVersion(reportsv1alpha1.SchemeGroupVersion.String())
+	// Bounded, and ended with the term: an unreachable API server must not hold up the audit
+	// (client-go retries a reset connection) or the step down of a leader that lost its Lease.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	list, err := a.discovery.ServerResourcesForGroupVersionWithContext(ctx, reportsv1alpha1.SchemeGroupVersion.String())
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, true, err
@@ -384,8 +388,8 @@ func (a *Auditor) reportsInstalled(kind string) (on, known bool, err error) {
 // checkReports looks up whether the CRD of kind (Report, ClusterReport) is installed, once a
 // pass and every ReportsEvery, saying so in the log once per change. While the API server
 // cannot say, the last answer stands.
-func (a *Auditor) checkReports(kind string) bool {
-	on, known, err := a.reportsInstalled(kind)
+func (a *Auditor) checkReports(ctx context.Context, kind string) bool {
+	on, known, err := a.reportsInstalled(ctx, kind)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !known {
@@ -476,11 +480,11 @@ func digest(o client.Object) [sha256.Size]byte {
 // loadWritten reads privgate's stored Reports and ClusterReports once a pass (a request each),
 // so that the pass knows which are current.
 func (a *Auditor) loadWritten(ctx context.Context) {
-	a.checkReports("Report")
-	a.checkReports("ClusterReport")
+	a.checkReports(ctx, "Report")
+	a.checkReports(ctx, "ClusterReport")
 	w := map[reportKey]written{}
 	labels := client.MatchingLabels{labelManagedBy: managedBy}
-	if a.reportsOn(&reportsv1alpha1.Report{}) {
+	if a.reportsOn(ctx, &reportsv1alpha1.Report{}) {
 		var list reportsv1alpha1.ReportList
 		if err := a.client.List(ctx, &list, labels); err != nil {
 			a.Log.Error(err, "audit: cannot list Reports")
@@ -491,7 +495,7 @@ func (a *Auditor) loadWritten(ctx context.Context) {
 			w[reportKey{false, client.ObjectKeyFromObject(r)}] = written{sum: digest(r), rv: r.ResourceVersion}
 		}
 	}
-	if a.reportsOn(&reportsv1alpha1.ClusterReport{}) {
+	if a.reportsOn(ctx, &reportsv1alpha1.ClusterReport{}) {
 		var list reportsv1alpha1.ClusterReportList
 		if err := a.client.List(ctx, &list, labels); err != nil {
 			a.Log.Error(err, "audit: cannot list ClusterReports")
@@ -509,7 +513,7 @@ func (a *Auditor) loadWritten(ctx context.Context) {
 
 func (a *Auditor) deleteReport(ctx context.Context, key reportKey) error {
 	o := key.object()
-	if !a.reportsOn(o) {
+	if !a.reportsOn(ctx, o) {
 		return nil
 	}
 	a.mu.Lock()
@@ -567,6 +571,11 @@ func (a *Auditor) publish() {
 		hostsGauge.WithLabelValues(s).Set(float64(n))
 	}
 	auditObjects.Set(float64(len(a.verdicts)))
+}
+
+// groupVersionResources is what the Auditor asks discovery.
+type groupVersionResources interface {
+	ServerResourcesForGroupVersionWithContext(ctx context.Context, groupVersion string) (*metav1.APIResourceList, error)
 }
 
 // NeedLeaderElection is false: the manager runs no election (it would end the process when the

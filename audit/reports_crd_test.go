@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -50,7 +51,7 @@ func TestReportsCRDComesBack(t *testing.T) {
 			disc.Resources = served
 		}
 		unreachable.Store(s.unreachable)
-		writeAll := a.refreshReports()
+		writeAll := a.refreshReports(context.Background())
 		if got := testutil.ToFloat64(reportsEnabled); got != s.enabled || writeAll != s.writeAll {
 			t.Errorf("%s: privgate_audit_reports_enabled %v, write all %v; want %v, %v", s.name, got, writeAll, s.enabled, s.writeAll)
 		}

@@ -28,7 +28,7 @@ import (
 // Lease and stops its audit, but keeps running and serving, and leads again once the API server
 // is back. (Before: "leader election lost", exit 1.)
 func TestLeaderOutlivesAPIServer(t *testing.T) {
-	if _, stderr, code := c.run("", "create", "namespace", "lease-test"); code != 0 {
+	if _, stderr, code := c.run("", "create", "namespace", "lease-test"); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
 		t.Fatal(stderr)
 	}
 	cfg, err := clientcmd.LoadFromFile(c.kubeconfig)

@@ -153,6 +153,9 @@ func TestZone(t *testing.T) {
 			t.Fatal(stderr)
 		}
 		err = c.eventually(30*time.Second, func() error {
+			if _, stderr, code := c.run("", "-n", "zone-a", "get", "reports.openreports.io"); code != 0 {
+				return fmt.Errorf("the Report CRD is not served yet: %s", stderr) // kubectl's discovery lags the CRD
+			}
 			r, ok := c.reports(t, "zone-a")["grafana"]
 			if !ok || r.rules() != "fail:auth-missing,fail:auth-missing,fail:tls-missing" {
 				return fmt.Errorf("report %+v", r)
