@@ -12,6 +12,8 @@ import (
 // Parent is a gateway a route names in its parentRefs.
 type Parent struct {
 	Namespace, Name string
+	// Route is the namespace of the route naming it, for the listeners' allowedRoutes.
+	Route string
 	// Gateway names it in messages: "Gateway ns/name", "ListenerSet ns/name".
 	Gateway string
 	Field   string // spec.parentRefs[i]
@@ -41,7 +43,7 @@ func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
 		if (group == "" || group == "core") && kind == "Service" {
 			continue
 		}
-		parent := Parent{Namespace: gwNS, Name: string(p.Name), Gateway: kind + " " + gwNS + "/" + string(p.Name), Field: fmt.Sprintf("spec.parentRefs[%d]", i), Ref: p}
+		parent := Parent{Namespace: gwNS, Name: string(p.Name), Route: ns, Gateway: kind + " " + gwNS + "/" + string(p.Name), Field: fmt.Sprintf("spec.parentRefs[%d]", i), Ref: p}
 		if group != gatewayv1.GroupName || kind != "Gateway" {
 			parent.Unfollowable = &Unsupported{Reason: "parent", Kind: kind, Group: group}
 		}
@@ -60,7 +62,7 @@ func Attach(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Host {
 		return orEvery(named, p.Field)
 	}
 	var out []Host
-	for _, listener := range Listeners(gw, p.Ref, http) {
+	for _, listener := range Listeners(gw, p, http) {
 		if len(named) == 0 {
 			out = append(out, Host{listener, p.Field})
 			continue
@@ -82,17 +84,19 @@ func orEvery(named []Host, field string) []Host {
 	return named
 }
 
-// Listeners are the hostnames of the listeners a parentRef attaches to ("*" for a listener
-// without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute; every host when
-// the Gateway is not in view. A route is assumed accepted by every listener it names (fail
-// closed): allowedRoutes is not read.
-func Listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference, http bool) []string {
+// Listeners are the hostnames of the listeners parent p attaches its route to ("*" for a
+// listener without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute, that
+// admit routes from the route's namespace (admits); every host when the Gateway is not in view.
+func Listeners(gw *gatewayv1.Gateway, p Parent, http bool) []string {
 	if gw == nil {
 		return []string{"*"}
 	}
 	var out []string
 	for _, l := range gw.Spec.Listeners {
-		if (p.SectionName != nil && *p.SectionName != l.Name) || (p.Port != nil && *p.Port != l.Port) {
+		if (p.Ref.SectionName != nil && *p.Ref.SectionName != l.Name) || (p.Ref.Port != nil && *p.Ref.Port != l.Port) {
+			continue
+		}
+		if !admits(gw, l, p.Route) {
 			continue
 		}
 		if HTTPListener(l) != http || (!http && l.Protocol != gatewayv1.TLSProtocolType) {
@@ -107,6 +111,27 @@ func Listeners(gw *gatewayv1.Gateway, p gatewayv1.ParentReference, http bool) []
 		}
 	}
 	return out
+}
+
+// admits reports whether listener l of gw accepts routes from namespace ns, as its
+// allowedRoutes.namespaces.from says (Gateway API's ListenerNamespaces): Same, the default (the
+// CRD's, and the spec's when the field is absent, as in a manifest check reads), only the
+// Gateway's namespace; All, any; Selector, namespaces whose labels match, which privgate does
+// not read: admitted, so that a route is never wrongly taken for unattached (fail closed).
+// A route a listener does not admit is not attached there: the implementation serves nothing
+// of it (the Accepted condition says NotAllowedByListeners).
+func admits(gw *gatewayv1.Gateway, l gatewayv1.Listener, ns string) bool {
+	from := gatewayv1.NamespacesFromSame
+	if l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil {
+		from = *l.AllowedRoutes.Namespaces.From
+	}
+	switch from {
+	case gatewayv1.NamespacesFromSame:
+		return ns == "" || ns == gw.Namespace
+	case gatewayv1.NamespacesFromNone:
+		return false
+	}
+	return true // All, Selector, or a value this version does not know
 }
 
 // HTTPListener reports whether a listener terminates HTTP.

@@ -38,19 +38,19 @@ func TestParents(t *testing.T) {
 	}{
 		"gateway in the route's namespace": {
 			refs: []gatewayv1.ParentReference{{Name: "shared"}},
-			want: []gatewayapi.Parent{{Namespace: "apps", Name: "shared", Gateway: "Gateway apps/shared", Field: "spec.parentRefs[0]"}},
+			want: []gatewayapi.Parent{{Namespace: "apps", Name: "shared", Route: "apps", Gateway: "Gateway apps/shared", Field: "spec.parentRefs[0]"}},
 		},
 		"gateway in another namespace": {
 			refs: []gatewayv1.ParentReference{{Namespace: ptr(gatewayv1.Namespace("gateways")), Name: "shared"}},
-			want: []gatewayapi.Parent{{Namespace: "gateways", Name: "shared", Gateway: "Gateway gateways/shared", Field: "spec.parentRefs[0]"}},
+			want: []gatewayapi.Parent{{Namespace: "gateways", Name: "shared", Route: "apps", Gateway: "Gateway gateways/shared", Field: "spec.parentRefs[0]"}},
 		},
 		"service parent left out": {
 			refs: []gatewayv1.ParentReference{{Group: ptr(gatewayv1.Group("")), Kind: ptr(gatewayv1.Kind("Service")), Name: "grafana"}, {Name: "shared"}},
-			want: []gatewayapi.Parent{{Namespace: "apps", Name: "shared", Gateway: "Gateway apps/shared", Field: "spec.parentRefs[1]"}},
+			want: []gatewayapi.Parent{{Namespace: "apps", Name: "shared", Route: "apps", Gateway: "Gateway apps/shared", Field: "spec.parentRefs[1]"}},
 		},
 		"listener set unfollowable": {
 			refs: []gatewayv1.ParentReference{{Group: ptr(gatewayv1.Group("gateway.networking.x-k8s.io")), Kind: ptr(gatewayv1.Kind("XListenerSet")), Name: "team"}},
-			want: []gatewayapi.Parent{{Namespace: "apps", Name: "team", Gateway: "XListenerSet apps/team", Field: "spec.parentRefs[0]",
+			want: []gatewayapi.Parent{{Namespace: "apps", Name: "team", Route: "apps", Gateway: "XListenerSet apps/team", Field: "spec.parentRefs[0]",
 				Unfollowable: &gatewayapi.Unsupported{Reason: "parent", Kind: "XListenerSet", Group: "gateway.networking.x-k8s.io"}}},
 		},
 		"none": {},
@@ -94,7 +94,42 @@ func TestListeners(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			if got := gatewayapi.Listeners(c.gw, c.ref, c.http); !reflect.DeepEqual(got, c.want) {
+			p := gatewayapi.Parent{Namespace: "gateways", Name: "shared", Route: "gateways", Ref: c.ref}
+			if got := gatewayapi.Listeners(c.gw, p, c.http); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestAllowedRoutes: a listener takes routes from the namespaces its allowedRoutes admits (Same
+// when unset, as the CRD defaults it); a route it does not admit is not attached there, and
+// publishes nothing through it. Selector is taken as admitting (privgate reads no Namespaces).
+func TestAllowedRoutes(t *testing.T) {
+	from := func(f gatewayv1.FromNamespaces) gatewayv1.Listener {
+		l := listener("https", gatewayv1.HTTPSProtocolType, 443, "*.private.example.com")
+		l.AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &f}}
+		return l
+	}
+	unset := listener("https", gatewayv1.HTTPSProtocolType, 443, "*.private.example.com")
+	zone := []string{"*.private.example.com"}
+	cases := map[string]struct {
+		l     gatewayv1.Listener
+		route string // the route's namespace
+		want  []string
+	}{
+		"unset: same namespace":        {unset, "gateways", zone},
+		"unset: another namespace":     {unset, "monitoring", nil},
+		"Same: another namespace":      {from(gatewayv1.NamespacesFromSame), "monitoring", nil},
+		"All: another namespace":       {from(gatewayv1.NamespacesFromAll), "monitoring", zone},
+		"Selector: taken as admitting": {from(gatewayv1.NamespacesFromSelector), "monitoring", zone},
+		"None: not even the same":      {from(gatewayv1.NamespacesFromNone), "gateways", nil},
+		"namespace unknown: admitting": {unset, "", zone},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := gatewayapi.Parent{Namespace: "gateways", Name: "shared", Route: c.route}
+			if got := gatewayapi.Listeners(gateway("istio", c.l), p, true); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})

@@ -74,6 +74,7 @@ spec:
     port: 443
     protocol: HTTPS
     hostname: "*.private.example.com"
+    allowedRoutes: {namespaces: {from: All}}
     tls:
       certificateRefs:
       - name: private-wildcard
