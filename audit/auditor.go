@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
@@ -76,39 +77,27 @@ type Auditor struct {
 }
 
 type verdict struct {
-	d       policy.Decision
-	hosts   []string
+	Verdict
 	indexed map[string][]string // the object's index values when judged, by index
 }
 
 // SetupWithManager registers a controller per judged kind and the full passes.
 func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
-	a.client, a.mapper = mgr.GetClient(), mgr.GetRESTMapper()
 	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
 	}
-	a.discovery = dc
-	a.pass = make(chan string, 1)
-	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
-	// Audit judges objects as stored, each once per change: the decision cache would only
-	// crowd out the webhook's entries.
-	r := *a.Reviewer
-	r.Cache = nil
-	a.Reviewer = &r
+	a.setup(mgr.GetClient(), mgr.GetRESTMapper(), dc, mgr.GetScheme())
 	// The initial list is the start's full pass: judging it here too would double the start.
 	notInitial := builder.WithPredicates(predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }})
 	a.View.OnRelatedChange(func() { a.requestPass("gateways, routes or their policies changed") })
 	for _, k := range kindsOf(a.Reviewer, mgr.GetScheme()) {
 		switch {
 		case k.CRD:
-			if k.Judged && a.Reviewer.Judges(k.GVK) {
-				a.kinds = append(a.kinds, k) // judged in full passes, which any change of a CRD kind requests
-			}
-			continue
+			continue // judged in full passes, which any change of a CRD kind requests
 		case !k.With.Empty():
 			continue // read for other objects, never judged alone: a change requests a full pass (View.Discover)
-		case !k.Judged || !a.Reviewer.Judges(k.GVK):
+		case !a.judges(k):
 			// Read to judge other objects (IngressClass): its change may move every verdict.
 			what := k.GVK.Kind + " changed"
 			if err := ctrl.NewControllerManagedBy(mgr).Named("privgate-audit-"+strings.ToLower(k.GVK.Kind)).
@@ -120,7 +109,6 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			continue
 		}
-		a.kinds = append(a.kinds, k)
 		var h handler.EventHandler = &handler.EnqueueRequestForObject{}
 		if len(k.Indexes) > 0 {
 			h = handler.EnqueueRequestsFromMapFunc(a.sharing(k))
@@ -133,6 +121,27 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return mgr.Add(a)
 }
+
+// setup gives the auditor what it reads and writes with (dc may be nil: the Report CRDs are then
+// looked up in mapper) and the kinds it judges, in the order the targets declare them.
+func (a *Auditor) setup(c client.Client, mapper meta.RESTMapper, dc groupVersionResources, s *runtime.Scheme) {
+	a.client, a.mapper, a.discovery = c, mapper, dc
+	a.pass = make(chan string, 1)
+	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
+	// Audit judges objects as stored, each once per change: the decision cache would only
+	// crowd out the webhook's entries.
+	r := *a.Reviewer
+	r.Cache = nil
+	a.Reviewer = &r
+	for _, k := range kindsOf(a.Reviewer, s) {
+		if k.With.Empty() && a.judges(k) {
+			a.kinds = append(a.kinds, k)
+		}
+	}
+}
+
+// judges reports whether the audit judges objects of k, each with a Report.
+func (a *Auditor) judges(k kind) bool { return k.Judged && a.Reviewer.Judges(k.GVK) }
 
 // sharing maps a changed object of k to itself and every stored object of k sharing one of its
 // index values, before or after the change (an Ingress and the others claiming its hosts: when
@@ -296,20 +305,10 @@ func (a *Auditor) fullPass(ctx context.Context, why string) {
 	a.Log.Info("audit pass", "reason", why, "objects", judged, "failed", failed, "took", took.Round(time.Millisecond).String())
 }
 
-// judge runs one object through the validating path and files the verdict.
+// judge runs one object through the validating path (Judge) and files the verdict.
 func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return err
-	}
-	req := policy.Request{Kind: k.GVK, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: raw}
-	d, err := a.Reviewer.Audit(ctx, req)
-	if err != nil {
-		// An object the core cannot judge is reported as such, never as passing.
-		d = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: err.Error()}}}
-	}
 	key := objectKey{k.GVK.Kind, client.ObjectKeyFromObject(obj)}
-	v := verdict{d: d, hosts: a.Reviewer.HostsOf(req)}
+	v := verdict{Verdict: Judge(ctx, a.Reviewer, k.GVK, obj)}
 	for name, f := range k.Indexes {
 		if v.indexed == nil {
 			v.indexed = map[string][]string{}
@@ -319,7 +318,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 	a.mu.Lock()
 	a.verdicts[key] = v
 	a.mu.Unlock()
-	want := report(k.GVK, obj, d, metav1.Now())
+	want := report(k.GVK, obj, v.Decision, metav1.Now())
 	if !a.reportsOn(ctx, want) {
 		return nil
 	}
@@ -550,24 +549,14 @@ func (a *Auditor) publish() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	violationsGauge.Reset()
-	worst := map[string]string{}
+	zone := NewZone(a.Reviewer.Config)
 	for key, v := range a.verdicts {
-		all := slices.Concat(v.d.Violations, v.d.Warnings, v.d.Audited)
-		for _, x := range all {
+		for _, x := range slices.Concat(v.Decision.Violations, v.Decision.Warnings, v.Decision.Audited) {
 			violationsGauge.WithLabelValues(x.ID, key.Namespace).Inc()
 		}
-		for _, h := range v.hosts {
-			state := a.Reviewer.Config.HostState(h, v.d)
-			if worst[h] != policy.HostUnprotected && worst[h] != policy.HostUnjudged || state == policy.HostUnprotected {
-				worst[h] = state
-			}
-		}
+		zone.Add(policy.ObjectName(key.Namespace, key.Name), v.Verdict)
 	}
-	counts := map[string]int{policy.HostProtected: 0, policy.HostUnprotected: 0, policy.HostExempt: 0, policy.HostUnjudged: 0}
-	for _, s := range worst {
-		counts[s]++
-	}
-	for s, n := range counts {
+	for s, n := range zone.Counts() {
 		hostsGauge.WithLabelValues(s).Set(float64(n))
 	}
 	auditObjects.Set(float64(len(a.verdicts)))

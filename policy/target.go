@@ -81,6 +81,11 @@ type Kind struct {
 	// any change of such a kind requests (a policy or gateway change moves what covers every
 	// route).
 	CRD bool
+	// Listed: privgate audit lists every judged object of the kind, even one with nothing to
+	// say (each Ingress, public ones too: the zone's inventory). Of the other judged kinds it
+	// lists those with a finding or a host judged, and only counts the rest, which merely carry
+	// a note (most bindings grant the system's own groups).
+	Listed bool
 	// With, when set, holds the kind back until that kind is installed (Services matter only
 	// for Gateway API's hand-deployed gateways).
 	With schema.GroupKind
@@ -94,9 +99,10 @@ type Kind struct {
 // IndexFunc gives the values under which a stored object is indexed.
 type IndexFunc func(runtime.Object) []string
 
-// merge is k read by two targets: judged, and indexed, if either says so.
+// merge is k read by two targets: judged, listed, and indexed, if either says so.
 func (k Kind) merge(o Kind) Kind {
 	k.Judged = k.Judged || o.Judged
+	k.Listed = k.Listed || o.Listed
 	if len(o.Indexes) > 0 {
 		idx := make(map[string]IndexFunc, len(k.Indexes)+len(o.Indexes))
 		for n, f := range k.Indexes {

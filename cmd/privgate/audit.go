@@ -5,19 +5,20 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/privgate/privgate/audit"
 	"github.com/privgate/privgate/policy"
 )
 
@@ -50,39 +51,18 @@ func newAuditCommand() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			index := policy.NewIndex()
-			reqs, err := storedObjects(ctx, cfg, s.reviewer, index)
+			objs, err := storedObjects(ctx, cfg, s.reviewer, index)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
 			s.reviewer.Cluster = index
-			results, others := make([]checkResult, 0, len(reqs)), 0
-			hosts := map[string][]hostClaim{}
-			for _, req := range reqs {
-				r := checkResult{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
-				d, err := s.reviewer.Audit(ctx, req) // every namespace: see Reviewer.Audit
-				if err != nil {
-					r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), err)
-					d = policy.Decision{Skipped: true} // not judged, so not known to be protected
-				} else {
-					r.Allowed, r.Skipped, r.Note, r.Protected = d.Allowed, d.Skipped, d.Note, d.Protected
-					r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
-				}
-				r.Patch = orEmpty(r.Patch)
-				if r.Kind != "Ingress" && r.Error == "" && r.Note != "" && len(r.Violations)+len(r.Warnings)+len(r.Audited) == 0 {
-					others++ // a binding granting no judged group (most: the system's own), a route publishing no private host
-					continue
-				}
-				for _, h := range s.reviewer.HostsOf(req) {
-					hosts[h] = append(hosts[h], hostClaim{by: req.Namespace + "/" + req.Name, state: s.cfg.HostState(h, d)})
-				}
-				results = append(results, r)
-			}
+			results, others, zone := auditStored(ctx, s.reviewer, objs)
 			out := cmd.OutOrStdout()
 			if err := printResults(out, output, results, others); err != nil {
 				return &exitError{exitUsage, err}
 			}
 			if output == "text" {
-				printHosts(out, hosts)
+				printHosts(out, zone)
 			}
 			return verdictExit(cmd, results, func(r checkResult) bool { return len(r.Violations)+len(r.Warnings)+len(r.Audited) > 0 })
 		},
@@ -97,10 +77,16 @@ func newAuditCommand() *cobra.Command {
 	return cmd
 }
 
+// stored is one stored object of a kind a target judges, as listed.
+type stored struct {
+	kind policy.Kind
+	obj  *unstructured.Unstructured
+}
+
 // storedObjects lists every stored object of the kinds the targets read whose CRDs (if any)
-// are installed, each in its preferred version: into the index, and as requests for those the
-// core judges, in the order the targets declare their kinds.
-func storedObjects(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, index *policy.Index) ([]policy.Request, error) {
+// are installed, each in its preferred version: into the index, and those the core judges in
+// the order the targets declare their kinds.
+func storedObjects(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, index *policy.Index) ([]stored, error) {
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -110,7 +96,7 @@ func storedObjects(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, 
 		return nil, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	var reqs []policy.Request
+	var out []stored
 	for _, k := range rev.Reads() {
 		gk := k.GVK.GroupKind()
 		mapping, err := mapper.RESTMapping(gk)
@@ -135,30 +121,48 @@ func storedObjects(ctx context.Context, cfg *rest.Config, rev *policy.Reviewer, 
 				return nil, fmt.Errorf("%s %s: %w", gvk.Kind, policy.ObjectName(item.GetNamespace(), item.GetName()), err)
 			}
 			if k.Judged && rev.Judges(gvk) {
-				reqs = append(reqs, policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: item.GetNamespace(), Name: item.GetName(), Object: raw})
+				out = append(out, stored{k, item})
 			}
 		}
 	}
-	return reqs, nil
+	return out, nil
 }
 
-// hostClaim is one Ingress answering a private host, and whether it keeps it behind login.
-type hostClaim struct{ by, state string }
+// auditStored judges each stored object (audit.Judge, as the in-cluster audit does) into the
+// results listed, the count of quiet objects of kinds not Listed, and the zone's private hosts.
+func auditStored(ctx context.Context, rev *policy.Reviewer, objs []stored) (results []checkResult, others int, zone *audit.Zone) {
+	results, zone = make([]checkResult, 0, len(objs)), audit.NewZone(rev.Config)
+	for _, o := range objs {
+		v := audit.Judge(ctx, rev, o.obj.GroupVersionKind(), o.obj)
+		req, d := v.Request, v.Decision
+		r := checkResult{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name, Mutated: req.Object}
+		r.Patch = orEmpty(r.Patch)
+		if v.Err != nil {
+			r.Error = fmt.Sprintf("%s %s: %v", req.Kind.Kind, policy.ObjectName(req.Namespace, req.Name), v.Err)
+		} else {
+			r.Allowed, r.Skipped, r.Note, r.Protected = d.Allowed, d.Skipped, d.Note, d.Protected
+			r.Violations, r.Warnings, r.Audited = orEmpty(d.Violations), orEmpty(d.Warnings), orEmpty(d.Audited)
+		}
+		if !o.kind.Listed && r.Error == "" && r.Note != "" && len(r.Violations)+len(r.Warnings)+len(r.Audited) == 0 {
+			others++ // a binding granting no judged group (most: the system's own), a route publishing no private host
+			continue
+		}
+		zone.Add(req.Namespace+"/"+req.Name, v)
+		results = append(results, r)
+	}
+	return results, others, zone
+}
 
 // printHosts is the zone at a glance: every private host, who serves it, protected or not.
-func printHosts(w io.Writer, hosts map[string][]hostClaim) {
-	names := make([]string, 0, len(hosts))
-	for h := range hosts {
-		names = append(names, h)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(w, "\nPrivate hosts (%d):\n", len(names))
-	for _, h := range names {
+func printHosts(w io.Writer, zone *audit.Zone) {
+	hosts := zone.Hosts()
+	fmt.Fprintf(w, "\nPrivate hosts (%d):\n", len(hosts))
+	for _, h := range hosts {
 		var by, states []string
-		for _, c := range hosts[h] {
-			by = append(by, c.by)
-			if !slices.Contains(states, c.state) {
-				states = append(states, c.state)
+		for _, c := range zone.Claims(h) {
+			by = append(by, c.By)
+			if !slices.Contains(states, c.State) {
+				states = append(states, c.State)
 			}
 		}
 		fmt.Fprintf(w, "  %-40s %-12s served by %s\n", h, strings.Join(states, ","), strings.Join(by, ", "))

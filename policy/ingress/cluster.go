@@ -39,7 +39,7 @@ const hostIndex = "privgate.io/private-host"
 // Reads are Ingresses (judged, and indexed by the private hosts they claim) and IngressClasses.
 func (t *Target) Reads() []policy.Kind {
 	return []policy.Kind{
-		{GVK: ingressKind, Judged: true, Indexes: map[string]policy.IndexFunc{hostIndex: t.claims}},
+		{GVK: ingressKind, Judged: true, Listed: true, Indexes: map[string]policy.IndexFunc{hostIndex: t.claims}},
 		{GVK: ingressClassKind, ClusterScoped: true},
 	}
 }

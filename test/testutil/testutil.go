@@ -1,5 +1,6 @@
 // Package testutil holds what privgate's tests share: a reviewer over a config file, admission
-// reviews as the API server sends them, the reference request of the benchmarks, free ports and
+// reviews as the API server sends them, objects as it stores them with a fake API server and
+// informer cache over them (cluster.go), the reference request of the benchmarks, free ports and
 // a buffer safe for concurrent writers. It is imported by tests and the load harness only.
 package testutil
 

@@ -1,0 +1,110 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// Verdict is one stored object judged as the validating webhook would judge it if it were
+// written as it is now, in any namespace (policy.Reviewer.Audit).
+type Verdict struct {
+	// Request is what the core judged: the object as stored, operation UPDATE, no requester.
+	Request policy.Request
+	// Decision is the core's; when it could not judge the object (Err), a single "unjudged"
+	// violation: such an object is reported as such, never as passing.
+	Decision policy.Decision
+	// Err is why the core could not judge the object.
+	Err error
+	// Hosts are the named private hosts the object answers.
+	Hosts []string
+}
+
+// Judge judges one stored object of kind gvk: the one audit of the in-cluster Auditor and
+// privgate audit.
+func Judge(ctx context.Context, reviewer *policy.Reviewer, gvk schema.GroupVersionKind, obj client.Object) Verdict {
+	v := Verdict{Request: policy.Request{Kind: gvk, Operation: "UPDATE", Namespace: obj.GetNamespace(), Name: obj.GetName()}}
+	v.Request.Object, v.Err = json.Marshal(obj)
+	if v.Err == nil {
+		v.Decision, v.Err = reviewer.Audit(ctx, v.Request)
+	}
+	if v.Err != nil {
+		v.Decision = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: v.Err.Error()}}}
+	}
+	v.Hosts = reviewer.HostsOf(v.Request)
+	return v
+}
+
+// State is what the verdict makes of one private host it answers: unjudged when the core could
+// not judge the object (not known to be protected), else as policy.Config.HostState says.
+func (v Verdict) State(cfg *policy.Config, host string) string {
+	if v.Err != nil {
+		return policy.HostUnjudged
+	}
+	return cfg.HostState(host, v.Decision)
+}
+
+// Zone is every private host stored objects answer, who answers each and in which state: the
+// zone at a glance (privgate audit) and the audit's privgate_private_hosts.
+type Zone struct {
+	config *policy.Config
+	claims map[string][]Claim
+}
+
+// Claim is one object answering a private host, and the state it leaves the host in.
+type Claim struct {
+	By    string // namespace/name
+	State string // policy.HostProtected, HostUnprotected, HostExempt or HostUnjudged
+}
+
+// NewZone is an empty zone judged under cfg (its exemptHosts).
+func NewZone(cfg *policy.Config) *Zone {
+	return &Zone{config: cfg, claims: map[string][]Claim{}}
+}
+
+// Add files the private hosts an object (by: namespace/name) answers, as its verdict leaves them.
+func (z *Zone) Add(by string, v Verdict) {
+	for _, h := range v.Hosts {
+		z.claims[h] = append(z.claims[h], Claim{By: by, State: v.State(z.config, h)})
+	}
+}
+
+// Hosts are the private hosts answered, sorted.
+func (z *Zone) Hosts() []string {
+	hosts := make([]string, 0, len(z.claims))
+	for h := range z.claims {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	return hosts
+}
+
+// Claims are the objects answering host, in the order they were added.
+func (z *Zone) Claims(host string) []Claim { return slices.Clone(z.claims[host]) }
+
+// Worst is the state of host over every object answering it: unprotected when any leaves it
+// so, else unjudged when any could not be judged, else what they say (protected or exempt).
+func (z *Zone) Worst(host string) string {
+	worst := ""
+	for _, c := range z.claims[host] {
+		if worst != policy.HostUnprotected && worst != policy.HostUnjudged || c.State == policy.HostUnprotected {
+			worst = c.State
+		}
+	}
+	return worst
+}
+
+// Counts are how many private hosts are in each state (every state present, 0 when none).
+func (z *Zone) Counts() map[string]int {
+	counts := map[string]int{policy.HostProtected: 0, policy.HostUnprotected: 0, policy.HostExempt: 0, policy.HostUnjudged: 0}
+	for h := range z.claims {
+		counts[z.Worst(h)]++
+	}
+	return counts
+}
