@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/privgate/privgate/audit"
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/targets"
@@ -31,8 +32,8 @@ import (
 // trusted namespace holds them; a ConfigMap may name the "login" ConfigMap of its namespace, read
 // from the Cluster. The proof that the core and the doors read everything from a target's
 // declarations: its config section is decoded, validated and handed to its Rego, its rule modes
-// apply, its input fields reach the policy, its stored kind is indexed, and its denial reaches
-// the webhook's answer.
+// apply, its input fields reach the policy, its stored kind is read, and check's path, the
+// webhook and the audit give one verdict.
 
 type noteSettings struct {
 	Trusted   string                 `json:"trusted"`
@@ -224,6 +225,15 @@ func TestAPluginOfItsOwn(t *testing.T) {
 			}
 			if c.headline != "" && !strings.Contains(review.Response.Result.Message, c.headline) {
 				t.Errorf("webhook message %q does not say %q", review.Response.Result.Message, c.headline)
+			}
+			// The audit's door, on the object as stored.
+			stored := &corev1.ConfigMap{}
+			if err := json.Unmarshal(c.obj, stored); err != nil {
+				t.Fatal(err)
+			}
+			v := audit.Judge(ctx, r, configMapKind, stored)
+			if got := ids(v.Decision.Violations); v.Err != nil || got != c.deny {
+				t.Errorf("audit: denied %q (%v), want %q", got, v.Err, c.deny)
 			}
 		})
 	}
