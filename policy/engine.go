@@ -367,12 +367,6 @@ type Verdict struct {
 	Warn []Violation
 }
 
-// Eval evaluates package pkg of the serving policy on an input document, with the groups last
-// written.
-func (e *Engine) Eval(ctx context.Context, pkg string, input ast.Value) (Verdict, error) {
-	return e.query.Load().eval(ctx, pkg, input)
-}
-
 func (c *compiled) eval(ctx context.Context, pkg string, input ast.Value) (Verdict, error) {
 	q, ok := c.queries[pkg]
 	if !ok {
