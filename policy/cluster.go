@@ -179,32 +179,19 @@ func (r *Reviewer) AddToScheme(s *runtime.Scheme) error {
 // gives them their order in the input, later is newer). It is what the doors holding the objects themselves (check, privgate audit) do
 // with each; objects of kinds no target reads are not kept.
 func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace string, created time.Time, raw []byte) error {
-	var indexes map[string]IndexFunc
+	i := slices.IndexFunc(r.Reads(), func(k Kind) bool { return k.GVK.GroupKind() == kind.GroupKind() })
+	if i < 0 {
+		return nil
+	}
 	var typed runtime.Object
 	for _, t := range r.Targets {
-		rd, ok := t.(Reader)
-		if !ok {
-			continue
-		}
-		i := slices.IndexFunc(rd.Reads(), func(k Kind) bool { return k.GVK.GroupKind() == kind.GroupKind() })
-		if i < 0 {
-			continue
-		}
-		if typed == nil {
+		if rd, ok := t.(Reader); ok && slices.ContainsFunc(rd.Reads(), func(k Kind) bool { return k.GVK.GroupKind() == kind.GroupKind() }) {
 			var err error
 			if typed, err = rd.Typed(kind, raw); err != nil {
 				return err
 			}
+			break // the first target reading the kind decodes it; Reads merged what all declare
 		}
-		if indexes == nil {
-			indexes = map[string]IndexFunc{}
-		}
-		for name, f := range rd.Reads()[i].Indexes {
-			indexes[name] = f
-		}
-	}
-	if typed == nil {
-		return nil
 	}
 	if m, err := meta.Accessor(typed); err == nil {
 		if namespace != "" {
@@ -214,6 +201,6 @@ func (r *Reviewer) Store(x *Index, kind schema.GroupVersionKind, namespace strin
 			m.SetCreationTimestamp(metav1.NewTime(created))
 		}
 	}
-	x.add(kind.GroupKind(), typed, indexes)
+	x.add(kind.GroupKind(), typed, r.Reads()[i].Indexes)
 	return nil
 }

@@ -2,13 +2,10 @@ package policy_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/test/testutil"
@@ -69,7 +66,7 @@ func TestCrossObject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(d.Violations); got != c.want {
+			if got := testutil.IDs(d.Violations); got != c.want {
 				t.Fatalf("violations %v, want %q", d.Violations, c.want)
 			}
 			if c.owner != "" && !strings.Contains(d.Violations[0].Message, "Ingress "+c.owner+",") {
@@ -89,16 +86,7 @@ func reviewerWith(t *testing.T, edit *strings.Replacer) *policy.Reviewer {
 func store(t *testing.T, r *policy.Reviewer, x *policy.Index, docs ...string) {
 	t.Helper()
 	for _, doc := range docs {
-		var head struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-		}
-		if err := json.Unmarshal([]byte(doc), &head); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Store(x, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", time.Time{}, []byte(doc)); err != nil {
-			t.Fatal(err)
-		}
+		testutil.Store(t, r, x, []byte(doc))
 	}
 }
 

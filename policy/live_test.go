@@ -78,7 +78,7 @@ func TestLiveConfirmsRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			if d.Allowed != c.allowed || c.cache.reads != c.reads {
-				t.Errorf("allowed %v after %d live reads, want %v after %d: %s", d.Allowed, c.cache.reads, c.allowed, c.reads, ids(d.Violations))
+				t.Errorf("allowed %v after %d live reads, want %v after %d: %s", d.Allowed, c.cache.reads, c.allowed, c.reads, testutil.IDs(d.Violations))
 			}
 			if audited, _ := rc.Audit(context.Background(), c.req); c.cache.reads != c.reads || audited.Allowed != (c.reads == 0 && c.allowed) {
 				t.Errorf("the audit read live (%d reads) or judged otherwise than the cache (allowed %v)", c.cache.reads, audited.Allowed)

@@ -134,8 +134,8 @@ func TestAuditEveryNamespace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if audited.Skipped || audited.Allowed || !strings.Contains(ids(audited.Violations), "auth-missing") {
-				t.Errorf("Audit: skipped=%v allowed=%v violations %s, want auth-missing", audited.Skipped, audited.Allowed, ids(audited.Violations))
+			if audited.Skipped || audited.Allowed || !strings.Contains(testutil.IDs(audited.Violations), "auth-missing") {
+				t.Errorf("Audit: skipped=%v allowed=%v violations %s, want auth-missing", audited.Skipped, audited.Allowed, testutil.IDs(audited.Violations))
 			}
 			if state := r.Config.HostState("dashboard.private.example.com", audited); state != policy.HostUnprotected {
 				t.Errorf("host state %q, want unprotected", state)
@@ -184,7 +184,7 @@ func TestEnforcement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := lists{ids(d.Violations), ids(d.Warnings), ids(d.Audited)}
+			got := lists{testutil.IDs(d.Violations), testutil.IDs(d.Warnings), testutil.IDs(d.Audited)}
 			if got != c.want {
 				t.Errorf("deny/warn/audit = %+v, want %+v", got, c.want)
 			}
@@ -196,12 +196,4 @@ func TestEnforcement(t *testing.T) {
 			}
 		})
 	}
-}
-
-func ids(vs []policy.Violation) string {
-	var out []string
-	for _, v := range vs {
-		out = append(out, v.ID)
-	}
-	return strings.Join(out, ",")
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"maps"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -104,14 +106,11 @@ func (k Kind) merge(o Kind) Kind {
 	k.Judged = k.Judged || o.Judged
 	k.Listed = k.Listed || o.Listed
 	if len(o.Indexes) > 0 {
-		idx := make(map[string]IndexFunc, len(k.Indexes)+len(o.Indexes))
-		for n, f := range k.Indexes {
-			idx[n] = f
+		k.Indexes = maps.Clone(k.Indexes)
+		if k.Indexes == nil {
+			k.Indexes = map[string]IndexFunc{}
 		}
-		for n, f := range o.Indexes {
-			idx[n] = f
-		}
-		k.Indexes = idx
+		maps.Copy(k.Indexes, o.Indexes)
 	}
 	return k
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -145,11 +144,7 @@ func TestPolicyDeletion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var head struct{ APIVersion, Kind string }
-		_ = json.Unmarshal(raw, &head)
-		if err := r.Store(index, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", time.Time{}, raw); err != nil {
-			t.Fatal(err)
-		}
+		testutil.Store(t, r, index, raw)
 		login = raw // the policy is the last document
 	}
 	r.Cluster = index

@@ -204,10 +204,10 @@ func TestAPluginOfItsOwn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(d.Violations); got != c.deny {
+			if got := testutil.IDs(d.Violations); got != c.deny {
 				t.Errorf("check: denied %q, want %q", got, c.deny)
 			}
-			if got := ids(d.Warnings); got != c.warn {
+			if got := testutil.IDs(d.Warnings); got != c.warn {
 				t.Errorf("check: warned %q, want %q", got, c.warn)
 			}
 			// The webhook's door, as the API server calls it.
@@ -232,17 +232,9 @@ func TestAPluginOfItsOwn(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := audit.Judge(ctx, r, configMapKind, stored)
-			if got := ids(v.Decision.Violations); v.Err != nil || got != c.deny {
+			if got := testutil.IDs(v.Decision.Violations); v.Err != nil || got != c.deny {
 				t.Errorf("audit: denied %q (%v), want %q", got, v.Err, c.deny)
 			}
 		})
 	}
-}
-
-func ids(vs []policy.Violation) string {
-	var out []string
-	for _, v := range vs {
-		out = append(out, v.ID)
-	}
-	return strings.Join(out, ",")
 }

@@ -324,3 +324,27 @@ func RegoTests(t *testing.T, modules policy.Modules, atLeast int) {
 		t.Fatalf("ran %d Rego tests, want the whole suite (at least %d)", n, atLeast)
 	}
 }
+
+// IDs are the rule ids of violations, in order, joined with ",".
+func IDs(vs []policy.Violation) string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.ID)
+	}
+	return strings.Join(out, ",")
+}
+
+// Store records stored objects (JSON manifests naming their apiVersion and kind) in x as the
+// doors holding objects do (Reviewer.Store).
+func Store(t testing.TB, r *policy.Reviewer, x *policy.Index, docs ...[]byte) {
+	t.Helper()
+	for _, doc := range docs {
+		var head struct{ APIVersion, Kind string }
+		if err := json.Unmarshal(doc, &head); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Store(x, schema.FromAPIVersionAndKind(head.APIVersion, head.Kind), "", time.Time{}, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
