@@ -1,8 +1,11 @@
 package ingress
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -23,6 +26,12 @@ type Settings struct {
 	// Ingress naming no class before privgate sees it; privgate check applies it when the files
 	// hold no default IngressClass, so that it judges what the webhook will. "" is none.
 	DefaultIngressClass string `json:"defaultIngressClass,omitempty"`
+	// ServedBy says, per class of IngressClasses, which controller executes it: ingress-nginx
+	// (the default) or traefik-nginx-provider, Traefik's ingress-nginx compatibility provider
+	// (providers.kubernetesIngressNGINX, as MicroK8s and k3s clusters run it). Both claim the
+	// controller name k8s.io/ingress-nginx, so the IngressClass cannot tell them apart, and they
+	// read the same annotations differently (docs/traefik.md).
+	ServedBy map[string]string `json:"servedBy,omitempty"`
 	// IngressControllers are the IngressClass spec.controller values that enforce auth-url: a
 	// class in IngressClasses must name an IngressClass served by one of them, when it exists.
 	IngressControllers []string `json:"ingressControllers,omitempty"`
@@ -76,6 +85,10 @@ const (
 	defaultACMESolverUser    = "system:serviceaccount:cert-manager:cert-manager"
 	defaultTLSSecretSuffix   = "-privgate-tls"
 	defaultIngressController = "k8s.io/ingress-nginx"
+
+	// The controllers a class of ingressClasses can be served by (servedBy).
+	servedByIngressNGINX  = "ingress-nginx"
+	servedByNGINXProvider = "traefik-nginx-provider"
 )
 
 // Key: the target's keys are top-level ones.
@@ -130,6 +143,7 @@ func (s *Settings) Validate(_ *policy.Config, _ *field.Path) field.ErrorList {
 	if e := validation.IsDNS1123Subdomain(strings.TrimPrefix(s.TLSSecretSuffix, "-")); len(e) > 0 {
 		fail(field.NewPath("tlsSecretSuffix"), "%q cannot end a Secret name: %s", s.TLSSecretSuffix, e[0])
 	}
+	errs = append(errs, s.validateServedBy()...)
 	ctl := field.NewPath("controller")
 	if b := s.Controller.DefaultBackend; b != "" && !isService(b) {
 		fail(ctl.Child("defaultBackend"), "%q is not a Service as namespace/name", b)
@@ -137,6 +151,26 @@ func (s *Settings) Validate(_ *policy.Config, _ *field.Path) field.ErrorList {
 	for i, b := range s.Controller.ErrorBackends {
 		if !isService(b) {
 			fail(ctl.Child("errorBackends").Index(i), "%q is not a Service as namespace/name", b)
+		}
+	}
+	return errs
+}
+
+// validateServedBy: each class named is one of ingressClasses, each controller one privgate
+// models, and an annotation prefix other than ingress-nginx's own is refused where Traefik's
+// NGINX provider serves a class: it reads nginx.ingress.kubernetes.io/ only (annotations.go),
+// so it would never see the auth-url privgate writes under another prefix.
+func (s *Settings) validateServedBy() field.ErrorList {
+	var errs field.ErrorList
+	path := field.NewPath("servedBy")
+	for _, class := range slices.Sorted(maps.Keys(s.ServedBy)) {
+		switch by := s.ServedBy[class]; {
+		case !slices.Contains(s.IngressClasses, class):
+			errs = append(errs, policy.Problem(path.Key(class), "class %q is not in ingressClasses %v: servedBy says who executes those", class, s.IngressClasses))
+		case by != servedByIngressNGINX && by != servedByNGINXProvider:
+			errs = append(errs, policy.Problem(path.Key(class), "%q is not a controller privgate models: use %s or %s", by, servedByIngressNGINX, servedByNGINXProvider))
+		case by == servedByNGINXProvider && s.AnnotationPrefix != defaultAnnotationPrefix:
+			errs = append(errs, policy.Problem(field.NewPath("annotationPrefix"), "%q: class %q is served by Traefik's NGINX provider, which reads only %s/ annotations, so it would never see the auth-url privgate sets (the app would be served without login)", s.AnnotationPrefix, class, defaultAnnotationPrefix))
 		}
 	}
 	return errs
@@ -152,6 +186,16 @@ func isService(s string) bool {
 type config struct {
 	*policy.Config
 	*Settings
+}
+
+// nginxProvider reports whether Traefik's NGINX provider executes the Ingress's class, named
+// in spec.ingressClassName or the legacy annotation (servedBy).
+func (c config) nginxProvider(ing *networkingv1.Ingress) bool {
+	classes := []string{ing.Annotations[AnnotationIngressClass]}
+	if ing.Spec.IngressClassName != nil {
+		classes = append(classes, *ing.Spec.IngressClassName)
+	}
+	return slices.ContainsFunc(classes, func(class string) bool { return c.ServedBy[class] == servedByNGINXProvider })
 }
 
 // Plugin is the Ingress target as the registry lists it.

@@ -86,8 +86,12 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 }
 
 // aliases are the server-alias names as ingress-nginx reads them: split on ",", each trimmed,
-// blanks skipped (alias/main.go).
+// blanks skipped (alias/main.go). Traefik's NGINX provider does not read the annotation: an
+// Ingress of a class it serves answers its rules' hosts only.
 func (t *Target) aliases(ing *networkingv1.Ingress) []string {
+	if t.cfg.nginxProvider(ing) {
+		return nil
+	}
 	var out []string
 	for a := range strings.SplitSeq(ing.Annotations[aliasKey(t.cfg)], ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -41,18 +41,20 @@ func spans(t *testing.T, cell string) []string {
 	return out
 }
 
-// readingTable parses the table under "## Annotations that decide who gets in". A "|" inside a
-// cell is written "\|" (Markdown's escape).
-func readingTable(t *testing.T) []readingRow {
-	doc, err := os.ReadFile("../../docs/ingress-nginx.md")
+// readingTable parses the table under heading in docs/<doc>. A "|" inside a cell is written "\|"
+// (Markdown's escape).
+func readingTable(t *testing.T, doc, heading string) []readingRow {
+	text, err := os.ReadFile("../../docs/" + doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(doc), "## Annotations that decide who gets in")
+	_, section, ok := strings.Cut(string(text), heading+"\n")
 	if !ok {
-		t.Fatal("docs/ingress-nginx.md has no section \"## Annotations that decide who gets in\"")
+		t.Fatalf("docs/%s has no section %q", doc, heading)
 	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	if i := strings.Index(section, "\n#"); i >= 0 {
+		section = section[:i]
+	}
 	var rows []readingRow
 	for _, line := range strings.Split(section, "\n") {
 		if !strings.HasPrefix(line, "| `") {
@@ -60,7 +62,7 @@ func readingTable(t *testing.T) []readingRow {
 		}
 		cells := strings.Split(strings.ReplaceAll(line, `\|`, "\x00"), "|")
 		if len(cells) != 8 {
-			t.Fatalf("docs/ingress-nginx.md: want 6 cells in %q", line)
+			t.Fatalf("docs/%s: want 6 cells in %q", doc, line)
 		}
 		row := readingRow{annotation: spans(t, cells[1])[0], with: map[string]string{}, denied: spans(t, cells[5]), admitted: spans(t, cells[6])}
 		for _, w := range spans(t, cells[2]) {
@@ -82,11 +84,32 @@ func readingTable(t *testing.T) []readingRow {
 // lists for each annotation: the denied ones must be reported under the row's rule, the
 // admitted ones must not.
 func TestControllerReading(t *testing.T) {
-	r := testReviewer(t)
-	rows := readingTable(t)
+	rows := readingTable(t, "ingress-nginx.md", "## Annotations that decide who gets in")
 	if len(rows) < 20 {
 		t.Fatalf("read %d rows from docs/ingress-nginx.md", len(rows))
 	}
+	for _, row := range rows {
+		if row.rule == "" || len(row.denied) == 0 {
+			t.Fatalf("row %s names no rule or no denied value", row.annotation)
+		}
+	}
+	judgeReadings(t, testReviewer(t), rows)
+}
+
+// TestProviderReading: the same for docs/traefik.md's table of how Traefik's NGINX provider
+// reads the annotations, on a class it serves. A row naming no rule is an annotation the
+// provider does not read: no finding may name it, whatever its value.
+func TestProviderReading(t *testing.T) {
+	rows := readingTable(t, "traefik.md", "### Annotations, as the provider reads them")
+	if len(rows) < 15 {
+		t.Fatalf("read %d rows from docs/traefik.md", len(rows))
+	}
+	judgeReadings(t, nginxProviderReviewer(t), rows)
+}
+
+// judgeReadings judges each row's values on an Ingress of class nginx (denied ones must raise
+// the row's rule, as a denial or a warning; admitted ones must not).
+func judgeReadings(t *testing.T, r *policy.Reviewer, rows []readingRow) {
 	const prefix = "nginx.ingress.kubernetes.io/"
 	judge := func(t *testing.T, row readingRow, value string) []policy.Violation {
 		annotations := map[string]string{prefix + row.annotation: value}
@@ -102,11 +125,12 @@ func TestControllerReading(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d.Violations
+		return append(d.Violations, d.Warnings...)
 	}
-	has := func(vs []policy.Violation, id string) bool {
+	// has reports a finding of rule id, or with no id, any finding on the annotation.
+	has := func(vs []policy.Violation, id, annotation string) bool {
 		for _, v := range vs {
-			if v.ID == id {
+			if v.ID == id || id == "" && strings.Contains(v.Field, prefix+annotation) {
 				return true
 			}
 		}
@@ -114,16 +138,16 @@ func TestControllerReading(t *testing.T) {
 	}
 	for _, row := range rows {
 		t.Run(row.annotation, func(t *testing.T) {
-			if row.rule == "" || len(row.denied) == 0 {
-				t.Fatalf("row %s names no rule or no denied value", row.annotation)
+			if len(row.denied)+len(row.admitted) == 0 {
+				t.Fatalf("row %s lists no value", row.annotation)
 			}
 			for _, v := range row.denied {
-				if vs := judge(t, row, v); !has(vs, row.rule) {
-					t.Errorf("%s: %q: want [%s], got %v", row.annotation, v, row.rule, vs)
+				if vs := judge(t, row, v); !has(vs, row.rule, row.annotation) {
+					t.Errorf("%s: %q: want [%s] (or, with no rule, a finding on the annotation), got %v", row.annotation, v, row.rule, vs)
 				}
 			}
 			for _, v := range row.admitted {
-				if vs := judge(t, row, v); has(vs, row.rule) {
+				if vs := judge(t, row, v); has(vs, row.rule, row.annotation) {
 					t.Errorf("%s: %q: want no [%s], got %v", row.annotation, v, row.rule, vs)
 				}
 			}

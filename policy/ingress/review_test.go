@@ -35,8 +35,22 @@ func verdictText(name string, d policy.Decision) string {
 // TestReviewGolden runs manifests through mutation and validation (privgate check's path) and
 // compares the verdict and every message with testdata/review/NAME.verdict.
 func TestReviewGolden(t *testing.T) {
-	r := testReviewer(t)
-	inputs := append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...)
+	reviewGolden(t, testReviewer(t), append(must(filepath.Glob("testdata/review/*.yaml")), must(filepath.Glob("testdata/mutate/*.in.yaml"))...))
+}
+
+// TestReviewGoldenNGINXProvider: the same for testdata/nginx-provider, on a config whose class
+// nginx is served by Traefik's NGINX provider (MicroK8s' shape).
+func TestReviewGoldenNGINXProvider(t *testing.T) {
+	reviewGolden(t, nginxProviderReviewer(t), must(filepath.Glob("testdata/nginx-provider/*.yaml")))
+}
+
+// nginxProviderReviewer judges with testdata/privgate.yaml, its class nginx served by Traefik's
+// NGINX provider.
+func nginxProviderReviewer(t *testing.T) *policy.Reviewer {
+	return testutil.ReviewerEdited(t, "testdata", strings.NewReplacer("ingressClasses: [nginx]", "ingressClasses: [nginx]\nservedBy: {nginx: traefik-nginx-provider}"))
+}
+
+func reviewGolden(t *testing.T, r *policy.Reviewer, inputs []string) {
 	for _, in := range inputs {
 		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(in), ".yaml"), ".in")
 		t.Run(filepath.Base(filepath.Dir(in))+"/"+name, func(t *testing.T) {

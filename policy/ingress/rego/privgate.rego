@@ -174,6 +174,7 @@ problems contains violation(c.invalid, hosts_text, annotation_field(c.key), msg)
 # Groups in allowed_groups are judged by the group rules, and userinfo by its own rule: each
 # problem is reported once, where it was written.
 problems contains violation(c.invalid, hosts_text, annotation_field(c.key), msg) if {
+	ingress_nginx
 	some c in endpoint_checks
 	not regex.match(nginx_url_chars_or_groups, annotations[c.key])
 	value := regex.replace(annotations[c.key], `allowed_groups=[^&]*`, "")
@@ -304,7 +305,8 @@ problems contains violation("hosts-mixed", h.host, h.field, msg) if {
 # ---- annotations that switch off or weaken external auth ----------------------------------
 # Each annotation is judged as ingress-nginx v1.15.1 reads it: docs/ingress-nginx.md lists every
 # annotation and controller setting with the controller's parser (and its source), and privgate's
-# stance; its tables drive this policy's tests.
+# stance; its tables drive this policy's tests. On a class Traefik's NGINX provider serves, only
+# the annotations it reads count (controller_reads, nginxprovider.rego; docs/traefik.md).
 
 # strconv.ParseBool's spellings, untrimmed: the controller's parser.GetBoolAnnotation.
 bool_true := {"1", "t", "T", "true", "TRUE", "True"}
@@ -346,6 +348,7 @@ exempt_problems contains f.violation if {
 # sets, which builds both sets on every decision).
 risky_found contains {"name": name, "violation": violation("annotation-risky", hosts_text, annotation_field(key), msg)} if {
 	some name in nginx_names
+	controller_reads(name)
 	reason := risky[name]
 	key := nginx(name)
 	msg := sprintf("%s; remove it (ask the platform team if you need what it does)", [reason])
@@ -364,11 +367,12 @@ risky_values := {
 
 risky_found contains {"name": name, "violation": violation("annotation-risky", hosts_text, annotation_field(key), msg)} if {
 	some name in nginx_names
+	controller_reads(name)
 	rv := risky_values[name]
 	key := nginx(name)
 	value := annotations[key]
 	read_as(value, rv.trim) in rv.values
-	msg := sprintf("%q %s; remove it", [value, rv.why])
+	msg := sprintf("%q %s; remove it", [value, risky_why(name, rv)])
 }
 
 read_as(value, true) := trim_space(value)
@@ -386,6 +390,7 @@ auth_dropping := {
 
 problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
 	some name in nginx_names
+	controller_reads(name)
 	d := auth_dropping[name]
 	key := nginx(name)
 	value := annotations[key]
@@ -400,6 +405,7 @@ parses_as_bool(v) if v in bool_true
 parses_as_bool(v) if v in bool_false
 
 problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
+	controller_reads("auth-always-set-cookie")
 	key := nginx("auth-always-set-cookie")
 	value := annotations[key]
 	value != "" # not validated: reads false
@@ -449,6 +455,7 @@ cors_open_reason(o) := "null (the Origin of sandboxed iframes and data: URLs, wh
 cors_open_reason(o) := sprintf("%s (every subdomain, including ones someone else controls)", [o]) if contains(o, "*.")
 
 problems contains violation("cors-open", hosts_text, annotation_field(nginx("enable-cors")), msg) if {
+	ingress_nginx
 	cors_enabled
 	cors_credentials
 	some o in cors_origins
@@ -459,6 +466,7 @@ problems contains violation("cors-open", hosts_text, annotation_field(nginx("ena
 # auth-cache-key caches oauth2-proxy's answer under the key: unless the key is the user's own
 # credential, one user's login admits everyone sharing the key.
 problems contains violation("annotation-risky", hosts_text, annotation_field(key), msg) if {
+	controller_reads("auth-cache-key")
 	key := nginx("auth-cache-key")
 	value := annotations[key]
 	not regex.match(`\$(cookie_[A-Za-z0-9_]+|http_authorization)`, value)
@@ -479,6 +487,7 @@ problems contains violation("annotation-risky", hosts_text, annotation_field(key
 login_failure_codes := {"401", "403", "500"}
 
 error_codes contains trim_space(c) if {
+	controller_reads("custom-http-errors")
 	some c in split(trim_space(annotations[nginx("custom-http-errors")]), ",")
 	trim_space(c) != ""
 }
@@ -534,12 +543,14 @@ regex_note := " and, as a regex (use-regex, rewrite-target), it can match every 
 path_field(p) := sprintf("spec.rules[%d].http.paths[%d].path", [p.rule, p.index])
 
 problems contains violation("path-no-auth", hosts_text, path_field(p), msg) if {
+	ingress_nginx
 	some p in paths
 	some loc in exempting(p.path, "noAuthLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves without auth (no-auth-locations)%s; use another path (only cert-manager's own solver belongs there)", [p.path, loc, regex_note])
 }
 
 problems contains violation("path-no-tls-redirect", hosts_text, path_field(p), msg) if {
+	ingress_nginx
 	some p in paths
 	some loc in exempting(p.path, "noTLSRedirectLocations")
 	msg := sprintf("path %q starts with %q, a location ingress-nginx serves over plain http too (no-tls-redirect-locations)%s; use another path", [p.path, loc, regex_note])
@@ -632,4 +643,91 @@ problems contains violation("groups-mismatch", hosts_text, annotation_field(auth
 	groups_key in object.keys(annotations)
 	annotation_groups != auth_url_groups
 	msg := sprintf("auth-url allows groups [%s] but %s names [%s], so the annotation is not what is enforced; remove auth-url so privgate sets it from the annotation", [concat(",", sort(auth_url_groups)), groups_key, concat(",", sort(annotation_groups))])
+}
+
+# ---- classes Traefik's NGINX provider serves -----------------------------------------------
+# Ingresses of a class Traefik's NGINX provider serves (providers.kubernetesIngressNGINX; privgate.yaml
+# servedBy: {<class>: traefik-nginx-provider}). It claims ingress-nginx's controller name and reads
+# its annotations, but only some of them, and differently: docs/traefik.md has the table, read from
+# Traefik v3.6.12, pkg/provider/kubernetes/ingress-nginx. What it never reads cannot open anything
+# there (a snippet is ignored), so only what it reads is judged; what it reads and can drop the
+# login with is judged as it drops it.
+
+# The controller that executes the Ingress's class.
+nginx_provider if {
+	some c in classes
+	object.get(cfg, ["servedBy", c], "") == "traefik-nginx-provider"
+}
+
+ingress_nginx if not nginx_provider
+
+# The annotations the provider reads, without the prefix: the fields of ingressConfig
+# (annotations.go), always under nginx.ingress.kubernetes.io/ (privgate refuses another
+# annotationPrefix where a class is served by the provider).
+provider_reads := {
+	"auth-type", "auth-secret", "auth-realm", "auth-secret-type",
+	"auth-url", "auth-response-headers",
+	"force-ssl-redirect", "ssl-redirect", "ssl-passthrough", "use-regex",
+	"affinity", "session-cookie-name", "session-cookie-secure", "session-cookie-path",
+	"session-cookie-domain", "session-cookie-samesite", "session-cookie-max-age",
+	"service-upstream", "backend-protocol",
+	"proxy-ssl-secret", "proxy-ssl-verify", "proxy-ssl-name", "proxy-ssl-server-name",
+	"enable-cors", "cors-allow-credentials", "cors-expose-headers", "cors-allow-headers",
+	"cors-allow-methods", "cors-allow-origin", "cors-max-age",
+}
+
+# controller_reads(name): the controller serving the Ingress reads annotation name.
+controller_reads(_) if ingress_nginx
+
+controller_reads(name) if {
+	nginx_provider
+	name in provider_reads
+}
+
+# What a risky value does, worded for the controller that executes it.
+risky_why(name, rv) := provider_why[name] if nginx_provider
+
+else := rv.why
+
+provider_why := {
+	"ssl-passthrough": "makes Traefik's NGINX provider route the host's TLS streams to the backend (a TCP router, HostSNI with passthrough), so no HTTP router and no ForwardAuth ever sees a request; the provider needs no --enable-ssl-passthrough for it",
+	"ssl-redirect": "makes Traefik's NGINX provider serve the app over plain http beside https (its -http router), exposing session cookies and data",
+}
+
+# The provider publishes a path's router first and applies its middlewares after (kubernetes.go:
+# the router is stored, then applyMiddlewares). Basic auth comes first there, and any error in it
+# (an auth-type other than basic or digest, an empty one included; an auth-secret that is empty,
+# missing, unreadable or holds no users; an auth-secret-type other than auth-file or auth-map)
+# returns before the ForwardAuth of auth-url is added: the router stays, without login.
+problems contains violation("auth-dropped", hosts_text, annotation_field(key), msg) if {
+	nginx_provider
+	key := nginx("auth-type")
+	value := annotations[key]
+	msg := sprintf("%q: Traefik's NGINX provider applies basic auth before auth-url, and when that fails (%s) it skips the ForwardAuth but still serves the router, so the app is served without login; remove it (oauth2-proxy is the login here)", [value, basic_auth_failure(value)])
+}
+
+basic_auth_failure(v) := "here it always does: auth-type must be basic or digest" if not v in {"basic", "digest"}
+
+else := "a missing, unreadable or malformed auth-secret, or an auth-secret-type other than auth-file or auth-map, which privgate cannot see from here"
+
+# auth-signin is not among what the provider reads: a request without a session gets
+# oauth2-proxy's bare 401 instead of the sign-in redirect. Nothing is open, but nobody without a
+# session can sign in from this host.
+cautions contains violation("signin-ignored", hosts_text, annotation_field(auth_signin_key), msg) if {
+	nginx_provider
+	msg := sprintf("Traefik's NGINX provider does not read auth-signin: without a session users get oauth2-proxy's bare 401, not the sign-in page, so they must sign in at %s first; serve the host on a Traefik class (traefik.ingressClasses), whose login middleware redirects, or silence this rule (rules: {signin-ignored: off})", [split(cfg.auth.signin, "?")[0]])
+}
+
+# CORS as the provider builds it (applyCORSConfiguration): a Headers middleware whose origin list
+# is cors-allow-origin split on "," and trimmed (default *), credentials on unless
+# cors-allow-credentials parses as false. Traefik answers an Origin equal to an entry, and * as
+# the literal * (headers/header.go, isOriginAllowed), which browsers refuse with credentials; so
+# of the entries, only null lets another website read authenticated responses.
+problems contains violation("cors-open", hosts_text, annotation_field(nginx("enable-cors")), msg) if {
+	nginx_provider
+	cors_enabled
+	cors_credentials
+	some raw in split(annotations[nginx("cors-allow-origin")], ",")
+	trim_space(raw) == "null"
+	msg := "Traefik's NGINX provider allows origin null (the Origin of sandboxed iframes and data: URLs, which any website can create) with credentials, so other websites can read authenticated responses in the user's browser; remove null from cors-allow-origin, or set cors-allow-credentials: \"false\""
 }
