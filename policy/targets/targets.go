@@ -49,3 +49,14 @@ func Modules() policy.Modules {
 	}
 	return m
 }
+
+// IngressSettings are the Ingress target's settings under cfg (its defaults when cfg was parsed
+// without them), for the commands that read Ingresses outside the target (privgate migrate).
+func IngressSettings(cfg *policy.Config) *ingress.Settings {
+	if s, ok := policy.Settings[*ingress.Settings](cfg, ingress.Plugin.Name); ok {
+		return s
+	}
+	s := &ingress.Settings{}
+	s.Default(cfg)
+	return s
+}

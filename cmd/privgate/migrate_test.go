@@ -1,0 +1,79 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMigrateThenCheck: the examples' Ingresses migrate to Istio, and what migrate prints passes
+// privgate check with no finding (the second judge is check's own, on the printed YAML).
+func TestMigrateThenCheck(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "migrate", "--to", "istio", "--config", exampleConfig,
+		"-f", "../../examples/admitted/argocd-server.yaml", "-f", "../../examples/admitted/oauth2-proxy.yaml",
+		"-f", "../../examples/admitted/public-blog.yaml", "-f", "testdata/migrate/services.yaml")
+	if code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"kind: HTTPRoute", "name: argocd-server", "type: PathPrefix", "port: 443", // the named port, from the Service
+		"protocol: HTTPS", "name: argocd-server-privgate-tls", "cert-manager.io/cluster-issuer: letsencrypt-production",
+		"kind: AuthorizationPolicy", "action: CUSTOM", "name: oauth2-proxy",
+		"protocol: HTTP\n", // the public blog has no TLS: a plain listener, no login
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "status:") || strings.Contains(stdout, "creationTimestamp") {
+		t.Errorf("output carries status or creationTimestamp:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "note: argocd/argocd-server metadata.annotations[nginx.ingress.kubernetes.io/backend-protocol]: not carried over") {
+		t.Errorf("the annotation left behind is not listed: %q", stderr)
+	}
+	out := filepath.Join(t.TempDir(), "migrated.yaml")
+	writeFile(t, out, stdout)
+	code, checked, _ := runCmd(t, "check", "--config", exampleConfig, "-f", out)
+	if code != 0 || !strings.Contains(checked, "0 denied") || strings.Contains(checked, "WARN") || strings.Contains(checked, "[") {
+		t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
+	}
+}
+
+// TestMigrateRefuses: what cannot move without losing its login (or its meaning) exits 1,
+// prints nothing and says which object and why.
+func TestMigrateRefuses(t *testing.T) {
+	cases := map[string]struct {
+		args   []string
+		stderr []string
+	}{
+		"groups on an implementation without per-route groups": {
+			[]string{"--to", "istio", "-f", "../../examples/admitted/grafana.yaml"},
+			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and istio sends every route to one fixed login URL"},
+		},
+		"a named port without its Service": {
+			[]string{"--to", "istio", "-f", "../../examples/admitted/argocd-server.yaml"},
+			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: Service argocd-server's port is named ("https")`},
+		},
+		"regular-expression paths": {
+			[]string{"--to", "istio", "-f", "testdata/migrate/regex.yaml"},
+			[]string{"refused: legacy/regex spec.rules[0].http.paths[0].pathType: paths are regular expressions here"},
+		},
+		"the output judged: a class whose login privgate cannot prove": {
+			[]string{"--to", "istio", "--gateway-class", "haproxy", "-f", "testdata/migrate/headlamp.yaml", "-f", "testdata/migrate/foreign-class.yaml"},
+			[]string{"refused: HTTPRoute [gateway-unsupported] headlamp/headlamp headlamp.private.example.com", "nothing printed"},
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, append([]string{"migrate", "--config", exampleConfig}, c.args...)...)
+			if code != 1 || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, want 1 and nothing printed\n%s", code, stdout, stderr)
+			}
+			for _, want := range c.stderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,139 @@
+package migrate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+)
+
+func ingress(t *testing.T, doc string) *networkingv1.Ingress {
+	t.Helper()
+	ing := &networkingv1.Ingress{}
+	if err := yaml.UnmarshalStrict([]byte(doc), ing); err != nil {
+		t.Fatal(err)
+	}
+	return ing
+}
+
+// summary renders a result compactly: each route's hostnames and rules, each Gateway's
+// listeners, the notes and refusals.
+func summary(t *testing.T, r Result) string {
+	t.Helper()
+	var b strings.Builder
+	for _, g := range r.Gateways {
+		b.WriteString("gateway " + g.Namespace + "/" + g.Name + " class=" + string(g.Spec.GatewayClassName))
+		for _, l := range g.Spec.Listeners {
+			b.WriteString(" " + string(l.Name) + ":" + string(*l.Hostname) + ":" + string(l.Protocol))
+			if l.TLS != nil {
+				b.WriteString(":" + string(l.TLS.CertificateRefs[0].Name))
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, rt := range r.Routes {
+		spec, _ := json.Marshal(rt.Route.Spec)
+		b.WriteString("route " + rt.Route.Namespace + "/" + rt.Route.Name + " from " + rt.From + " " + string(spec) + "\n")
+	}
+	for _, n := range r.Notes {
+		b.WriteString("note " + n.String() + "\n")
+	}
+	for _, n := range r.Refused {
+		b.WriteString("refused " + n.String() + "\n")
+	}
+	return b.String()
+}
+
+func TestIngresses(t *testing.T) {
+	istio, _ := Lookup("istio")
+	traefik, _ := Lookup("traefik")
+	base := Options{To: istio, AnnotationPrefix: "nginx.ingress.kubernetes.io", GroupsAnnotation: "privgate.io/allowed-groups"}
+	with := func(f func(*Options)) Options { o := base; f(&o); return o }
+	cases := []struct {
+		name string
+		opts Options
+		in   string
+		want []string // lines (or parts of lines) of the summary
+	}{
+		{"paths keep their types; hosts get their own routes", base, `
+metadata: {name: app, namespace: ns}
+spec:
+  tls: [{hosts: [a.private.example.com], secretName: a-tls}]
+  rules:
+  - host: a.private.example.com
+    http: {paths: [{path: /exact, pathType: Exact, backend: {service: {name: s, port: {number: 8080}}}}, {path: /api, pathType: ImplementationSpecific, backend: {service: {name: s, port: {number: 8080}}}}]}
+  - host: b.example.com
+    http: {paths: [{pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}`,
+			[]string{
+				"gateway ns/privgate-migrated class=istio https-0:a.private.example.com:HTTPS:a-tls http-1:b.example.com:HTTP",
+				`route ns/app-0 from ns/app {"parentRefs":[{"name":"privgate-migrated"}],"hostnames":["a.private.example.com"],"rules":[{"matches":[{"path":{"type":"Exact","value":"/exact"}}],"backendRefs":[{"name":"s","port":8080}]},{"matches":[{"path":{"type":"PathPrefix","value":"/api"}}],"backendRefs":[{"name":"s","port":8080}]}]}`,
+				`route ns/app-1 from ns/app {"parentRefs":[{"name":"privgate-migrated"}],"hostnames":["b.example.com"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"backendRefs":[{"name":"s","port":80}]}]}`,
+			}},
+		{"defaultBackend: last rule of each host; alone, a route for every host", base, `
+metadata: {name: catch, namespace: ns}
+spec:
+  defaultBackend: {service: {name: d, port: {number: 80}}}`,
+			[]string{`route ns/catch from ns/catch {"parentRefs":[{"name":"privgate-migrated"}],"rules":[{"backendRefs":[{"name":"d","port":80}]}]}`}},
+		{"an existing Gateway: attached across namespaces, nothing generated", with(func(o *Options) { o.Gateway = &types.NamespacedName{Namespace: "gw", Name: "shared"} }), `
+metadata: {name: app, namespace: ns, annotations: {cert-manager.io/cluster-issuer: le}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{`"parentRefs":[{"namespace":"gw","name":"shared"}]`, "note ns/app spec.tls: attached to Gateway gw/shared: its listeners must admit routes from namespace ns",
+				"note ns/app metadata.annotations[cert-manager.io/cluster-issuer]: not carried over"}},
+		{"annotations left behind are listed; the login and the class are not", base, `
+metadata:
+  name: app
+  namespace: ns
+  annotations:
+    kubernetes.io/ingress.class: nginx
+    nginx.ingress.kubernetes.io/auth-url: https://oauth2.private.example.com/oauth2/auth
+    nginx.ingress.kubernetes.io/proxy-body-size: 8m
+    argocd.argoproj.io/tracking-id: x
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"note ns/app metadata.annotations[argocd.argoproj.io/tracking-id]: not carried over: an annotation of another tool",
+				"note ns/app metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]: not carried over: ingress-nginx's proxy-body-size"}},
+		{"groups: refused where the implementation has none per route", base, `
+metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre"}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"refused ns/app metadata.annotations[nginx.ingress.kubernetes.io/auth-url]: allowed groups /sre narrow who gets in, and istio sends every route to one fixed login URL"}},
+		{"groups: kept where it has them", with(func(o *Options) { o.To = traefik }), `
+metadata: {name: app, namespace: ns, annotations: {privgate.io/allowed-groups: /sre}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"gateway ns/privgate-migrated class=traefik"}},
+		{"a resource backend: refused, nothing written", base, `
+metadata: {name: app, namespace: ns}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,
+			[]string{"refused ns/app spec.rules[0].http.paths[0].backend: a resource backend"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := summary(t, Ingresses([]*networkingv1.Ingress{ingress(t, c.in)}, c.opts))
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("want %s\ngot:\n%s", w, got)
+				}
+			}
+			if starts(got, "refused ") && (starts(got, "route ") || starts(got, "gateway ")) {
+				t.Errorf("a refused Ingress left routes behind:\n%s", got)
+			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	if _, err := Lookup("nginx"); err == nil || !strings.Contains(err.Error(), "istio, envoy-gateway, traefik") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// starts reports whether a line of s starts with prefix.
+func starts(s, prefix string) bool {
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return true
+		}
+	}
+	return false
+}
