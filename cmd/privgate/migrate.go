@@ -120,10 +120,11 @@ func runMigration(ctx context.Context, rev *policy.Reviewer, inputs []object, op
 	// implementation's target suggests for what the routes leave uncovered.
 	judged := append(append([]object{}, context...), out...)
 	judged = append(judged, assumedClass(rev, context, opts))
-	for _, fix := range fixes(rev, indexManifests(rev, judged)) {
-		out = append(out, fix)
-		judged = append(judged, fix)
-	}
+	// The login first: kubectl apply -f creates in order, and privgate's webhook refuses a route
+	// published before what covers it.
+	logins := fixes(rev, indexManifests(rev, judged))
+	judged = append(judged, logins...)
+	out = append(logins, out...)
 	index := indexManifests(rev, judged)
 	saved := rev.Cluster
 	rev.Cluster = index

@@ -298,6 +298,34 @@ func TestIstio(t *testing.T) {
 		}
 	})
 
+	t.Run("privgate migrate's output applies with the webhook on, login first", func(t *testing.T) {
+		for _, ns := range []string{"argocd", "headlamp"} {
+			if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
+				t.Fatal(stderr)
+			}
+		}
+		testdata := filepath.Join(c.root, "cmd/privgate/testdata/migrate")
+		cmd := exec.Command(c.privgate, "migrate", "--to", "istio", "--config", config,
+			"-f", c.example("admitted/argocd-server.yaml"), "-f", filepath.Join(testdata, "services.yaml"), "-f", filepath.Join(testdata, "headlamp.yaml"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("migrate: %v\n%s", err, stderr.String())
+		}
+		if msg, code := apply(string(out)); code != 0 {
+			t.Fatalf("kubectl apply of the migration: %s\n%s", msg, out)
+		}
+		defer c.run(string(out), "delete", "-f", "-", "--wait=false")
+		// The routes were judged against the stored login: dropping it now is refused.
+		if msg, code := apply(string(out), "--dry-run=server"); code != 0 {
+			t.Errorf("re-applying the migration: %s", msg)
+		}
+		if _, msg, code := c.run("", "delete", "authorizationpolicy", "-n", "argocd", "privgate-login-privgate-migrated", "--dry-run=server"); code == 0 || !strings.Contains(msg, "argocd.private.example.com") {
+			t.Errorf("deleting the migrated login: exit %d: %s", code, msg)
+		}
+	})
+
 	t.Run("check names a field at the wrong level, as the API server would", func(t *testing.T) {
 		bad := strings.Replace(loginNoPort, "    matchLabels: {istio: ingressgateway}\n  action: CUSTOM\n  provider: {name: oauth2-proxy}", "    matchLabels: {istio: ingressgateway}\n    action: CUSTOM\n    provider: {name: oauth2-proxy}", 1)
 		cmd := exec.Command(c.privgate, "check", "--config", config, "-f", "-")
