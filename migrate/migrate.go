@@ -267,7 +267,7 @@ func (m *migration) backendRef(namespace string, b *networkingv1.IngressBackend)
 			n, ok = m.o.PortNumber(namespace, b.Service.Name, name)
 		}
 		if !ok {
-			return nil, fmt.Errorf("Service %s's port is named (%q) and Gateway API takes port numbers: give the Service with the Ingresses (-f), or write the number in the Ingress", b.Service.Name, name)
+			return nil, fmt.Errorf("the port of Service %s is named (%q) and Gateway API takes port numbers: give the Service with the Ingresses (-f), or write the number in the Ingress", b.Service.Name, name)
 		}
 		port = n
 	}

@@ -52,7 +52,7 @@ func TestMigrateRefuses(t *testing.T) {
 		},
 		"a named port without its Service": {
 			[]string{"--to", "istio", "-f", "../../examples/admitted/argocd-server.yaml"},
-			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: Service argocd-server's port is named ("https")`},
+			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: the port of Service argocd-server is named ("https")`},
 		},
 		"regular-expression paths": {
 			[]string{"--to", "istio", "-f", "testdata/migrate/regex.yaml"},
