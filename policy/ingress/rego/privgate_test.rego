@@ -56,7 +56,7 @@ default_ids := {
 	"auth-url-endpoint", "auth-signin-endpoint", "auth-url-fragment", "auth-signin-fragment", "auth-url-query",
 	"tls-missing", "issuer-foreign", "class-foreign", "class-conflict", "class-missing", "hosts-mixed",
 	"annotation-risky", "auth-dropped", "cors-open", "error-page-backend", "path-no-auth", "path-no-tls-redirect",
-	"group-form", "group-chars", "group-unknown", "groups-mismatch",
+	"group-form", "group-chars", "group-unknown", "groups-mismatch", "signin-ignored",
 }
 
 ids(set) := {v.id | some v in set; v.id in default_ids}
@@ -290,4 +290,37 @@ test_class_field_names_where_it_is_written if {
 		with data.privgate.config as config
 		with data.privgate.groups as known
 	fields == {"metadata.annotations[kubernetes.io/ingress.class]"}
+}
+
+# ---- a class Traefik's NGINX provider serves (servedBy) --------------------------------------
+
+provider_config := object.union(config, {"servedBy": {"nginx": "traefik-nginx-provider"}})
+
+provider_deny_ids(inp) := result if {
+	result := ids(privgate.deny) with input as inp with data.privgate.config as provider_config with data.privgate.groups as known
+}
+
+provider_warn_ids(inp) := result if {
+	result := ids(privgate.warn) with input as inp with data.privgate.config as provider_config with data.privgate.groups as known
+}
+
+test_provider_ignores_what_it_does_not_read if {
+	ignored := object.union(good_annotations, {
+		"nginx.ingress.kubernetes.io/configuration-snippet": "auth_request off;",
+		"nginx.ingress.kubernetes.io/satisfy": "any",
+		"nginx.ingress.kubernetes.io/auth-always-set-cookie": "yes",
+	})
+	provider_deny_ids(input_with(ignored, "nginx", [private_host])) == set()
+	deny_ids(input_with(ignored, "nginx", [private_host])) == {"annotation-risky", "auth-dropped"}
+}
+
+test_provider_auth_type_drops_the_login if {
+	inp := input_with(object.union(good_annotations, {"nginx.ingress.kubernetes.io/auth-type": "basic"}), "nginx", [private_host])
+	provider_deny_ids(inp) == {"auth-dropped"}
+	deny_ids(inp) == set()
+}
+
+test_provider_warns_signin_ignored if {
+	provider_warn_ids(good) == {"signin-ignored"}
+	warn_ids(good) == set()
 }
