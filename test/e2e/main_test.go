@@ -101,6 +101,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer c.stopPrivgate()
+	defer stopDataPath()
 	return m.Run()
 }
 
@@ -137,7 +138,11 @@ func (c *cluster) setup() error {
 			return fmt.Errorf("create namespace %s: %s", ns, stderr)
 		}
 	}
-	// The API server notices new webhook configurations within about a second.
+	return c.webhooksActive()
+}
+
+// webhooksActive waits until the API server calls the webhooks registered (about a second).
+func (c *cluster) webhooksActive() error {
 	return c.eventually(10*time.Second, func() error {
 		out, _, _ := c.run("", "apply", "--dry-run=server", "-o", "yaml", "-f", c.example("admitted/argocd-server.yaml"))
 		if !strings.Contains(out, "auth-url") {
