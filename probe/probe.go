@@ -114,6 +114,10 @@ func (p *Prober) send(ctx context.Context, client *http.Client, limit *rate.Limi
 	_ = resp.Body.Close()
 	res.Status, res.Location = resp.StatusCode, resp.Header.Get("Location")
 	res.Verdict = p.SignIn.Verdict(res.Status, res.Location)
+	if res.Verdict == Open && scheme == "http" && upgrade(req.Host, res.Status, res.Location) {
+		// The controller's redirect to TLS: neither the app nor the login answered yet.
+		res.Verdict, res.Error = Unreachable, "redirected to https: probe with --scheme https"
+	}
 	return res
 }
 

@@ -179,7 +179,7 @@ type seen struct {
 
 // loginServer is a controller with a login in front of its app, as a test describes it: the
 // login answers unless bypass says the app does.
-func loginServer(t *testing.T, bypass func(*http.Request) bool) (*httptest.Server, *[]seen, *sync.Mutex) {
+func loginServer(t *testing.T, tlsOnly bool, bypass func(*http.Request) bool) (*httptest.Server, *[]seen, *sync.Mutex) {
 	var mu sync.Mutex
 	var got []seen
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,6 +189,8 @@ func loginServer(t *testing.T, bypass func(*http.Request) bool) (*httptest.Serve
 		switch {
 		case r.RequestURI == "/elsewhere":
 			w.WriteHeader(299) // reached only by following a redirect
+		case r.Header.Get("X-Original-Url") != "" && tlsOnly:
+			http.Redirect(w, r, "https://"+r.Host+r.RequestURI, http.StatusPermanentRedirect)
 		case bypass(r):
 			_, _ = w.Write([]byte(strings.Repeat("secret ", 100000))) // 700 kB, never read whole
 		default:
@@ -202,30 +204,35 @@ func loginServer(t *testing.T, bypass func(*http.Request) bool) (*httptest.Serve
 func TestRun(t *testing.T) {
 	signin := NewSignIn("https://oauth2.private.example.com/oauth2/start", "", nil)
 	tests := map[string]struct {
-		bypass func(*http.Request) bool
-		open   []string // variants found open
+		bypass      func(*http.Request) bool
+		tlsOnly     bool     // the controller redirects x-original-url requests to https
+		open        []string // variants found open
+		unreachable []string
 	}{
-		"every request meets the login": {func(*http.Request) bool { return false }, nil},
+		"every request meets the login": {bypass: func(*http.Request) bool { return false }},
 		"a login matching the raw path misses //": {
-			func(r *http.Request) bool { return strings.HasPrefix(r.RequestURI, "//") }, []string{DoubleSlash}},
+			bypass: func(r *http.Request) bool { return strings.HasPrefix(r.RequestURI, "//") }, open: []string{DoubleSlash}},
 		"a login trusting X-Forwarded-Uri": {
-			func(r *http.Request) bool { return r.Header.Get("X-Forwarded-Uri") != "" }, []string{XForwardedURI}},
+			bypass: func(r *http.Request) bool { return r.Header.Get("X-Forwarded-Uri") != "" }, open: []string{XForwardedURI}},
 		"a login on the exact host only": {
-			func(r *http.Request) bool { return r.Host != "grafana.private.example.com" }, []string{HostDot, HostUpper, HostPort}},
-		"the app redirecting elsewhere": {
-			func(r *http.Request) bool { return false }, nil},
+			bypass: func(r *http.Request) bool { return r.Host != "grafana.private.example.com" }, open: []string{HostDot, HostUpper, HostPort}},
+		"a redirect to https is no verdict on the login": {
+			bypass: func(*http.Request) bool { return false }, tlsOnly: true, unreachable: []string{XOriginalURL}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			srv, got, mu := loginServer(t, tc.bypass)
+			srv, got, mu := loginServer(t, tc.tlsOnly, tc.bypass)
 			p := &Prober{Address: srv.Listener.Addr().String(), Scheme: "http", Rate: 1000, SignIn: signin}
 			reqs := Plan{}.Requests(Target{Host: "grafana.private.example.com"})
 			results := p.Run(context.Background(), reqs)
 			if len(results) != len(reqs) {
 				t.Fatalf("%d results for %d requests", len(results), len(reqs))
 			}
-			var open []string
+			var open, unreachable []string
 			for i, r := range results {
+				if r.Verdict == Unreachable {
+					unreachable = append(unreachable, r.Variant)
+				}
 				if r.Variant != reqs[i].Variant {
 					t.Errorf("result %d is %s, want %s (in order)", i, r.Variant, reqs[i].Variant)
 				}
@@ -236,8 +243,8 @@ func TestRun(t *testing.T) {
 					t.Errorf("%s: login with %d %q", r.Variant, r.Status, r.Location)
 				}
 			}
-			if strings.Join(open, ",") != strings.Join(tc.open, ",") {
-				t.Errorf("open: %v, want %v", open, tc.open)
+			if strings.Join(open, ",") != strings.Join(tc.open, ",") || strings.Join(unreachable, ",") != strings.Join(tc.unreachable, ",") {
+				t.Errorf("open: %v, unreachable %v; want %v, %v", open, unreachable, tc.open, tc.unreachable)
 			}
 			mu.Lock()
 			defer mu.Unlock()

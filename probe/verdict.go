@@ -89,3 +89,13 @@ func (s SignIn) isSignIn(location string) bool {
 	}
 	return false
 }
+
+// upgrade reports whether an answer to a plain-HTTP request for host is the controller's
+// redirect to HTTPS on the same host (ingress-nginx's ssl-redirect): it says nothing of the login.
+func upgrade(host string, status int, location string) bool {
+	if status < 300 || status >= 400 {
+		return false
+	}
+	u, err := url.Parse(location)
+	return err == nil && u.Scheme == "https" && strings.EqualFold(strings.TrimSuffix(u.Hostname(), "."), strings.TrimSuffix(host, "."))
+}
