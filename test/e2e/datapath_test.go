@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,15 +85,7 @@ func stopDataPath() {
 		return
 	}
 	for _, p := range dp.procs {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
+		terminate(p.cmd)
 	}
 	dp.idp.Close()
 }
@@ -444,4 +435,3 @@ func (c *cluster) applyUnjudged(manifests string) error {
 	}
 	return c.webhooksActive()
 }
-

@@ -224,16 +224,21 @@ func (c *cluster) stopPrivgate() {
 	}
 	// SIGTERM, as the kubelet stops a pod: the audit's leader gives its Lease back at once, so
 	// the next replica need not wait for it to expire.
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(c.cmd)
+	c.cmd = nil
+}
+
+// terminate stops a process started by the suite: SIGTERM, then SIGKILL after 10 s.
+func terminate(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
-	c.cmd = nil
 }
 
 func (c *cluster) privgateLogs() string {
