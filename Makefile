@@ -10,10 +10,10 @@ BENCHTIME ?= 200x
 # staticcheck, run from the Go module proxy at a pinned version (go run caches the build).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test unit fuzz bench-short bench-go bench e2e demo fmt vet lint control-plane helm
+.PHONY: help build test unit fuzz bench-short bench-go bench e2e demo fmt vet lint control-plane helm data-path
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/privgate
 	$(GO) build -o $(BIN) ./cmd/privgate
@@ -49,10 +49,16 @@ control-plane: ## build (once, cached) etcd, kube-apiserver and kubectl from the
 helm: ## build (once, cached) Helm from the Go module proxy, for the chart's tests
 	bash hack/build-helm.sh
 
-e2e: control-plane helm ## end-to-end tests through a real kube-apiserver + etcd (envtest), kubectl and Helm
-	KUBEBUILDER_ASSETS="$$(bash hack/build-control-plane.sh)" HELM="$$(bash hack/build-helm.sh)" $(GO) test -count=1 -tags e2e -timeout 15m ./test/e2e/
+data-path: ## build (once, cached) Traefik and oauth2-proxy from the Go module proxy: the real data path of e2e and the demo
+	bash hack/build-traefik.sh
+	bash hack/build-oauth2-proxy.sh
 
-demo: ## privgate in front of a real kube-apiserver, driven with kubectl (no cluster needed)
+e2e: control-plane helm data-path ## end-to-end tests through a real kube-apiserver + etcd (envtest), kubectl, Helm, Traefik and oauth2-proxy
+	KUBEBUILDER_ASSETS="$$(bash hack/build-control-plane.sh)" HELM="$$(bash hack/build-helm.sh)" \
+	TRAEFIK="$$(bash hack/build-traefik.sh)" OAUTH2_PROXY="$$(bash hack/build-oauth2-proxy.sh)" \
+	$(GO) test -count=1 -tags e2e -timeout 15m ./test/e2e/
+
+demo: data-path ## privgate in front of a real kube-apiserver, driven with kubectl, and probed through a real Traefik (no cluster needed)
 	bash hack/demo.sh
 
 fmt: ## gofmt the tree

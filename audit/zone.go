@@ -24,6 +24,8 @@ type Verdict struct {
 	Err error
 	// Hosts are the named private hosts the object answers.
 	Hosts []string
+	// Paths are the paths it routes on each of them, when its target says (the network probe).
+	Paths map[string][]string
 }
 
 // Judge judges one stored object of kind gvk: the one audit of the in-cluster Auditor and
@@ -37,7 +39,15 @@ func Judge(ctx context.Context, reviewer *policy.Reviewer, gvk schema.GroupVersi
 	if v.Err != nil {
 		v.Decision = policy.Decision{Violations: []policy.Violation{{ID: "unjudged", Message: v.Err.Error()}}}
 	}
-	v.Hosts = reviewer.HostsOf(v.Request)
+	for _, h := range reviewer.PrivateHosts(v.Request) {
+		v.Hosts = append(v.Hosts, h.Host)
+		if len(h.Paths) > 0 {
+			if v.Paths == nil {
+				v.Paths = map[string][]string{}
+			}
+			v.Paths[h.Host] = append(v.Paths[h.Host], h.Paths...)
+		}
+	}
 	return v
 }
 
@@ -55,6 +65,7 @@ func (v Verdict) State(cfg *policy.Config, host string) string {
 type Zone struct {
 	config *policy.Config
 	claims map[string][]Claim
+	paths  map[string][]string
 }
 
 // Claim is one object answering a private host, and the state it leaves the host in.
@@ -65,13 +76,18 @@ type Claim struct {
 
 // NewZone is an empty zone judged under cfg (its exemptHosts).
 func NewZone(cfg *policy.Config) *Zone {
-	return &Zone{config: cfg, claims: map[string][]Claim{}}
+	return &Zone{config: cfg, claims: map[string][]Claim{}, paths: map[string][]string{}}
 }
 
 // Add files the private hosts an object (by: namespace/name) answers, as its verdict leaves them.
 func (z *Zone) Add(by string, v Verdict) {
 	for _, h := range v.Hosts {
 		z.claims[h] = append(z.claims[h], Claim{By: by, State: v.State(z.config, h)})
+		for _, p := range v.Paths[h] {
+			if !slices.Contains(z.paths[h], p) {
+				z.paths[h] = append(z.paths[h], p)
+			}
+		}
 	}
 }
 
@@ -83,6 +99,14 @@ func (z *Zone) Hosts() []string {
 	}
 	sort.Strings(hosts)
 	return hosts
+}
+
+// Paths are the paths routed on host by the objects answering it, sorted; none when no target
+// said.
+func (z *Zone) Paths(host string) []string {
+	paths := slices.Clone(z.paths[host])
+	sort.Strings(paths)
+	return paths
 }
 
 // Claims are the objects answering host, in the order they were added.

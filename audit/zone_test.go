@@ -113,3 +113,27 @@ func TestZone(t *testing.T) {
 		})
 	}
 }
+
+// TestZonePaths: the paths each object routes on a private host, gathered over its claims for
+// the network probe, sorted and once each; a rule repeating a host adds its paths to it.
+func TestZonePaths(t *testing.T) {
+	r := examplesReviewer(t)
+	s, err := Scheme(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const two = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: api, namespace: zone-b}\nspec:\n  ingressClassName: nginx\n  rules:\n" +
+		"  - host: grafana.private.example.com\n    http: {paths: [{path: /api, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}]}\n" +
+		"  - host: grafana.private.example.com\n    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}, {path: /api, pathType: Exact, backend: {service: {name: a, port: {number: 80}}}}]}\n"
+	z := NewZone(r.Config)
+	for _, m := range []string{ingress("zone-a", "grafana", "grafana.private.example.com"), two, ingress("zone-a", "blog", "blog.example.com")} {
+		obj := testutil.Stored(t, s, m)[0]
+		z.Add(obj.GetNamespace()+"/"+obj.GetName(), Judge(context.Background(), r, testutil.IngressKind, obj))
+	}
+	if got := z.Paths("grafana.private.example.com"); !slices.Equal(got, []string{"/", "/api"}) {
+		t.Errorf("paths %v, want [/ /api]", got)
+	}
+	if got := z.Paths("blog.example.com"); len(got) != 0 {
+		t.Errorf("a public host has paths %v", got)
+	}
+}

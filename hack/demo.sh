@@ -9,13 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/control-plane.sh
 source hack/lib/control-plane.sh
+# shellcheck source=lib/data-path.sh
+source hack/lib/data-path.sh
 
 WORK=$(mktemp -d)
 PRIVGATE_PID=""
 cleanup() {
   # privgate and the control plane together: each drains the other's keep-alive connections.
-  cp_kill ${PRIVGATE_PID:+"$PRIVGATE_PID"} "${CP_PIDS[@]}"
-  CP_PIDS=()
+  cp_kill ${PRIVGATE_PID:+"$PRIVGATE_PID"} "${CP_PIDS[@]}" "${DP_PIDS[@]}"
+  CP_PIDS=() DP_PIDS=()
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -50,14 +52,15 @@ cp_start "$WORK"
 heading "Before privgate: an Ingress nobody protected, and the CRDs"
 # As on a cluster where privgate is installed late: this one never went through the webhook.
 "$KUBECTL" create namespace legacy >/dev/null
-"$KUBECTL" apply -f - >/dev/null <<'YAML'
-apiVersion: networking.k8s.io/v1
+LEGACY_INGRESS='apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: grafana-old, namespace: legacy}
 spec:
   ingressClassName: nginx
-  rules: [{host: grafana-old.private.example.com}]
-YAML
+  rules:
+    - host: grafana-old.private.example.com
+      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: grafana-old, port: {number: 80}}}}]}'
+"$KUBECTL" apply -f - >/dev/null <<<"$LEGACY_INGRESS"
 "$KUBECTL" apply -k deploy/crds >/dev/null
 # Istio's and Gateway API's CRDs, byte copies of those in the Go modules privgate is built with.
 # Installed before privgate starts, which then watches their kinds at once (it looks for CRDs
@@ -184,7 +187,50 @@ else
   record FAIL "privgate audit did not report legacy/grafana-old"
 fi
 
-heading "6. A private host published through an Istio gateway needs login in front of the gateway"
+heading "6. From the network: privgate probe through a real Traefik and oauth2-proxy"
+# Traefik's ingress-nginx provider serves class nginx as ingress-nginx would, auth-url included:
+# what privgate predicts from the manifests, asked of the controller. Each private host of the
+# zone (privgate audit's list, less the exempt login host) gets the plain request and the
+# bypass variants, without credentials (README, "privgate probe").
+dp_start "$WORK/data-path"
+"$KUBECTL" apply -f - >/dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: k8s.io/ingress-nginx}
+YAML
+dp_backend legacy grafana-old
+dp_backend argocd argocd-server
+# What cert-manager would issue for the tls privgate adds (the Ingress names the issuer).
+dp_certificate argocd argocd-server-privgate-tls argocd.private.example.com
+dp_certificate legacy grafana-old-privgate-tls grafana-old.private.example.com
+# Traefik reads the new objects within a few seconds.
+for _ in $(seq 60); do
+  [ "$(dp_status grafana-old.private.example.com)" = 200 ] && [ "$(dp_status argocd.private.example.com)" != 404 ] && break
+  sleep 0.5
+done
+show bin/privgate probe --kubeconfig "$KUBECONFIG" --config examples/privgate.yaml --address "$DP_HTTPS" --insecure
+if [ "$RC" -eq 1 ] && grep -q "OPEN: grafana-old.private.example.com" <<<"$OUT" && ! grep -qE "^(open|unreachable) .*argocd" <<<"$OUT" &&
+  grep -qE "^login +401 argocd.private.example.com +plain" <<<"$OUT"; then
+  record OK "privgate probe: legacy/grafana-old open on the network, argocd behind the login (401), exit 1"
+else
+  record FAIL "privgate probe did not find grafana-old open and argocd behind the login"
+fi
+# The fix: the same manifest, applied through privgate now, comes back with the login.
+# (replace, not apply: kubectl apply sends nothing for a manifest it already applied.)
+show "$KUBECTL" replace -f - <<<"$LEGACY_INGRESS"
+for _ in $(seq 60); do
+  [ "$(dp_status grafana-old.private.example.com)" != 200 ] && break
+  sleep 0.5
+done
+show bin/privgate probe --kubeconfig "$KUBECONFIG" --config examples/privgate.yaml --address "$DP_HTTPS" --insecure
+if [ "$RC" -eq 0 ] && ! grep -qE "^(open|unreachable) " <<<"$OUT"; then
+  record OK "after the fix, privgate probe: every request meets the login, exit 0"
+else
+  record FAIL "after the fix, privgate probe still found a request past the login"
+fi
+
+heading "7. A private host published through an Istio gateway needs login in front of the gateway"
 # The shared gateway names no private host itself (*.example.com): admitted. A VirtualService
 # binding grafana.private.example.com to it is refused until a CUSTOM AuthorizationPolicy sends
 # every request for that host on the gateway's pods to oauth2-proxy; the message ends with one.
@@ -248,6 +294,7 @@ heading "Summary"
 printf '%s\n' "${RESULTS[@]}"
 if [ "$FAILED" -ne 0 ]; then
   echo "privgate's log:"; tail -20 "$WORK/privgate.log"
+  if [ -s "$WORK/data-path/traefik.log" ]; then echo "Traefik's log:"; grep -v '"level":"info"' "$WORK/data-path/traefik.log" | tail -20; fi
   exit 1
 fi
 echo "All steps behaved as expected."

@@ -68,6 +68,9 @@ type HostFact struct {
 	Exempt  bool   `json:"exempt"`  // listed in exemptHosts
 	TLS     bool   `json:"tls"`     // covered by spec.tls; always true for a catch-all (nothing to name)
 	Any     bool   `json:"any"`     // a catch-all answering every hostname
+	// Paths are the paths the object routes on this host ("/" when it names none), for the
+	// network probe; not part of the policy input.
+	Paths []string `json:"-"`
 }
 
 // Facts are the Go-computed view of an object that its target's mutation and policy share.

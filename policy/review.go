@@ -284,9 +284,10 @@ func (r *Reviewer) input(req Request, obj Object, f Facts) (*Input, error) {
 	return in, nil
 }
 
-// HostsOf are the named private hosts an object answers, for the zone view. Objects no target
-// judges, and unreadable ones, answer none.
-func (r *Reviewer) HostsOf(req Request) []string {
+// PrivateHosts are the facts of the named private hosts an object answers (with the paths it
+// routes there, when its target says), for the zone view and the network probe.
+// Objects no target judges, or that cannot be decoded, answer none.
+func (r *Reviewer) PrivateHosts(req Request) []HostFact {
 	t, err := r.target(req.Kind)
 	if t == nil || err != nil {
 		return nil
@@ -295,10 +296,10 @@ func (r *Reviewer) HostsOf(req Request) []string {
 	if err != nil {
 		return nil
 	}
-	var hosts []string
+	var hosts []HostFact
 	for _, h := range obj.Facts(req.Username).Hosts {
 		if h.Private && !h.Any {
-			hosts = append(hosts, h.Host)
+			hosts = append(hosts, h)
 		}
 	}
 	return hosts

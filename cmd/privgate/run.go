@@ -70,7 +70,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newMigrateCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
+	root.AddCommand(newServeCommand(), newCheckCommand(), newAuditCommand(), newProbeCommand(), newMigrateCommand(), newPolicyCommand(), newCertsCommand(), &cobra.Command{
 		Use:   "version",
 		Short: "Print privgate's version",
 		Args:  cobra.NoArgs,

@@ -1,7 +1,8 @@
 // Package keycloakfake is an httptest fake of the Keycloak endpoints privgate calls, reproducing
 // Keycloak's paths, status codes and JSON as documented in the Keycloak Admin REST API
 // (https://www.keycloak.org/docs-api/latest/rest-api/index.html: "Groups", GroupRepresentation)
-// and its OpenID Connect token endpoint (Securing Applications, "Client credentials grant"):
+// and its OpenID Connect token endpoint (Securing Applications, "Client credentials grant"),
+// and an OpenID Connect provider for oauth2-proxy (oidc.go):
 //
 //	POST /realms/{realm}/protocol/openid-connect/token      client_credentials; 401 unauthorized_client
 //	GET  /admin/realms/{realm}/groups?first&max&search&briefRepresentation
@@ -56,6 +57,7 @@ type Server struct {
 	groups map[string]*group // by path
 	tokens map[string]time.Time
 	nextID int
+	oidc   oidc
 }
 
 type group struct {
@@ -76,6 +78,7 @@ func New(mode Mode, paths ...string) *Server {
 	mux.HandleFunc("GET /admin/realms/{realm}/groups", s.admin(s.listTop))
 	mux.HandleFunc("GET /admin/realms/{realm}/groups/{id}/children", s.admin(s.listChildren))
 	mux.HandleFunc("GET /admin/realms/{realm}/group-by-path/{path...}", s.admin(s.byPath))
+	s.routeOIDC(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -173,6 +176,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	want := s.ClientSecret
 	s.mu.Unlock()
+	if r.Form.Get("grant_type") == "authorization_code" {
+		s.codeToken(w, r, id, secret)
+		return
+	}
 	if r.Form.Get("grant_type") != "client_credentials" || id != s.ClientID || secret != want {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"})
 		return

@@ -101,6 +101,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer c.stopPrivgate()
+	defer stopDataPath()
 	return m.Run()
 }
 
@@ -137,7 +138,11 @@ func (c *cluster) setup() error {
 			return fmt.Errorf("create namespace %s: %s", ns, stderr)
 		}
 	}
-	// The API server notices new webhook configurations within about a second.
+	return c.webhooksActive()
+}
+
+// webhooksActive waits until the API server calls the webhooks registered (about a second).
+func (c *cluster) webhooksActive() error {
 	return c.eventually(10*time.Second, func() error {
 		out, _, _ := c.run("", "apply", "--dry-run=server", "-o", "yaml", "-f", c.example("admitted/argocd-server.yaml"))
 		if !strings.Contains(out, "auth-url") {
@@ -219,16 +224,21 @@ func (c *cluster) stopPrivgate() {
 	}
 	// SIGTERM, as the kubelet stops a pod: the audit's leader gives its Lease back at once, so
 	// the next replica need not wait for it to expire.
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(c.cmd)
+	c.cmd = nil
+}
+
+// terminate stops a process started by the suite: SIGTERM, then SIGKILL after 10 s.
+func terminate(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
-	c.cmd = nil
 }
 
 func (c *cluster) privgateLogs() string {
