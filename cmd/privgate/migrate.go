@@ -118,8 +118,16 @@ func runMigration(ctx context.Context, rev *policy.Reviewer, inputs []object, op
 	// The output judged as the cluster will hold it: beside the other inputs, the GatewayClass
 	// the implementation installs (unless one of that name is in view), and the login the
 	// implementation's target suggests for what the routes leave uncovered.
+	// The GatewayClass the implementation installs is printed too when none of that name is in
+	// view, so that the output is judged, by migrate and by privgate check alike, as what it is.
+	class, assumed := gatewayClass(context, opts)
+	if assumed {
+		out = append([]object{class}, out...)
+	}
 	judged := append(append([]object{}, context...), out...)
-	judged = append(judged, assumedClass(rev, context, opts))
+	if !assumed {
+		judged = append(judged, class)
+	}
 	// The login first: kubectl apply -f creates in order, and privgate's webhook refuses a route
 	// published before what covers it.
 	logins := fixes(rev, indexManifests(rev, judged))
@@ -202,9 +210,10 @@ func migratedObjects(res migrate.Result) ([]object, error) {
 	return out, nil
 }
 
-// assumedClass is the GatewayClass the implementation installs, judged with the output unless
-// the inputs hold one of that name (never printed: it is the implementation's).
-func assumedClass(rev *policy.Reviewer, inputs []object, opts migrate.Options) object {
+// gatewayClass is the GatewayClass generated Gateways name: the one of that name among the
+// inputs, else (assumed) the one the implementation installs, as it installs it (applying it
+// again changes nothing where it exists: its controllerName is the same).
+func gatewayClass(inputs []object, opts migrate.Options) (object, bool) {
 	name := opts.GatewayClass
 	if name == "" {
 		name = opts.To.GatewayClass
@@ -216,10 +225,11 @@ func assumedClass(rev *policy.Reviewer, inputs []object, opts migrate.Options) o
 	})
 	for _, o := range inputs {
 		if o.Kind == "GatewayClass" && o.Name == name {
-			return o
+			return o, false
 		}
 	}
-	return object{File: "GatewayClass " + name, Kind: "GatewayClass", APIVersion: "gateway.networking.k8s.io/v1", Name: name, Raw: raw}
+	return object{File: fmt.Sprintf("GatewayClass %s, as %s installs it (its controllerName: %s)", name, opts.To.Name, opts.To.Controller),
+		Kind: "GatewayClass", APIVersion: "gateway.networking.k8s.io/v1", Name: name, Raw: raw}, true
 }
 
 // fixes are the login objects every target that suggests some (policy.Fixer) would add to the

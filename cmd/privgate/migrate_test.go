@@ -19,6 +19,7 @@ func TestMigrateThenCheck(t *testing.T) {
 		"kind: HTTPRoute", "name: argocd-server", "type: PathPrefix", "port: 443", // the named port, from the Service
 		"protocol: HTTPS", "name: argocd-server-privgate-tls", "cert-manager.io/cluster-issuer: letsencrypt-production",
 		"kind: AuthorizationPolicy", "action: CUSTOM", "name: oauth2-proxy",
+		"kind: GatewayClass", "controllerName: istio.io/gateway-controller",
 		"protocol: HTTP\n", // the public blog has no TLS: a plain listener, no login
 	} {
 		if !strings.Contains(stdout, want) {
