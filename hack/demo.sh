@@ -290,6 +290,35 @@ else
 fi
 show "$KUBECTL" get gateways.networking.istio.io,virtualservices,authorizationpolicies -A
 
+heading "8. Moving to Gateway API without losing the login: privgate migrate"
+# The argocd Ingress of step 1, moved to Istio's Gateway API: its route, a Gateway with its
+# certificate, the login in front of it, all judged before anything is printed. (Its port is
+# named: the Service says the number.)
+MIGRATE="bin/privgate migrate --to istio --config examples/privgate.yaml -f examples/admitted/argocd-server.yaml -f cmd/privgate/testdata/migrate/services.yaml"
+show $MIGRATE
+# What goes to kubectl is standard output alone (the notes on what stays behind go to stderr).
+set +e
+MIGRATED=$($MIGRATE 2>/dev/null)
+set -e
+if [ "$RC" -eq 0 ] && grep -q "kind: HTTPRoute" <<<"$MIGRATED" && grep -q "action: CUSTOM" <<<"$MIGRATED"; then
+  record OK "privgate migrate writes the route, the Gateway and the login"
+else
+  record FAIL "privgate migrate did not write the route and its login"
+fi
+show "$KUBECTL" apply -f - <<<"$MIGRATED"
+if [ "$RC" -eq 0 ] && grep -q "httproute.gateway.networking.k8s.io/argocd-server created" <<<"$OUT"; then
+  record OK "the migration applies with privgate's webhooks on"
+else
+  record FAIL "the migration was refused by privgate's webhooks"
+fi
+# Grafana's allowed groups cannot travel on Istio's CUSTOM provider: refused, nothing printed.
+show bin/privgate migrate --to istio --config examples/privgate.yaml -f examples/admitted/grafana.yaml
+if [ "$RC" -eq 1 ] && grep -q "refused: monitoring/grafana metadata.annotations\[privgate.io/allowed-groups\]" <<<"$OUT"; then
+  record OK "an Ingress whose groups Istio cannot carry is refused, with the reason"
+else
+  record FAIL "an Ingress whose groups Istio cannot carry was not refused"
+fi
+
 heading "Summary"
 printf '%s\n' "${RESULTS[@]}"
 if [ "$FAILED" -ne 0 ]; then
