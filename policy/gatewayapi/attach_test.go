@@ -203,9 +203,9 @@ func TestServed(t *testing.T) {
 		listener("passthrough", gatewayv1.TLSProtocolType, 443, "db.private.example.com"),
 	)
 	want := []gatewayapi.Listener{
-		{Host: gatewayapi.Host{Host: "*.private.example.com", Field: "spec.listeners[0].hostname"}},
-		{Host: gatewayapi.Host{Host: "*", Field: "spec.listeners[1]"}},
-		{Host: gatewayapi.Host{Host: "db.private.example.com", Field: "spec.listeners[2].hostname"},
+		{Host: gatewayapi.Host{Host: "*.private.example.com", Field: "spec.listeners[0].hostname"}, Name: "https"},
+		{Host: gatewayapi.Host{Host: "*", Field: "spec.listeners[1]"}, Name: "http"},
+		{Host: gatewayapi.Host{Host: "db.private.example.com", Field: "spec.listeners[2].hostname"}, Name: "passthrough",
 			NotHTTP: &gatewayapi.Unsupported{Reason: "listener-protocol", Listener: "passthrough", Protocol: "TLS"}},
 	}
 	if got := gatewayapi.Served(gw); !reflect.DeepEqual(got, want) {
