@@ -151,7 +151,9 @@ func summarize(gaps []gatewayapi.Gap, pairs int) []gatewayapi.Gap {
 		if n == pairs {
 			g.RouteRule, g.Listener = "", ""
 		}
-		if !slices.ContainsFunc(out, func(o gatewayapi.Gap) bool { return same(o, g) && o.RouteRule == g.RouteRule && o.Listener == g.Listener }) {
+		if !slices.ContainsFunc(out, func(o gatewayapi.Gap) bool {
+			return same(o, g) && o.RouteRule == g.RouteRule && o.Listener == g.Listener
+		}) {
 			out = append(out, g)
 		}
 	}
