@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/envoygateway"
+	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -54,6 +56,51 @@ func TestFixes(t *testing.T) {
 			got, _ := json.Marshal(objects)
 			if string(got) != want {
 				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestRuleTableMatchesPolicy: the README's table of this target's rules and its policy's rule
+// ids are the same set.
+func TestRuleTableMatchesPolicy(t *testing.T) {
+	testutil.RuleTableMatchesPolicy(t, "### Hosts published on Envoy Gateway", (&envoygateway.Target{}).Modules()["envoygateway.rego"], 2)
+}
+
+// TestSettings: envoyGateway's problems, each with its path, as privgate reports them at start.
+func TestSettings(t *testing.T) {
+	cases := map[string]struct {
+		services string
+		want     []string
+	}{
+		"oauth2-proxy": {"[oauth2-proxy/oauth2-proxy]", nil},
+		"every problem at once": {"[oauth2-proxy, Auth/oauth2-proxy, auth/oauth2.proxy]", []string{
+			`envoyGateway.extAuthServices[0]: "oauth2-proxy" is not namespace/name of a Service (oauth2-proxy/oauth2-proxy)`,
+			`envoyGateway.extAuthServices[1]: "Auth/oauth2-proxy": "Auth" is not a namespace`,
+			`envoyGateway.extAuthServices[2]: "auth/oauth2.proxy": "oauth2.proxy" is not a Service name`,
+		}},
+	}
+	base, err := os.ReadFile("testdata/privgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			data := strings.Replace(string(base), "[oauth2-proxy/oauth2-proxy]", c.services, 1)
+			_, err := targets.ParseConfig("testdata/privgate.yaml", []byte(data))
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Errorf("unexpected: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v\ndoes not say %q", err, w)
+				}
 			}
 		})
 	}
