@@ -48,7 +48,7 @@ SCHEMAS=policy/crdschema/crds
 ISTIO=istio.io/api
 ISTIO_CRDS=(authorizationpolicies.security.istio.io virtualservices.networking.istio.io gateways.networking.istio.io)
 GATEWAY=sigs.k8s.io/gateway-api
-GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes)
+GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes referencegrants)
 # Pinned here, not in go.mod; policy/crdschema's test reads it from this line.
 ENVOY_GATEWAY=github.com/envoyproxy/gateway
 ENVOY_GATEWAY_VERSION=v1.9.1

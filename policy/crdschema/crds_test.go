@@ -19,14 +19,15 @@ import (
 // TestCRDs: the kinds privgate judges are all there, each version with a schema that builds.
 func TestCRDs(t *testing.T) {
 	want := map[string][]string{
-		"authorizationpolicies.security.istio.io":  {"v1", "v1beta1"},
-		"virtualservices.networking.istio.io":      {"v1", "v1alpha3", "v1beta1"},
-		"gateways.networking.istio.io":             {"v1", "v1alpha3", "v1beta1"},
-		"gatewayclasses.gateway.networking.k8s.io": {"v1", "v1beta1"},
-		"gateways.gateway.networking.k8s.io":       {"v1", "v1beta1"},
-		"httproutes.gateway.networking.k8s.io":     {"v1", "v1beta1"},
-		"grpcroutes.gateway.networking.k8s.io":     {"v1"},
-		"securitypolicies.gateway.envoyproxy.io":   {"v1alpha1"},
+		"authorizationpolicies.security.istio.io":   {"v1", "v1beta1"},
+		"virtualservices.networking.istio.io":       {"v1", "v1alpha3", "v1beta1"},
+		"gateways.networking.istio.io":              {"v1", "v1alpha3", "v1beta1"},
+		"gatewayclasses.gateway.networking.k8s.io":  {"v1", "v1beta1"},
+		"gateways.gateway.networking.k8s.io":        {"v1", "v1beta1"},
+		"httproutes.gateway.networking.k8s.io":      {"v1", "v1beta1"},
+		"grpcroutes.gateway.networking.k8s.io":      {"v1"},
+		"referencegrants.gateway.networking.k8s.io": {"v1", "v1beta1"},
+		"securitypolicies.gateway.envoyproxy.io":    {"v1alpha1"},
 	}
 	got := map[string][]string{}
 	for _, crd := range CRDs() {

@@ -225,7 +225,7 @@ func TestIstio(t *testing.T) {
 		}
 	})
 
-	t.Run("Gateway API: a Gateway on Istio needs its policy, another implementation cannot be checked", func(t *testing.T) {
+	t.Run("Gateway API: a Gateway on Istio needs its policy, one on Envoy Gateway a SecurityPolicy", func(t *testing.T) {
 		if stderr, code := apply(gatewayClasses); code != 0 {
 			t.Fatal(stderr)
 		}
@@ -241,10 +241,11 @@ func TestIstio(t *testing.T) {
 		if stderr, code := apply(fmt.Sprintf(headlampRoute, "private")); code != 0 {
 			t.Fatalf("covered route refused: %s", stderr)
 		}
-		// The same route on a Gateway another controller runs (not stored: it names class eg).
+		// A Gateway Envoy Gateway runs: no AuthorizationPolicy covers it, a SecurityPolicy would
+		// (TestEnvoyGateway).
 		eg := strings.Replace(fmt.Sprintf(privateGateway, "eg"), "name: private,", "name: eg,", 1)
-		if stderr, code := apply(eg); code == 0 || !strings.Contains(stderr, "[gateway-unsupported]") {
-			t.Fatalf("gateway of another implementation: exit %d: %s", code, stderr)
+		if stderr, code := apply(eg); code == 0 || !strings.Contains(stderr, "[gateway-login]") || !strings.Contains(stderr, `"kind":"SecurityPolicy"`) {
+			t.Fatalf("gateway of Envoy Gateway: exit %d: %s", code, stderr)
 		}
 	})
 
