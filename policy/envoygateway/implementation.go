@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -89,11 +88,11 @@ type snapshot struct {
 	view     gatewayapi.View
 	policies []*SecurityPolicy
 	grants   []*gatewayv1.ReferenceGrant
-	services map[string]*corev1.Service // read on first use
+	service  gatewayapi.Services
 }
 
 func load(cfg config, c policy.Cluster) *snapshot {
-	s := &snapshot{cfg: cfg, c: c}
+	s := &snapshot{cfg: cfg, c: c, service: gatewayapi.ServicesOf(c)}
 	s.view = gatewayapi.Load(registry, c, s.service)
 	if c == nil {
 		return s
@@ -114,21 +113,6 @@ func load(cfg config, c policy.Cluster) *snapshot {
 // login is Envoy Gateway's login with policies in place of the stored ones.
 func (s *snapshot) login(policies []*SecurityPolicy) *login {
 	return newLogin(s.cfg, policies, s.grants, s.service)
-}
-
-// service is Service ns/name when in view (listed on first use).
-func (s *snapshot) service(ns, name string) *corev1.Service {
-	if s.services == nil {
-		s.services = map[string]*corev1.Service{}
-		if s.c != nil {
-			for _, o := range s.c.Stored(Service) {
-				if svc, ok := o.(*corev1.Service); ok {
-					s.services[svc.Namespace+"/"+svc.Name] = svc
-				}
-			}
-		}
-	}
-	return s.services[ns+"/"+name]
 }
 
 // byName is stored SecurityPolicy namespace/name.

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/envoygateway"
 	"github.com/privgate/privgate/policy/targets"
 	"github.com/privgate/privgate/test/testutil"
@@ -41,14 +40,7 @@ func TestFixes(t *testing.T) {
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile("testdata/cases/" + name + ".yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			index := policy.NewIndex()
-			for _, d := range testutil.Documents(t, data) {
-				testutil.StoreDoc(t, r, index, d)
-			}
+			index := testutil.StoredCase(t, r, "testdata/cases/"+name+".yaml")
 			var objects []map[string]any
 			for _, f := range envoygateway.New(r.Config).Fixes(index) {
 				objects = append(objects, f.Object)

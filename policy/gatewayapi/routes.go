@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
@@ -39,6 +41,25 @@ func Load(r Registry, c policy.Cluster, services Services) View {
 		}
 	}
 	return v
+}
+
+// ServicesOf finds the Services of c (nil: none), listed on first use: only a Gateway deployed by
+// hand, or a login service, needs one.
+func ServicesOf(c policy.Cluster) Services {
+	var byName map[string]*corev1.Service
+	return func(namespace, name string) *corev1.Service {
+		if byName == nil {
+			byName = map[string]*corev1.Service{}
+			if c != nil {
+				for _, o := range c.Stored(schema.GroupKind{Kind: "Service"}) {
+					if s, ok := o.(*corev1.Service); ok {
+						byName[s.Namespace+"/"+s.Name] = s
+					}
+				}
+			}
+		}
+		return byName[namespace+"/"+name]
+	}
 }
 
 // Workload is the pods serving Gateway ns/name (gw nil when not in view), as the implementation

@@ -32,9 +32,9 @@ type mesh struct {
 	policies      []*istiosecurity.AuthorizationPolicy
 	istioGateways map[string]*istionetworking.Gateway // by namespace/name
 	gateways      map[string]*gatewayv1.Gateway
-	classes       map[string]string          // GatewayClass name -> controllerName
-	services      map[string]*corev1.Service // read on first use: most judgements need none
-	gatewayObjs   []runtime.Object           // the stored gateways, Istio's and Gateway API's
+	classes       map[string]string   // GatewayClass name -> controllerName
+	services      gatewayapi.Services // listed on first use: most judgements need none
+	gatewayObjs   []runtime.Object    // the stored gateways, Istio's and Gateway API's
 	// routes are the stored routes, read on first use: a route's own judgement needs none,
 	// a policy change or a gateway write all of them.
 	routes       []runtime.Object
@@ -46,7 +46,7 @@ type mesh struct {
 
 func load(cfg config, c policy.Cluster) *mesh {
 	m := &mesh{cfg: cfg, istioGateways: map[string]*istionetworking.Gateway{}, gateways: map[string]*gatewayv1.Gateway{},
-		classes: map[string]string{}, cluster: c}
+		classes: map[string]string{}, cluster: c, services: gatewayapi.ServicesOf(c)}
 	if c == nil {
 		return m
 	}
@@ -123,21 +123,8 @@ func (m *mesh) boundTo(gateway string) []Exposure {
 	return out
 }
 
-// service is Service ns/name when in view. Services are listed once, on first use: only a
-// Gateway deployed by hand needs one.
-func (m *mesh) service(ns, name string) *corev1.Service {
-	if m.services == nil {
-		m.services = map[string]*corev1.Service{}
-		if m.cluster != nil {
-			for _, o := range m.cluster.Stored(Service) {
-				if s, ok := o.(*corev1.Service); ok {
-					m.services[key(s)] = s
-				}
-			}
-		}
-	}
-	return m.services[ns+"/"+name]
-}
+// service is Service ns/name when in view: only a Gateway deployed by hand needs one.
+func (m *mesh) service(ns, name string) *corev1.Service { return m.services(ns, name) }
 
 func key(o runtime.Object) string {
 	a, err := meta.Accessor(o)

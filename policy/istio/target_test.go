@@ -3,10 +3,8 @@ package istio_test
 import (
 	"encoding/json"
 	"flag"
-	"os"
 	"testing"
 
-	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/test/testutil"
 )
@@ -37,14 +35,7 @@ func TestSuggest(t *testing.T) {
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile("testdata/cases/" + name + ".yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			index := policy.NewIndex()
-			for _, d := range testutil.Documents(t, data) {
-				testutil.StoreDoc(t, r, index, d)
-			}
+			index := testutil.StoredCase(t, r, "testdata/cases/"+name+".yaml")
 			var policies []map[string]any
 			for _, s := range istio.New(r.Config).Fixes(index) {
 				policies = append(policies, s.Object)

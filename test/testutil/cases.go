@@ -154,3 +154,18 @@ func Golden(t *testing.T, path string, lines []string, update bool) {
 		t.Errorf("messages differ from %s:\n got: %s\nwant: %s", path, got, want)
 	}
 }
+
+// StoredCase is an index holding every document of the case file at path (they are all in the
+// cluster), as check and privgate's fixers read them.
+func StoredCase(t *testing.T, r *policy.Reviewer, path string) *policy.Index {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := policy.NewIndex()
+	for _, d := range Documents(t, data) {
+		StoreDoc(t, r, index, d)
+	}
+	return index
+}
