@@ -32,6 +32,7 @@ fuzz: ## explore new inputs: each fuzz target for FUZZTIME inputs (20000x); not 
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/ingress/
 	$(GO) test -run '^$$' -fuzz '^FuzzSurelyPublic$$' -fuzztime $(FUZZTIME) ./policy/rbac/
 	$(GO) test -run '^$$' -fuzz '^FuzzHostCoverage$$' -fuzztime $(FUZZTIME) ./policy/istio/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./policy/envoygateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 
 bench-short: ## run every benchmark briefly so none rots

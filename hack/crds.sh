@@ -5,7 +5,10 @@
 #
 # It also copies the Istio and Gateway API CRDs that `privgate check` validates objects against
 # (policy/crdschema embeds them) from istio.io/api and sigs.k8s.io/gateway-api at the versions in
-# go.mod, the ones whose Go types privgate decodes with; a test in policy/crdschema keeps them equal.
+# go.mod, the ones whose Go types privgate decodes with, and Envoy Gateway's SecurityPolicy CRD
+# from github.com/envoyproxy/gateway at the version pinned below (privgate decodes the fields it
+# reads into small types of its own, policy/envoygateway, so the module is not in go.mod: the CRD
+# is what holds those types to the real schema); a test in policy/crdschema keeps them equal.
 #
 #   hack/crds.sh            the version in go.mod
 #   hack/crds.sh v0.2.2     another reports-api version (then require the same one in go.mod)
@@ -45,13 +48,18 @@ SCHEMAS=policy/crdschema/crds
 ISTIO=istio.io/api
 ISTIO_CRDS=(authorizationpolicies.security.istio.io virtualservices.networking.istio.io gateways.networking.istio.io)
 GATEWAY=sigs.k8s.io/gateway-api
-GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes)
+GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes referencegrants)
+# Pinned here, not in go.mod; policy/crdschema's test reads it from this line.
+ENVOY_GATEWAY=github.com/envoyproxy/gateway
+ENVOY_GATEWAY_VERSION=v1.9.1
+ENVOY_GATEWAY_CRDS=(gateway.envoyproxy.io_securitypolicies.yaml)
 
 istio_version=$(go list -m -f '{{.Version}}' "$ISTIO")
 gateway_version=$(go list -m -f '{{.Version}}' "$GATEWAY")
 go mod download "$ISTIO@$istio_version" "$GATEWAY@$gateway_version"
 istio_dir=$(go list -m -f '{{.Dir}}' "$ISTIO")
 gateway_dir=$(go list -m -f '{{.Dir}}' "$GATEWAY")
+envoy_dir=$(go mod download -json "$ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 
 mkdir -p "$SCHEMAS"
 rm -f "$SCHEMAS"/*.yaml
@@ -65,6 +73,11 @@ for plural in "${GATEWAY_CRDS[@]}"; do
   chmod 0644 "$SCHEMAS/$crd"
 done
 
+for crd in "${ENVOY_GATEWAY_CRDS[@]}"; do
+  cp "$envoy_dir/charts/gateway-helm/charts/crds/crds/generated/$crd" "$SCHEMAS/$crd"
+  chmod 0644 "$SCHEMAS/$crd"
+done
+
 items() { printf '\n  - `%s`' "$@"; }
 cat >"$SCHEMAS/README.md" <<README
 The CustomResourceDefinitions that \`privgate check\` validates Istio and Gateway API objects
@@ -74,8 +87,10 @@ edited by hand:
 - from \`$ISTIO@$istio_version\`, \`kubernetes/customresourcedefinitions.gen.yaml\`, one document
   each, split out byte for byte (\`hack/crdsplit\`) into \`<group>_<plural>.yaml\`:$(items "${ISTIO_CRDS[@]}")
 - from \`$GATEWAY@$gateway_version\`, \`config/crd/standard/\`, copied byte for byte:$(items "${gateway_files[@]}")
+- from \`$ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION\` (pinned in \`hack/crds.sh\`, not in go.mod),
+  \`charts/gateway-helm/charts/crds/crds/generated/\`, copied byte for byte:$(items "${ENVOY_GATEWAY_CRDS[@]}")
 
-They follow go.mod: after bumping either module there, run \`hack/crds.sh\` again
+The first two follow go.mod: after bumping either module there, run \`hack/crds.sh\` again
 (\`TestEmbeddedCRDsMatchModules\` fails until the copies match the modules' files).
 README
-log "$SCHEMAS from $ISTIO@$istio_version and $GATEWAY@$gateway_version"
+log "$SCHEMAS from $ISTIO@$istio_version, $GATEWAY@$gateway_version and $ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION"

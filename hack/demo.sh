@@ -160,10 +160,11 @@ for file in public-blog oauth2-proxy; do
 done
 
 heading "4. privgate check gives the same verdicts offline"
-# examples/istio/ is judged too: its VirtualService against the AuthorizationPolicy beside it.
+# examples/istio/ and examples/envoy-gateway/ are judged too: each route against the login policy
+# beside it.
 show bin/privgate check --config examples/privgate.yaml -f examples/
-if [ "$RC" -eq 1 ] && grep -q "7 admitted (2 mutated), 3 denied" <<<"$OUT"; then
-  record OK "privgate check: same verdicts (7 admitted, 3 denied), exit 1"
+if [ "$RC" -eq 1 ] && grep -q "10 admitted (2 mutated), 3 denied" <<<"$OUT"; then
+  record OK "privgate check: same verdicts (10 admitted, 3 denied), exit 1"
 else
   record FAIL "privgate check verdicts differ"
 fi
@@ -290,7 +291,64 @@ else
 fi
 show "$KUBECTL" get gateways.networking.istio.io,virtualservices,authorizationpolicies -A
 
-heading "8. Moving to Gateway API without losing the login: privgate migrate"
+heading "8. A private host on Envoy Gateway needs a SecurityPolicy with login in front of it"
+# Envoy Gateway's class runs the Gateway: its login is the SecurityPolicy in force on each route
+# rule and listener (docs/gateway-api.md). No Envoy runs here: privgate judges the objects.
+for ns in gateways argo; do "$KUBECTL" create namespace "$ns" >/dev/null 2>&1 || true; done
+show "$KUBECTL" apply -f examples/envoy-gateway/gateway.yaml
+if [ "$RC" -ne 0 ] && grep -qF "[gateway-login] gateways/private *.private.example.com" <<<"$OUT"; then
+  record OK "Gateway on Envoy Gateway refused without a SecurityPolicy (gateway-login)"
+else
+  record FAIL "Gateway on Envoy Gateway was not refused with gateway-login"
+fi
+# privgate envoygateway policy prints the SecurityPolicy (and the ReferenceGrant it needs);
+# examples/envoy-gateway/login-policy.yaml is that, with comments.
+show bin/privgate envoygateway policy --config examples/privgate.yaml -f examples/envoy-gateway/gateway.yaml
+if [ "$RC" -eq 0 ] && grep -q "kind: SecurityPolicy" <<<"$OUT" && grep -q "name: oauth2-proxy" <<<"$OUT"; then
+  record OK "privgate envoygateway policy prints the covering SecurityPolicy"
+else
+  record FAIL "privgate envoygateway policy did not print the covering SecurityPolicy"
+fi
+show "$KUBECTL" apply -f examples/envoy-gateway/login-policy.yaml
+# privgate judges the Gateway against its cache of policies: wait for the new one there.
+for _ in $(seq 40); do
+  "$KUBECTL" apply --dry-run=server -f examples/envoy-gateway/gateway.yaml >/dev/null 2>&1 && break
+  sleep 0.5
+done
+show "$KUBECTL" apply -f examples/envoy-gateway/gateway.yaml -f examples/envoy-gateway/workflows-route.yaml
+if [ "$RC" -eq 0 ] && grep -q "httproute.gateway.networking.k8s.io/argo-workflows created" <<<"$OUT"; then
+  record OK "Gateway and route admitted once the Gateway's SecurityPolicy covers them"
+else
+  record FAIL "Gateway or route refused with the SecurityPolicy in place"
+fi
+# A route-level policy written for CORS only replaces the Gateway's whole policy, login included.
+cat >"$WORK/cors-policy.yaml" <<'YAML'
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: cors, namespace: argo}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: argo-workflows}]
+  cors: {allowOrigins: ["https://dashboard.private.example.com"]}
+YAML
+for _ in $(seq 40); do # until privgate's cache holds the route
+  "$KUBECTL" apply --dry-run=server -f "$WORK/cors-policy.yaml" >/dev/null 2>&1 || break
+  sleep 0.5
+done
+show "$KUBECTL" apply -f "$WORK/cors-policy.yaml"
+if [ "$RC" -ne 0 ] && grep -qF "[securitypolicy-uncovers] argo/cors workflows.private.example.com" <<<"$OUT"; then
+  record OK "a route-level CORS policy replacing the login refused (securitypolicy-uncovers)"
+else
+  record FAIL "the route-level CORS policy was not refused"
+fi
+echo "  mergeType: StrategicMerge" >>"$WORK/cors-policy.yaml"
+show "$KUBECTL" apply -f "$WORK/cors-policy.yaml"
+if [ "$RC" -eq 0 ]; then
+  record OK "the same with mergeType: StrategicMerge keeps the login, admitted"
+else
+  record FAIL "the merged CORS policy was refused"
+fi
+
+heading "9. Moving to Gateway API without losing the login: privgate migrate"
 # The argocd Ingress of step 1, moved to Istio's Gateway API: its route, a Gateway with its
 # certificate, the login in front of it, all judged before anything is printed. (Its port is
 # named: the Service says the number.)

@@ -318,6 +318,10 @@ func noun(results []checkResult, n int) string {
 	if strings.HasSuffix(kind, "s") {
 		return kind + "es"
 	}
+	// SecurityPolicy, AuthorizationPolicy: policies; Gateway: gateways.
+	if n := len(kind); n > 1 && kind[n-1] == 'y' && !strings.ContainsRune("aeiou", rune(kind[n-2])) {
+		return kind[:n-1] + "ies"
+	}
 	return kind + "s"
 }
 

@@ -132,7 +132,7 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if len(results) != 10 { // 7 Ingresses, examples/istio's 3 objects
+	if len(results) != 13 { // 7 Ingresses, examples/istio's 3 objects, examples/envoy-gateway's 3 (its ReferenceGrant is not judged)
 		t.Fatalf("%d results", len(results))
 	}
 	byName := map[string]int{}

@@ -19,13 +19,15 @@ import (
 // TestCRDs: the kinds privgate judges are all there, each version with a schema that builds.
 func TestCRDs(t *testing.T) {
 	want := map[string][]string{
-		"authorizationpolicies.security.istio.io":  {"v1", "v1beta1"},
-		"virtualservices.networking.istio.io":      {"v1", "v1alpha3", "v1beta1"},
-		"gateways.networking.istio.io":             {"v1", "v1alpha3", "v1beta1"},
-		"gatewayclasses.gateway.networking.k8s.io": {"v1", "v1beta1"},
-		"gateways.gateway.networking.k8s.io":       {"v1", "v1beta1"},
-		"httproutes.gateway.networking.k8s.io":     {"v1", "v1beta1"},
-		"grpcroutes.gateway.networking.k8s.io":     {"v1"},
+		"authorizationpolicies.security.istio.io":   {"v1", "v1beta1"},
+		"virtualservices.networking.istio.io":       {"v1", "v1alpha3", "v1beta1"},
+		"gateways.networking.istio.io":              {"v1", "v1alpha3", "v1beta1"},
+		"gatewayclasses.gateway.networking.k8s.io":  {"v1", "v1beta1"},
+		"gateways.gateway.networking.k8s.io":        {"v1", "v1beta1"},
+		"httproutes.gateway.networking.k8s.io":      {"v1", "v1beta1"},
+		"grpcroutes.gateway.networking.k8s.io":      {"v1"},
+		"referencegrants.gateway.networking.k8s.io": {"v1", "v1beta1"},
+		"securitypolicies.gateway.envoyproxy.io":    {"v1alpha1"},
 	}
 	got := map[string][]string{}
 	for _, crd := range CRDs() {
@@ -64,10 +66,12 @@ func TestCRDs(t *testing.T) {
 }
 
 // TestEmbeddedCRDsMatchModules: the embedded files are byte for byte the ones of the istio.io/api
-// and sigs.k8s.io/gateway-api versions in go.mod, whose Go types privgate decodes with.
-// hack/crds.sh brings them back in line.
+// and sigs.k8s.io/gateway-api versions in go.mod, whose Go types privgate decodes with, and of
+// github.com/envoyproxy/gateway at the version hack/crds.sh pins. hack/crds.sh brings them back
+// in line.
 func TestEmbeddedCRDsMatchModules(t *testing.T) {
 	dirs := moduleDirs(t, "istio.io/api", "sigs.k8s.io/gateway-api")
+	envoy := pinnedModuleDir(t, "github.com/envoyproxy/gateway", "ENVOY_GATEWAY_VERSION")
 	istio, err := os.ReadFile(path.Join(dirs["istio.io/api"], "kubernetes/customresourcedefinitions.gen.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +92,15 @@ func TestEmbeddedCRDsMatchModules(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 			} else if !bytes.Equal(embedded, upstream) {
 				t.Errorf("%s differs from sigs.k8s.io/gateway-api's: run hack/crds.sh", name)
+			}
+			continue
+		}
+		if strings.HasPrefix(base, "gateway.envoyproxy.io_") {
+			upstream, err := os.ReadFile(path.Join(envoy, "charts/gateway-helm/charts/crds/crds/generated", base))
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			} else if !bytes.Equal(embedded, upstream) {
+				t.Errorf("%s differs from github.com/envoyproxy/gateway's: run hack/crds.sh", name)
 			}
 			continue
 		}
@@ -144,6 +157,37 @@ func moduleDirs(t *testing.T, modules ...string) map[string]string {
 		dirs[m.Path] = m.Dir
 	}
 	return dirs
+}
+
+// pinnedModuleDir is where the module cache holds module at the version hack/crds.sh pins on the
+// line VAR=version (a module privgate copies files from but does not build with).
+func pinnedModuleDir(t *testing.T, module, variable string) string {
+	t.Helper()
+	script, err := os.ReadFile("../../hack/crds.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, line := range strings.Split(string(script), "\n") {
+		if v, ok := strings.CutPrefix(line, variable+"="); ok {
+			version = strings.TrimSpace(v)
+		}
+	}
+	if version == "" {
+		t.Fatalf("hack/crds.sh pins no %s", variable)
+	}
+	goCmd, err := exec.LookPath("go")
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Skip("the go command is not on PATH, so the module's files cannot be found to compare with")
+	}
+	cmd := exec.Command(goCmd, "mod", "download", "-json", module+"@"+version)
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	var m struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &m); err != nil || jerr != nil || m.Dir == "" {
+		t.Fatalf("go mod download %s@%s: %v %s", module, version, err, m.Error)
+	}
+	return m.Dir
 }
 
 // embeddedResource is the path of the first x-kubernetes-embedded-resource in s, or "".

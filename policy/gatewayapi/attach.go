@@ -58,18 +58,39 @@ func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
 // tells an HTTPRoute or GRPCRoute (HTTP and HTTPS listeners) from a TLSRoute (TLS ones). A parent
 // privgate cannot follow publishes the route's hostnames, every host when it names none.
 func Attach(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Host {
-	if p.Unfollowable != nil {
-		return orEvery(named, p.Field)
-	}
 	var out []Host
-	for _, listener := range Listeners(gw, p, http) {
+	for _, a := range Attachments(gw, p, named, http) {
+		out = append(out, a.Host)
+	}
+	return out
+}
+
+// Attached is a host a route publishes through a parent, and the listeners that publish it
+// there, by name (an implementation whose login is per listener judges each); none when the
+// Gateway is not in view or the parent cannot be followed.
+type Attached struct {
+	Host
+	Listeners []string
+}
+
+// Attachments are Attach's hosts with the listeners publishing each.
+func Attachments(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Attached {
+	if p.Unfollowable != nil {
+		var out []Attached
+		for _, h := range orEvery(named, p.Field) {
+			out = append(out, Attached{Host: h})
+		}
+		return out
+	}
+	var out []Attached
+	for _, l := range attachedListeners(gw, p, http) {
 		if len(named) == 0 {
-			out = append(out, Host{listener, p.Field})
+			out = append(out, Attached{Host{l.host, p.Field}, l.names})
 			continue
 		}
 		for _, h := range named {
-			if host, ok := Intersect(h.Host, listener); ok {
-				out = append(out, Host{host, h.Field})
+			if host, ok := Intersect(h.Host, l.host); ok {
+				out = append(out, Attached{Host{host, h.Field}, l.names})
 			}
 		}
 	}
@@ -88,10 +109,25 @@ func orEvery(named []Host, field string) []Host {
 // listener without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute, that
 // admit routes from the route's namespace (admits); every host when the Gateway is not in view.
 func Listeners(gw *gatewayv1.Gateway, p Parent, http bool) []string {
-	if gw == nil {
-		return []string{"*"}
-	}
 	var out []string
+	for _, l := range attachedListeners(gw, p, http) {
+		out = append(out, l.host)
+	}
+	return out
+}
+
+// hostListeners is one hostname the listeners a route attaches to serve, and their names.
+type hostListeners struct {
+	host  string
+	names []string
+}
+
+// attachedListeners are Listeners' hostnames with the names of the listeners serving each.
+func attachedListeners(gw *gatewayv1.Gateway, p Parent, http bool) []hostListeners {
+	if gw == nil {
+		return []hostListeners{{host: "*"}}
+	}
+	var out []hostListeners
 	for _, l := range gw.Spec.Listeners {
 		if (p.Ref.SectionName != nil && *p.Ref.SectionName != l.Name) || (p.Ref.Port != nil && *p.Ref.Port != l.Port) {
 			continue
@@ -106,9 +142,11 @@ func Listeners(gw *gatewayv1.Gateway, p Parent, http bool) []string {
 		if l.Hostname != nil {
 			h = policy.NormalizeHost(string(*l.Hostname))
 		}
-		if !slices.Contains(out, h) {
-			out = append(out, h)
+		if i := slices.IndexFunc(out, func(o hostListeners) bool { return o.host == h }); i >= 0 {
+			out[i].names = append(out[i].names, string(l.Name))
+			continue
 		}
+		out = append(out, hostListeners{host: h, names: []string{string(l.Name)}})
 	}
 	return out
 }
@@ -142,6 +180,7 @@ func HTTPListener(l gatewayv1.Listener) bool {
 // Listener is a host a Gateway's listener serves itself.
 type Listener struct {
 	Host
+	Name string // the listener's name
 	// NotHTTP says why the listener's requests never reach an HTTP login provider (TLS passed
 	// through, TCP); nil for HTTP and HTTPS.
 	NotHTTP *Unsupported
@@ -152,7 +191,7 @@ type Listener struct {
 func Served(gw *gatewayv1.Gateway) []Listener {
 	out := make([]Listener, 0, len(gw.Spec.Listeners))
 	for i, l := range gw.Spec.Listeners {
-		s := Listener{Host: Host{"*", fmt.Sprintf("spec.listeners[%d]", i)}}
+		s := Listener{Host: Host{"*", fmt.Sprintf("spec.listeners[%d]", i)}, Name: string(l.Name)}
 		if l.Hostname != nil {
 			s.Host = Host{policy.NormalizeHost(string(*l.Hostname)), fmt.Sprintf("spec.listeners[%d].hostname", i)}
 		}

@@ -203,9 +203,9 @@ func TestServed(t *testing.T) {
 		listener("passthrough", gatewayv1.TLSProtocolType, 443, "db.private.example.com"),
 	)
 	want := []gatewayapi.Listener{
-		{Host: gatewayapi.Host{Host: "*.private.example.com", Field: "spec.listeners[0].hostname"}},
-		{Host: gatewayapi.Host{Host: "*", Field: "spec.listeners[1]"}},
-		{Host: gatewayapi.Host{Host: "db.private.example.com", Field: "spec.listeners[2].hostname"},
+		{Host: gatewayapi.Host{Host: "*.private.example.com", Field: "spec.listeners[0].hostname"}, Name: "https"},
+		{Host: gatewayapi.Host{Host: "*", Field: "spec.listeners[1]"}, Name: "http"},
+		{Host: gatewayapi.Host{Host: "db.private.example.com", Field: "spec.listeners[2].hostname"}, Name: "passthrough",
 			NotHTTP: &gatewayapi.Unsupported{Reason: "listener-protocol", Listener: "passthrough", Protocol: "TLS"}},
 	}
 	if got := gatewayapi.Served(gw); !reflect.DeepEqual(got, want) {
@@ -230,6 +230,37 @@ func TestNames(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			if got := gatewayapi.Names(c.obj); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got  %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestAttachments: each host a route publishes, with the listeners publishing it, by name: two
+// listeners of one hostname publish it together, a sectionName keeps one.
+func TestAttachments(t *testing.T) {
+	gw := gateway("eg",
+		listener("https", gatewayv1.HTTPSProtocolType, 443, "*.private.example.com"),
+		listener("http", gatewayv1.HTTPProtocolType, 80, "*.private.example.com"),
+		listener("any", gatewayv1.HTTPSProtocolType, 8443, ""),
+	)
+	named := []gatewayapi.Host{{Host: "grafana.private.example.com", Field: "spec.hostnames[0]"}}
+	cases := map[string]struct {
+		ref  gatewayv1.ParentReference
+		want []gatewayapi.Attached
+	}{
+		"every listener": {gatewayv1.ParentReference{}, []gatewayapi.Attached{
+			{Host: gatewayapi.Host{Host: "grafana.private.example.com", Field: "spec.hostnames[0]"}, Listeners: []string{"https", "http"}},
+			{Host: gatewayapi.Host{Host: "grafana.private.example.com", Field: "spec.hostnames[0]"}, Listeners: []string{"any"}},
+		}},
+		"by sectionName": {gatewayv1.ParentReference{SectionName: ptr(gatewayv1.SectionName("http"))}, []gatewayapi.Attached{
+			{Host: gatewayapi.Host{Host: "grafana.private.example.com", Field: "spec.hostnames[0]"}, Listeners: []string{"http"}},
+		}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := gatewayapi.Parent{Namespace: "gateways", Name: "shared", Route: "gateways", Field: "spec.parentRefs[0]", Ref: c.ref}
+			if got := gatewayapi.Attachments(gw, p, named, true); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got  %+v\nwant %+v", got, c.want)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -145,6 +146,12 @@ type Publication struct {
 	Workload    Workload
 	Unsupported *Unsupported // why no login can be checked here; nil when one can
 	Private     bool
+	// Route is the Gateway API route publishing the host (nil for a Gateway's own host, or
+	// another kind of route), and Listeners the Gateway's listeners that publish it, by name
+	// (none when the Gateway is not in view): an implementation whose login attaches to route
+	// rules or listeners (Envoy Gateway's SecurityPolicy) judges each.
+	Route     runtime.Object
+	Listeners []string
 }
 
 // Exposure is one private host published on one gateway workload, and what login covers it
@@ -171,16 +178,32 @@ type Exposure struct {
 }
 
 // Gap is why login policies leave a host uncovered on a workload: a Reason code, and what its
-// wording names. The codes (Istio's AuthorizationPolicy model; privgate.istio words them):
+// wording names. The codes of Istio's AuthorizationPolicy model (privgate.istio words them):
 // "providers" (the workload has CUSTOM policies of several Providers), and for one Policy
 // "dry-run", "provider" (Provider is not a configured login provider), "no-rules", "rules"
-// (none of its Rules matches every request to the host).
+// (none of its Rules matches every request to the host). The codes of a policy that attaches
+// to a Gateway, a listener, a route or a route rule, the most specific one in force (Envoy
+// Gateway's SecurityPolicy; privgate.gatewayapi words them, for any target): "no-policy" (none
+// is in force for RouteRule on Listener), and for the Policy in force "no-login" (it has no
+// login; Replaces names a less specific policy with one that it replaces), "ext-auth-service"
+// (its external authorization goes to Provider, not a configured login service),
+// "ext-auth-grpc" (over gRPC, which oauth2-proxy does not answer), "fail-open" (it lets
+// requests through when the login service fails), "fail-open-invalid" (its external
+// authorization is invalid, Detail says why, and failOpen makes Envoy skip it), "oidc-issuer"
+// (its OIDC provider is Provider, not the configured issuer), "pass-through-auth" (a request
+// carrying its own Authorization header skips the OIDC login).
 type Gap struct {
 	Reason    string    `json:"reason"`
 	Policy    string    `json:"policy,omitempty"` // AuthorizationPolicy istio-system/login
 	Provider  string    `json:"provider,omitempty"`
 	Providers []string  `json:"providers,omitempty"`
 	Rules     []RuleGap `json:"rules,omitempty"`
+	// RouteRule and Listener are where a policy attaching to rules or listeners leaves the host
+	// uncovered (spec.rules[1], https); Replaces and Detail as the codes above say.
+	RouteRule string `json:"routeRule,omitempty"`
+	Listener  string `json:"listener,omitempty"`
+	Replaces  string `json:"replaces,omitempty"`
+	Detail    string `json:"detail,omitempty"`
 }
 
 // RuleGap is why one rule does not match every request to the host: Reason "from" or "when"

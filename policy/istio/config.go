@@ -121,7 +121,7 @@ func configOf(cfg *policy.Config) config {
 var Plugin = policy.Plugin{
 	Name:    name,
 	Section: func() policy.Section { return &Settings{} },
-	Modules: func() policy.Modules { return policy.ModulesIn(rego) },
+	Modules: modules,
 	New:     func(cfg *policy.Config) policy.Target { return New(cfg) },
 	Fixes: &policy.Help{
 		Short: "Print the CUSTOM AuthorizationPolicies that would put login in front of every uncovered private host",

@@ -6,6 +6,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/envoygateway"
 	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
@@ -15,7 +16,8 @@ import (
 // class Istio installs.
 var implementations = gatewayapi.Registry{
 	Implementations: map[string]gatewayapi.Implementation{
-		istioController: istioGateways{}, // CUSTOM AuthorizationPolicies (authz.go)
+		istioController:         istioGateways{},               // CUSTOM AuthorizationPolicies (authz.go)
+		envoygateway.Controller: envoygateway.Implementation{}, // SecurityPolicies (policy/envoygateway)
 	},
 	AssumedClass:      istioClass,
 	AssumedController: istioController,

@@ -32,9 +32,9 @@ type mesh struct {
 	policies      []*istiosecurity.AuthorizationPolicy
 	istioGateways map[string]*istionetworking.Gateway // by namespace/name
 	gateways      map[string]*gatewayv1.Gateway
-	classes       map[string]string          // GatewayClass name -> controllerName
-	services      map[string]*corev1.Service // read on first use: most judgements need none
-	gatewayObjs   []runtime.Object           // the stored gateways, Istio's and Gateway API's
+	classes       map[string]string   // GatewayClass name -> controllerName
+	services      gatewayapi.Services // listed on first use: most judgements need none
+	gatewayObjs   []runtime.Object    // the stored gateways, Istio's and Gateway API's
 	// routes are the stored routes, read on first use: a route's own judgement needs none,
 	// a policy change or a gateway write all of them.
 	routes       []runtime.Object
@@ -46,7 +46,7 @@ type mesh struct {
 
 func load(cfg config, c policy.Cluster) *mesh {
 	m := &mesh{cfg: cfg, istioGateways: map[string]*istionetworking.Gateway{}, gateways: map[string]*gatewayv1.Gateway{},
-		classes: map[string]string{}, cluster: c}
+		classes: map[string]string{}, cluster: c, services: gatewayapi.ServicesOf(c)}
 	if c == nil {
 		return m
 	}
@@ -123,21 +123,8 @@ func (m *mesh) boundTo(gateway string) []Exposure {
 	return out
 }
 
-// service is Service ns/name when in view. Services are listed once, on first use: only a
-// Gateway deployed by hand needs one.
-func (m *mesh) service(ns, name string) *corev1.Service {
-	if m.services == nil {
-		m.services = map[string]*corev1.Service{}
-		if m.cluster != nil {
-			for _, o := range m.cluster.Stored(Service) {
-				if s, ok := o.(*corev1.Service); ok {
-					m.services[key(s)] = s
-				}
-			}
-		}
-	}
-	return m.services[ns+"/"+name]
-}
+// service is Service ns/name when in view: only a Gateway deployed by hand needs one.
+func (m *mesh) service(ns, name string) *corev1.Service { return m.services(ns, name) }
 
 func key(o runtime.Object) string {
 	a, err := meta.Accessor(o)
@@ -206,31 +193,19 @@ func (m *mesh) publications(obj runtime.Object) []publication {
 			}
 		}
 	case *gatewayv1.Gateway:
-		w, unsupported := m.gatewayWorkload(o.Namespace, o.Name, o)
-		for _, l := range gatewayapi.Served(o) {
-			why := unsupported
-			if why == nil {
-				why = l.NotHTTP
-			}
-			addServed(publication{Host: l.Host.Host, Field: l.Field, Gateway: describe(o), Workload: w, Unsupported: why})
+		for _, p := range m.view().Served(o) {
+			addServed(p)
 		}
-	case *gatewayv1.HTTPRoute:
-		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, true, add)
-	case *gatewayv1.GRPCRoute:
-		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, true, add)
-	case *gatewayv1.TLSRoute:
-		m.route(o.Namespace, o.Spec.ParentRefs, o.Spec.Hostnames, false, add)
+	default:
+		for _, p := range m.view().Routed(o) {
+			add(p)
+		}
 	}
 	return out
 }
 
-// inside reports whether every name host answers is private: a gateway's own hosts are judged
-// only then ("*.private.example.com", not "*.example.com", whose private names are bound, and
-// judged, by routes).
-func (m *mesh) inside(host string) bool {
-	base, wild := strings.CutPrefix(host, "*.")
-	return host != "*" && m.cfg.Zones().Private(base) && (wild || m.cfg.Zones().Private(host))
-}
+// inside reports whether every name host answers is private (gatewayapi.Inside).
+func (m *mesh) inside(host string) bool { return gatewayapi.Inside(m.cfg.Config, host) }
 
 // judge is what covers a publication, as the implementation running its pods says; none when
 // no implementation privgate knows runs them.
@@ -262,16 +237,8 @@ func onIstio(p publication) bool {
 	return ok && p.Unsupported == nil
 }
 
-// private reports whether host can serve a private name. Istio's and Gateway API's wildcards
-// match any number of labels (not one, as a certificate's): "*.com" serves
-// grafana.private.example.com too; and Istio's leading "*" is a raw suffix, no label boundary:
-// "*e.com" serves it as well (docs/istio.md).
-func (m *mesh) private(host string) bool {
-	if host == "*" {
-		return m.cfg.HostlessRules == "private"
-	}
-	return m.cfg.Zones().PrivateEnvoyHost(host)
-}
+// private reports whether host can serve a private name (gatewayapi.Private).
+func (m *mesh) private(host string) bool { return gatewayapi.Private(m.cfg.Config, host) }
 
 // virtualService publishes each host on each gateway the VirtualService names (not "mesh")
 // whose servers bind it. A gateway not in view could select any pods once it exists: only a
@@ -406,37 +373,7 @@ func subset(sel, labels map[string]string) bool {
 // gatewayNameLabel is the label Istio puts on the pods it deploys for a Gateway.
 const gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 
-// gatewayWorkload is the pods serving Gateway ns/name, as the implementation running its class
-// deploys them (gw nil when not in view: then assumed to be Istio's, class istio), and why no
-// login can be checked there when no implementation privgate knows runs the class.
-func (m *mesh) gatewayWorkload(ns, name string, gw *gatewayv1.Gateway) (workload, *unsupported) {
-	return implementations.Serving(m.classes, ns, name, gw, m.service)
-}
-
-// route publishes a route's hostnames on the listeners of each Gateway it attaches to
-// (gatewayapi.Attach). HTTP routes attach to HTTP and HTTPS listeners; a TLSRoute to TLS ones,
-// whose requests no HTTP login provider sees. A parent of another kind (a ListenerSet) is one
-// privgate cannot follow: its hosts are refused.
-func (m *mesh) route(ns string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname, http bool, add func(publication)) {
-	named := gatewayapi.Hostnames(hostnames)
-	for _, p := range gatewayapi.Parents(ns, parents) {
-		if p.Unfollowable != nil {
-			for _, h := range gatewayapi.Attach(nil, p, named, http) {
-				add(publication{Host: h.Host, Field: h.Field, Gateway: p.Gateway, Workload: workload{Namespace: p.Namespace}, Unsupported: p.Unfollowable})
-			}
-			continue
-		}
-		gw := m.gateways[p.Namespace+"/"+p.Name]
-		w, unsupported := m.gatewayWorkload(p.Namespace, p.Name, gw)
-		if unsupported == nil && !http {
-			unsupported = &gatewayapi.Unsupported{Reason: "tls-route"}
-		}
-		gateway := p.Gateway
-		if gw == nil {
-			gateway += " (not in view)"
-		}
-		for _, h := range gatewayapi.Attach(gw, p, named, http) {
-			add(publication{Host: h.Host, Field: h.Field, Gateway: gateway, Workload: w, Unsupported: unsupported})
-		}
-	}
+// view is the mesh's Gateway API objects, for what routes and gateways publish on them.
+func (m *mesh) view() gatewayapi.View {
+	return gatewayapi.View{Registry: implementations, Gateways: m.gateways, Classes: m.classes, Services: m.service}
 }

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
@@ -83,8 +84,15 @@ func (*Target) Retired() []schema.GroupVersionKind { return nil }
 // Package is privgate.istio.
 func (*Target) Package() string { return "privgate.istio" }
 
-// Modules are rego/istio.rego and its tests.
-func (*Target) Modules() policy.Modules { return policy.ModulesIn(rego) }
+// Modules are rego/istio.rego, its tests and privgate.gatewayapi's wording of other
+// implementations' gaps.
+func (*Target) Modules() policy.Modules { return modules() }
+
+func modules() policy.Modules {
+	m := policy.ModulesIn(rego)
+	maps.Copy(m, gatewayapi.Modules())
+	return m
+}
 
 // Quiet is why an object needs nothing.
 func (*Target) Quiet() string { return "publishes no private host through a gateway" }

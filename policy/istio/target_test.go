@@ -1,160 +1,19 @@
 package istio_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
-	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-
-	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/test/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the .golden files from what the policy says")
 
-// TestCases judges the last object of each testdata/cases/*.yaml against the objects before it,
-// as the webhook does against what is stored (an UPDATE's earlier version is the document of
-// the same name before it; a DELETE removes the last document). The file's first lines say what is expected:
-// "# want: id, id" (none: admitted) and, optionally, "# operation: DELETE". The messages are
-// compared with NAME.golden (go test -update rewrites them).
+// TestCases judges each testdata/cases/*.yaml (testutil.Cases says how).
 func TestCases(t *testing.T) {
-	r := testutil.Reviewer(t, "testdata/privgate.yaml")
-	files, _ := filepath.Glob("testdata/cases/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no cases")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, op := header(data)
-			docs := documents(t, data)
-			// As the webhook sees it: what is stored, the judged object not yet (unless deleted).
-			index := policy.NewIndex()
-			stored := docs[:len(docs)-1]
-			if op == "DELETE" {
-				stored = docs
-			}
-			for _, d := range stored {
-				store(t, r, index, d)
-			}
-			r.Cluster = index
-			last := docs[len(docs)-1]
-			req := policy.Request{Kind: last.gvk, Operation: op, Namespace: last.namespace, Name: last.name, Object: last.raw}
-			if op == "DELETE" {
-				req.Object, req.OldObject = nil, last.raw
-			}
-			d, err := r.Validate(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, v := range append(d.Violations, d.Warnings...) {
-				got = append(got, v.ID)
-			}
-			slices.Sort(got)
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(policy.Messages(last.name, append(d.Violations, d.Warnings...)), "\n"))
-			}
-			golden(t, strings.TrimSuffix(file, ".yaml")+".golden", policy.Messages(policy.ObjectName(last.namespace, last.name), append(d.Violations, d.Warnings...)))
-		})
-	}
-}
-
-type doc struct {
-	gvk             schema.GroupVersionKind
-	namespace, name string
-	raw             []byte
-}
-
-func header(data []byte) (want []string, op string) {
-	op = "CREATE"
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "# ")
-		if !ok {
-			break
-		}
-		if ids, ok := strings.CutPrefix(line, "want:"); ok {
-			for _, id := range strings.Split(ids, ",") {
-				if id = strings.TrimSpace(id); id != "" {
-					want = append(want, id)
-				}
-			}
-		}
-		if o, ok := strings.CutPrefix(line, "operation:"); ok {
-			op = strings.TrimSpace(o)
-		}
-	}
-	slices.Sort(want)
-	return want, op
-}
-
-func documents(t *testing.T, data []byte) []doc {
-	t.Helper()
-	var out []doc
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			break
-		}
-		if m == nil {
-			continue
-		}
-		raw, _ := json.Marshal(m)
-		md, _ := m["metadata"].(map[string]any)
-		ns, _ := md["namespace"].(string)
-		name, _ := md["name"].(string)
-		gvk := schema.FromAPIVersionAndKind(m["apiVersion"].(string), m["kind"].(string))
-		if ns == "" && gvk.Kind != "GatewayClass" {
-			ns = "default"
-		}
-		out = append(out, doc{gvk, ns, name, raw})
-	}
-	if len(out) == 0 {
-		t.Fatal("no documents")
-	}
-	return out
-}
-
-// store puts a related object into the index as check does.
-func store(t *testing.T, r *policy.Reviewer, x *policy.Index, d doc) {
-	t.Helper()
-	if err := r.Store(x, d.gvk, d.namespace, time.Time{}, d.raw); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func golden(t *testing.T, path string, lines []string) {
-	t.Helper()
-	got := strings.Join(lines, "\n") + "\n"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("messages differ from %s:\n got: %s\nwant: %s", path, got, want)
-	}
+	testutil.Cases(t, testutil.Reviewer(t, "testdata/privgate.yaml"), "testdata/cases/*.yaml", *update)
 }
 
 // TestRego runs the istio policy's Rego tests.
@@ -176,14 +35,7 @@ func TestSuggest(t *testing.T) {
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile("testdata/cases/" + name + ".yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			index := policy.NewIndex()
-			for _, d := range documents(t, data) {
-				store(t, r, index, d)
-			}
+			index := testutil.StoredCase(t, r, "testdata/cases/"+name+".yaml")
 			var policies []map[string]any
 			for _, s := range istio.New(r.Config).Fixes(index) {
 				policies = append(policies, s.Object)

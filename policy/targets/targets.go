@@ -7,6 +7,7 @@ import (
 	"maps"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/envoygateway"
 	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
@@ -15,9 +16,10 @@ import (
 // Plugins are the registered targets, in the order their findings are listed.
 func Plugins() []policy.Plugin {
 	return []policy.Plugin{
-		ingress.Plugin, // Ingresses (ingress-nginx)
-		rbac.Plugin,    // RBAC bindings' groups, with an rbac section
-		istio.Plugin,   // Istio's and Gateway API's gateways and routes, Istio's AuthorizationPolicies
+		ingress.Plugin,      // Ingresses (ingress-nginx)
+		rbac.Plugin,         // RBAC bindings' groups, with an rbac section
+		istio.Plugin,        // Istio's and Gateway API's gateways and routes, Istio's AuthorizationPolicies
+		envoygateway.Plugin, // Envoy Gateway's SecurityPolicies
 	}
 }
 

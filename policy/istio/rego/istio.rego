@@ -16,6 +16,8 @@
 # Outputs: deny and warn, as for Ingresses; modes per rule in privgate.yaml's istio.rules.
 package privgate.istio
 
+import data.privgate.gatewayapi
+
 cfg := data.privgate.config
 
 violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
@@ -62,8 +64,9 @@ gap(g, host) := sprintf("%s does not match every request to %s: %s", [object.get
 	rules := [sprintf("rules[%d] %s", [r.rule, rule_gap(r, host)]) | some r in object.get(g, "rules", [])]
 }
 
-# A code this policy does not word (another implementation's) still reads as a reason.
-gap(g, _) := sprintf("%s does not cover it (%s)", [object.get(g, "policy", "a login policy"), g.reason]) if {
+# Another implementation's code (a policy attaching to Gateways, listeners, routes or rules:
+# Envoy Gateway's SecurityPolicy) is worded by privgate.gatewayapi.
+gap(g, host) := gatewayapi.gap(g, host) if {
 	not g.reason in {"providers", "dry-run", "provider", "no-rules", "rules"}
 }
 

@@ -1,0 +1,59 @@
+# The wording of why a policy that attaches to Gateways, listeners, routes or route rules leaves
+# a published host without login (Envoy Gateway's SecurityPolicy): the codes privgate computes
+# in Go (gatewayapi.Gap, policy/gatewayapi/implementation.go), worded once for every target that
+# reports them (privgate.istio on routes and Gateways, privgate.envoygateway on policy changes).
+package privgate.gatewayapi
+
+# Why no login covers an exposure, gap by gap.
+why(e) := concat("; ", [gap(g, e.host) | some g in e.gaps]) if {
+	count(e.gaps) > 0
+} else := "no login policy applies there"
+
+where(g) := sprintf("on %s (listener %s)", [g.routeRule, object.get(g, "listener", "")]) if {
+	object.get(g, "routeRule", "") != ""
+} else := sprintf("on listener %s", [g.listener]) if {
+	object.get(g, "listener", "") != ""
+} else := "there"
+
+gap(g, _) := sprintf("no policy with login is in force %s", [where(g)]) if g.reason == "no-policy"
+
+gap(g, _) := sprintf("%s, in force %s, sets no login (extAuth or oidc)%s", [g.policy, where(g), replaces(g)]) if g.reason == "no-login"
+
+replaces(g) := sprintf(" and replaces %s, whose login then no longer applies: add the login to it, or mergeType: StrategicMerge to keep the parent's", [g.replaces]) if {
+	object.get(g, "replaces", "") != ""
+} else := ""
+
+gap(g, _) := sprintf("%s, in force %s, sends external authorization to %s, which is not in envoyGateway.extAuthServices", [g.policy, where(g), object.get(g, "provider", "no Service")]) if {
+	g.reason == "ext-auth-service"
+}
+
+gap(g, _) := sprintf("%s, in force %s, sends external authorization over gRPC, which oauth2-proxy does not answer: use extAuth.http", [g.policy, where(g)]) if {
+	g.reason == "ext-auth-grpc"
+}
+
+gap(g, _) := sprintf("%s, in force %s, sets extAuth.failOpen: true, so requests pass whenever the login service fails or times out", [g.policy, where(g)]) if {
+	g.reason == "fail-open"
+}
+
+gap(g, _) := sprintf("%s, in force %s, has an invalid extAuth (%s) and failOpen: true, so Envoy Gateway leaves the login out", [g.policy, where(g), object.get(g, "detail", "")]) if {
+	g.reason == "fail-open-invalid"
+}
+
+gap(g, _) := sprintf("%s, in force %s, uses OIDC issuer %q, not the configured Keycloak realm (%s)", [g.policy, where(g), object.get(g, "provider", ""), issuer(g)]) if {
+	g.reason == "oidc-issuer"
+}
+
+issuer(g) := g.detail if {
+	object.get(g, "detail", "") != ""
+} else := "none: groups.keycloak is not set"
+
+gap(g, _) := sprintf("%s, in force %s, sets oidc.passThroughAuthHeader: a request carrying its own Authorization header skips the login", [g.policy, where(g)]) if {
+	g.reason == "pass-through-auth"
+}
+
+codes := {"no-policy", "no-login", "ext-auth-service", "ext-auth-grpc", "fail-open", "fail-open-invalid", "oidc-issuer", "pass-through-auth"}
+
+# A code this policy does not word still reads as a reason.
+gap(g, _) := sprintf("%s does not cover it (%s)", [object.get(g, "policy", "a login policy"), g.reason]) if {
+	not g.reason in codes
+}
