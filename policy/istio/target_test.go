@@ -1,8 +1,6 @@
 package istio_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,10 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/istio"
@@ -36,12 +30,7 @@ func TestCases(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, op := header(data)
-			docs := documents(t, data)
+			want, op, docs := testutil.Case(t, file)
 			// As the webhook sees it: what is stored, the judged object not yet (unless deleted).
 			index := policy.NewIndex()
 			stored := docs[:len(docs)-1]
@@ -49,13 +38,13 @@ func TestCases(t *testing.T) {
 				stored = docs
 			}
 			for _, d := range stored {
-				store(t, r, index, d)
+				testutil.StoreCase(t, r, index, d)
 			}
 			r.Cluster = index
 			last := docs[len(docs)-1]
-			req := policy.Request{Kind: last.gvk, Operation: op, Namespace: last.namespace, Name: last.name, Object: last.raw}
+			req := policy.Request{Kind: last.GVK, Operation: op, Namespace: last.Namespace, Name: last.Name, Object: last.Raw}
 			if op == "DELETE" {
-				req.Object, req.OldObject = nil, last.raw
+				req.Object, req.OldObject = nil, last.Raw
 			}
 			d, err := r.Validate(context.Background(), req)
 			if err != nil {
@@ -67,93 +56,10 @@ func TestCases(t *testing.T) {
 			}
 			slices.Sort(got)
 			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(policy.Messages(last.name, append(d.Violations, d.Warnings...)), "\n"))
+				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(policy.Messages(last.Name, append(d.Violations, d.Warnings...)), "\n"))
 			}
-			golden(t, strings.TrimSuffix(file, ".yaml")+".golden", policy.Messages(policy.ObjectName(last.namespace, last.name), append(d.Violations, d.Warnings...)))
+			testutil.GoldenLines(t, strings.TrimSuffix(file, ".yaml")+".golden", policy.Messages(policy.ObjectName(last.Namespace, last.Name), append(d.Violations, d.Warnings...)), *update)
 		})
-	}
-}
-
-type doc struct {
-	gvk             schema.GroupVersionKind
-	namespace, name string
-	raw             []byte
-}
-
-func header(data []byte) (want []string, op string) {
-	op = "CREATE"
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "# ")
-		if !ok {
-			break
-		}
-		if ids, ok := strings.CutPrefix(line, "want:"); ok {
-			for _, id := range strings.Split(ids, ",") {
-				if id = strings.TrimSpace(id); id != "" {
-					want = append(want, id)
-				}
-			}
-		}
-		if o, ok := strings.CutPrefix(line, "operation:"); ok {
-			op = strings.TrimSpace(o)
-		}
-	}
-	slices.Sort(want)
-	return want, op
-}
-
-func documents(t *testing.T, data []byte) []doc {
-	t.Helper()
-	var out []doc
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			break
-		}
-		if m == nil {
-			continue
-		}
-		raw, _ := json.Marshal(m)
-		md, _ := m["metadata"].(map[string]any)
-		ns, _ := md["namespace"].(string)
-		name, _ := md["name"].(string)
-		gvk := schema.FromAPIVersionAndKind(m["apiVersion"].(string), m["kind"].(string))
-		if ns == "" && gvk.Kind != "GatewayClass" {
-			ns = "default"
-		}
-		out = append(out, doc{gvk, ns, name, raw})
-	}
-	if len(out) == 0 {
-		t.Fatal("no documents")
-	}
-	return out
-}
-
-// store puts a related object into the index as check does.
-func store(t *testing.T, r *policy.Reviewer, x *policy.Index, d doc) {
-	t.Helper()
-	if err := r.Store(x, d.gvk, d.namespace, time.Time{}, d.raw); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func golden(t *testing.T, path string, lines []string) {
-	t.Helper()
-	got := strings.Join(lines, "\n") + "\n"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("messages differ from %s:\n got: %s\nwant: %s", path, got, want)
 	}
 }
 
@@ -181,8 +87,8 @@ func TestSuggest(t *testing.T) {
 				t.Fatal(err)
 			}
 			index := policy.NewIndex()
-			for _, d := range documents(t, data) {
-				store(t, r, index, d)
+			for _, d := range testutil.CaseDocuments(t, data) {
+				testutil.StoreCase(t, r, index, d)
 			}
 			var policies []map[string]any
 			for _, s := range istio.New(r.Config).Fixes(index) {

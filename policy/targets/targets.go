@@ -10,6 +10,7 @@ import (
 	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
+	"github.com/privgate/privgate/policy/traefik"
 )
 
 // Plugins are the registered targets, in the order their findings are listed.
@@ -18,6 +19,7 @@ func Plugins() []policy.Plugin {
 		ingress.Plugin, // Ingresses (ingress-nginx)
 		rbac.Plugin,    // RBAC bindings' groups, with an rbac section
 		istio.Plugin,   // Istio's and Gateway API's gateways and routes, Istio's AuthorizationPolicies
+		traefik.Plugin, // Traefik's IngressRoutes, IngressRouteTCPs and Middlewares, with a traefik section
 	}
 }
 

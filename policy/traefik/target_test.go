@@ -1,0 +1,75 @@
+package traefik_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/traefik"
+	"github.com/privgate/privgate/test/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files from what the policy says")
+
+// TestCases judges the last object of each testdata/cases/*.yaml against the objects before it
+// (testutil.Case). Ingresses go through mutation and validation, as privgate check and the two
+// webhooks take them; the golden file holds the messages and, for an Ingress, the patch.
+func TestCases(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	files, _ := filepath.Glob("testdata/cases/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d cases", len(files))
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			want, op, docs := testutil.Case(t, file)
+			index := policy.NewIndex()
+			stored := docs[:len(docs)-1]
+			if op == "DELETE" {
+				stored = docs
+			}
+			for _, d := range stored {
+				testutil.StoreCase(t, r, index, d)
+			}
+			r.Cluster = index
+			last := docs[len(docs)-1]
+			req := policy.Request{Kind: last.GVK, Operation: op, Namespace: last.Namespace, Name: last.Name, Object: last.Raw}
+			if op == "DELETE" {
+				req.Object, req.OldObject = nil, last.Raw
+			}
+			req, _ = r.Defaults(req) // as privgate check: what the API server sets first
+			review := r.Review
+			if op == "DELETE" {
+				review = r.Validate // nothing to mutate
+			}
+			d, err := review(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range append(d.Violations, d.Warnings...) {
+				got = append(got, v.ID)
+			}
+			slices.Sort(got)
+			msgs := policy.Messages(policy.ObjectName(last.Namespace, last.Name), append(d.Violations, d.Warnings...))
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(msgs, "\n"))
+			}
+			if len(d.Patch) > 0 {
+				patch, _ := json.Marshal(d.Patch)
+				msgs = append(msgs, "patch: "+string(patch))
+			}
+			testutil.GoldenLines(t, strings.TrimSuffix(file, ".yaml")+".golden", msgs, *update)
+		})
+	}
+}
+
+// TestRego runs the traefik policy's Rego tests.
+func TestRego(t *testing.T) {
+	testutil.RegoTests(t, (&traefik.Target{}).Modules(), 1)
+}

@@ -1,0 +1,119 @@
+package testutil
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// A case file (testdata/cases/NAME.yaml of a target) is YAML documents: the last is judged
+// against the ones before it, as the webhook judges an object against what is stored. Its first
+// comment lines say what is expected: "# want: id, id" (none: admitted) and, optionally,
+// "# operation: DELETE" (the last document is then stored too, and judged as deleted).
+
+// CaseDoc is one document of a case file.
+type CaseDoc struct {
+	GVK             schema.GroupVersionKind
+	Namespace, Name string
+	Raw             []byte
+}
+
+// Case reads a case file: the rule ids wanted (sorted), the operation, the documents.
+func Case(t testing.TB, file string) (want []string, op string, docs []CaseDoc) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, op = caseHeader(data)
+	return want, op, CaseDocuments(t, data)
+}
+
+func caseHeader(data []byte) (want []string, op string) {
+	op = "CREATE"
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "# ")
+		if !ok {
+			break
+		}
+		if ids, ok := strings.CutPrefix(line, "want:"); ok {
+			for _, id := range strings.Split(ids, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					want = append(want, id)
+				}
+			}
+		}
+		if o, ok := strings.CutPrefix(line, "operation:"); ok {
+			op = strings.TrimSpace(o)
+		}
+	}
+	slices.Sort(want)
+	return want, op
+}
+
+// CaseDocuments are the YAML documents of data; a namespaced one naming none is in default.
+func CaseDocuments(t testing.TB, data []byte) []CaseDoc {
+	t.Helper()
+	var out []CaseDoc
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			break
+		}
+		if m == nil {
+			continue
+		}
+		raw, _ := json.Marshal(m)
+		md, _ := m["metadata"].(map[string]any)
+		ns, _ := md["namespace"].(string)
+		name, _ := md["name"].(string)
+		gvk := schema.FromAPIVersionAndKind(m["apiVersion"].(string), m["kind"].(string))
+		if ns == "" && gvk.Kind != "GatewayClass" && gvk.Kind != "IngressClass" {
+			ns = "default"
+		}
+		out = append(out, CaseDoc{gvk, ns, name, raw})
+	}
+	if len(out) == 0 {
+		t.Fatal("no documents")
+	}
+	return out
+}
+
+// StoreCase puts a case's document into the index as check does.
+func StoreCase(t testing.TB, r *policy.Reviewer, x *policy.Index, d CaseDoc) {
+	t.Helper()
+	if err := r.Store(x, d.GVK, d.Namespace, time.Time{}, d.Raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GoldenLines compares lines with the file's content, or rewrites the file when update is set.
+func GoldenLines(t testing.TB, path string, lines []string, update bool) {
+	t.Helper()
+	got := strings.Join(lines, "\n") + "\n"
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("messages differ from %s:\n got: %s\nwant: %s", path, got, want)
+	}
+}
