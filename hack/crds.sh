@@ -6,6 +6,9 @@
 # It also copies the Istio and Gateway API CRDs that `privgate check` validates objects against
 # (policy/crdschema embeds them) from istio.io/api and sigs.k8s.io/gateway-api at the versions in
 # go.mod, the ones whose Go types privgate decodes with; a test in policy/crdschema keeps them equal.
+# Traefik's (IngressRoute, IngressRouteTCP, Middleware) come from github.com/traefik/traefik/v3 at
+# the version pinned below (its Go module does not import cleanly, so it is not in go.mod: privgate
+# decodes the fields it reads into types of its own, policy/traefik/router).
 #
 #   hack/crds.sh            the version in go.mod
 #   hack/crds.sh v0.2.2     another reports-api version (then require the same one in go.mod)
@@ -46,6 +49,10 @@ ISTIO=istio.io/api
 ISTIO_CRDS=(authorizationpolicies.security.istio.io virtualservices.networking.istio.io gateways.networking.istio.io)
 GATEWAY=sigs.k8s.io/gateway-api
 GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes)
+TRAEFIK=github.com/traefik/traefik/v3
+TRAEFIK_VERSION=v3.6.12 # also in policy/crdschema's TestEmbeddedCRDsMatchModules
+TRAEFIK_FILE=docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml
+TRAEFIK_CRDS=(ingressroutes.traefik.io ingressroutetcps.traefik.io middlewares.traefik.io)
 
 istio_version=$(go list -m -f '{{.Version}}' "$ISTIO")
 gateway_version=$(go list -m -f '{{.Version}}' "$GATEWAY")
@@ -57,6 +64,8 @@ mkdir -p "$SCHEMAS"
 rm -f "$SCHEMAS"/*.yaml
 # Istio ships one multi-document file: take our documents out of it unchanged.
 go run ./hack/crdsplit "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$SCHEMAS" "${ISTIO_CRDS[@]}"
+traefik_dir=$(go mod download -json "$TRAEFIK@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+go run ./hack/crdsplit "$traefik_dir/$TRAEFIK_FILE" "$SCHEMAS" "${TRAEFIK_CRDS[@]}"
 gateway_files=()
 for plural in "${GATEWAY_CRDS[@]}"; do
   crd=gateway.networking.k8s.io_$plural.yaml
@@ -67,15 +76,17 @@ done
 
 items() { printf '\n  - `%s`' "$@"; }
 cat >"$SCHEMAS/README.md" <<README
-The CustomResourceDefinitions that \`privgate check\` validates Istio and Gateway API objects
-against; package \`policy/crdschema\` embeds every \`*.yaml\` here. Written by \`hack/crds.sh\`, never
+The CustomResourceDefinitions that \`privgate check\` validates Istio, Gateway API and Traefik
+objects against; package \`policy/crdschema\` embeds every \`*.yaml\` here. Written by \`hack/crds.sh\`, never
 edited by hand:
 
 - from \`$ISTIO@$istio_version\`, \`kubernetes/customresourcedefinitions.gen.yaml\`, one document
   each, split out byte for byte (\`hack/crdsplit\`) into \`<group>_<plural>.yaml\`:$(items "${ISTIO_CRDS[@]}")
 - from \`$GATEWAY@$gateway_version\`, \`config/crd/standard/\`, copied byte for byte:$(items "${gateway_files[@]}")
+- from \`$TRAEFIK@$TRAEFIK_VERSION\` (pinned in hack/crds.sh, not in go.mod), \`$TRAEFIK_FILE\`,
+  split out the same way:$(items "${TRAEFIK_CRDS[@]}")
 
 They follow go.mod: after bumping either module there, run \`hack/crds.sh\` again
 (\`TestEmbeddedCRDsMatchModules\` fails until the copies match the modules' files).
 README
-log "$SCHEMAS from $ISTIO@$istio_version and $GATEWAY@$gateway_version"
+log "$SCHEMAS from $ISTIO@$istio_version, $GATEWAY@$gateway_version and $TRAEFIK@$TRAEFIK_VERSION"
