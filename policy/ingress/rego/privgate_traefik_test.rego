@@ -29,8 +29,13 @@ ingress(annotations, links, at) := {
 	"traefik": {"login": login_id, "tls": true, "entryPoints": [{"name": "websecure", "known": true, "tls": true, "chain": {"links": links, "login": at}}]},
 }
 
+# Only the default rules' ids: an admin's own rules (--policy-dir) add others.
+default_id(id) if startswith(id, "traefik-")
+
+default_id(id) if id in {"tls-missing", "issuer-foreign", "class-foreign", "class-conflict", "class-missing", "hosts-mixed", "auth-missing", "auth-url-endpoint"}
+
 deny_ids(inp) := ids if {
-	ids := {v.id | some v in privgate.deny} with input as inp with data.privgate.config as config with data.privgate.groups as {}
+	ids := {v.id | some v in privgate.deny; default_id(v.id)} with input as inp with data.privgate.config as config with data.privgate.groups as {}
 }
 
 test_login_first_admitted if {
