@@ -73,3 +73,9 @@ func TestCases(t *testing.T) {
 func TestRego(t *testing.T) {
 	testutil.RegoTests(t, (&traefik.Target{}).Modules(), 1)
 }
+
+// TestRuleTableMatchesPolicy: the README's table of this target's rules and its policy's rule
+// ids are the same set.
+func TestRuleTableMatchesPolicy(t *testing.T) {
+	testutil.RuleTableMatchesPolicy(t, "### Traefik's IngressRoutes, IngressRouteTCPs and Middlewares", (&traefik.Target{}).Modules()["traefik.rego"], 7)
+}

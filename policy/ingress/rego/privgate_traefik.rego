@@ -27,7 +27,9 @@ traefik_annotations := object.get(input.object, ["metadata", "annotations"], {})
 
 traefik_hosts := concat(",", sort([h.host | some h in input.hosts; h.private; not h.exempt]))
 
-traefik_violation(id, field, message) := {"id": id, "host": traefik_hosts, "field": field, "message": message}
+# The same function as privgate.rego's (Rego merges identical definitions), so that this file stands
+# on its own and its rule ids are found where the README's rule table test looks for them.
+violation(id, host, field, message) := {"id": id, "host": host, "field": field, "message": message}
 
 traefik_field(key) := sprintf("metadata.annotations[%s]", [key])
 
@@ -41,20 +43,20 @@ traefik_login_link contains l if {
 	not l.login
 }
 
-problems contains traefik_violation("traefik-login-invalid", traefik_login_field, msg) if {
+problems contains violation("traefik-login-invalid", traefik_hosts, traefik_login_field, msg) if {
 	some l in traefik_login_link
 	l.state == "missing"
 	msg := sprintf("names the login Middleware %s, which does not exist, so Traefik disables the routers and the hosts fall to any other router; ask the platform team to create traefik.loginMiddleware %s", [l.id, traefik_cfg.traefik.loginMiddleware])
 }
 
-problems contains traefik_violation("traefik-login-invalid", traefik_login_field, msg) if {
+problems contains violation("traefik-login-invalid", traefik_hosts, traefik_login_field, msg) if {
 	some l in traefik_login_link
 	l.state != "missing"
 	object.get(l, "type", "") != "forwardAuth"
 	msg := sprintf("names the login Middleware %s (%s), which is %s, not a forwardAuth to %s; fix the Middleware", [l.id, concat(", ", object.get(l, "objects", [])), traefik_what(l), traefik_cfg.traefik.authAddress])
 }
 
-problems contains traefik_violation("traefik-login-invalid", traefik_login_field, msg) if {
+problems contains violation("traefik-login-invalid", traefik_hosts, traefik_login_field, msg) if {
 	some l in traefik_login_link
 	l.state == "ok"
 	l.type == "forwardAuth"
@@ -66,7 +68,7 @@ traefik_what(l) := sprintf("a %s middleware", [l.type]) if l.type
 else := sprintf("%s (several Middlewares share the ID, or it sets no single type)", [l.state])
 
 # No login on an entrypoint the routers are served on.
-problems contains traefik_violation("traefik-login-missing", traefik_login_field, msg) if {
+problems contains violation("traefik-login-missing", traefik_hosts, traefik_login_field, msg) if {
 	eps := [ep.name | some ep in input.traefik.entryPoints; ep.chain.login < 0]
 	count(eps) > 0
 	count(traefik_login_link) == 0
@@ -74,7 +76,7 @@ problems contains traefik_violation("traefik-login-missing", traefik_login_field
 }
 
 # A middleware before the login that can answer on its own.
-problems contains traefik_violation("traefik-chain-order", l.field, msg) if {
+problems contains violation("traefik-chain-order", traefik_hosts, l.field, msg) if {
 	some ep in input.traefik.entryPoints
 	ep.chain.login >= 0
 	some i, l in ep.chain.links
@@ -93,13 +95,13 @@ else := sprintf("%s middleware", [l.type]) if l.type
 
 else := sprintf("%s: privgate cannot see what it does", [l.state])
 
-problems contains traefik_violation("traefik-entrypoint-unknown", traefik_field("traefik.ingress.kubernetes.io/router.entrypoints"), msg) if {
+problems contains violation("traefik-entrypoint-unknown", traefik_hosts, traefik_field("traefik.ingress.kubernetes.io/router.entrypoints"), msg) if {
 	some ep in input.traefik.entryPoints
 	not ep.known
 	msg := sprintf("names entrypoint %q, which is not one of traefik.entryPoints (%s); privgate cannot tell what runs there: use one of those", [ep.name, concat(", ", sort(object.keys(traefik_cfg.traefik.entryPoints)))])
 }
 
-problems contains traefik_violation("traefik-tls-missing", traefik_field("traefik.ingress.kubernetes.io/router.tls"), msg) if {
+problems contains violation("traefik-tls-missing", traefik_hosts, traefik_field("traefik.ingress.kubernetes.io/router.tls"), msg) if {
 	not input.traefik.tls
 	some ep in input.traefik.entryPoints
 	ep.known
@@ -108,18 +110,18 @@ problems contains traefik_violation("traefik-tls-missing", traefik_field("traefi
 }
 
 # Traefik's login is one Middleware for every Ingress: it cannot narrow groups per Ingress.
-problems contains traefik_violation("traefik-groups-unsupported", traefik_field(traefik_cfg.groups.annotation), msg) if {
+problems contains violation("traefik-groups-unsupported", traefik_hosts, traefik_field(traefik_cfg.groups.annotation), msg) if {
 	input.traefik
 	traefik_annotations[traefik_cfg.groups.annotation]
 	msg := "Traefik's login Middleware admits every signed-in user: it cannot narrow access to these groups, so the annotation would promise what nothing enforces; remove it, or serve the app with an ingress-nginx class"
 }
 
-cautions contains traefik_violation("traefik-annotation-unknown", traefik_field(key), msg) if {
+cautions contains violation("traefik-annotation-unknown", traefik_hosts, traefik_field(key), msg) if {
 	some key in input.traefik.unknown
 	msg := "is not an option Traefik's Ingress provider knows, so Traefik skips the whole Ingress (nothing is served); fix the name"
 }
 
-cautions contains traefik_violation("traefik-middleware-missing", l.field, msg) if {
+cautions contains violation("traefik-middleware-missing", traefik_hosts, l.field, msg) if {
 	some ep in input.traefik.entryPoints
 	some l in ep.chain.links
 	l.id != input.traefik.login
