@@ -48,6 +48,8 @@ type Route struct {
 	// TLS: the IngressRoute has spec.tls, so its routers are served over TLS only.
 	TLS         bool                `json:"tls"`
 	EntryPoints []router.EntryPoint `json:"entryPoints"`
+
+	index int // in spec.routes
 }
 
 // TCPRoute is one TCP router answering private names by SNI.
@@ -98,7 +100,7 @@ func (o *object) Facts(string) policy.Facts {
 			field := fmt.Sprintf("spec.routes[%d]", i)
 			if hosts := o.t.private(router.ParseMatch(r.Match)); len(hosts) > 0 {
 				add(field+".match", hosts)
-				in.Routes = append(in.Routes, Route{Field: field, Hosts: hosts, Priority: router.Priority(r.Match, r.Priority), TLS: obj.Spec.TLS != nil})
+				in.Routes = append(in.Routes, Route{Field: field, Hosts: hosts, Priority: router.Priority(r.Match, r.Priority), TLS: obj.Spec.TLS != nil, index: i})
 			}
 		}
 		o.t.relateRoutes(obj, in, nil)
@@ -121,9 +123,7 @@ func (t *Target) relateRoutes(ir *router.IngressRoute, in *input, c policy.Clust
 	x := index(c)
 	for i := range in.Routes {
 		r := &in.Routes[i]
-		var n int
-		fmt.Sscanf(r.Field, "spec.routes[%d]", &n)
-		refs, skipped := t.traefik.RouteMiddlewares(ir.Namespace, ir.Spec.Routes[n].Middlewares, r.Field)
+		refs, skipped := t.traefik.RouteMiddlewares(ir.Namespace, ir.Spec.Routes[r.index].Middlewares, r.Field)
 		r.Skipped = skipped
 		r.EntryPoints = nil
 		if skipped == "" {

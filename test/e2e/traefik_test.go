@@ -33,7 +33,7 @@ func TestTraefik(t *testing.T) {
 		"crd/ingressroutes.traefik.io", "crd/ingressroutetcps.traefik.io", "crd/middlewares.traefik.io"); code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, ns := range []string{"traefik", "monitoring", "headlamp", "data"} {
+	for _, ns := range []string{"traefik", "observability", "monitoring", "headlamp", "data"} {
 		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
 			t.Fatal(stderr)
 		}
@@ -41,7 +41,7 @@ func TestTraefik(t *testing.T) {
 	// k3s's default class: every Ingress created without a class from here on gets it. The tests
 	// after this one expect none, so it goes at the end.
 	defer c.run("", "delete", "ingressclass", "traefik", "--ignore-not-found")
-	defer c.run("", "-n", "monitoring", "delete", "ingress", "grafana", "--ignore-not-found")
+	defer c.run("", "-n", "observability", "delete", "ingress", "grafana", "--ignore-not-found")
 	apply := func(file string, args ...string) (string, int) {
 		t.Helper()
 		_, stderr, code := c.run("", append([]string{"apply", "-f", c.example("traefik/" + file)}, args...)...)
@@ -61,18 +61,18 @@ func TestTraefik(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("%v\n%s", err, c.privgateLogs())
 		}
-		ann, spec, _ := c.ingress(t, "monitoring", "grafana")
+		ann, spec, _ := c.ingress(t, "observability", "grafana")
 		if spec["ingressClassName"] != "traefik" || ann["traefik.ingress.kubernetes.io/router.middlewares"] != "traefik-oauth2-proxy@kubernetescrd" ||
 			ann["traefik.ingress.kubernetes.io/router.tls"] != "true" || ann[issuer] != "letsencrypt-production" || ann[authURL] != "" {
 			t.Errorf("stored: class %v, annotations %v", spec["ingressClassName"], ann)
 		}
 		tls, _ := json.Marshal(spec["tls"])
-		if string(tls) != `[{"hosts":["grafana.private.example.com"],"secretName":"grafana-privgate-tls"}]` {
+		if string(tls) != `[{"hosts":["grafana-k3s.private.example.com"],"secretName":"grafana-privgate-tls"}]` {
 			t.Errorf("spec.tls %s", tls)
 		}
 		// check, reading the same files, applies the default class and gives the same verdict.
 		out, err := exec.Command(c.privgate, "check", "--config", config, "-f", c.example("traefik/login.yaml"), "-f", c.example("traefik/admitted/grafana-ingress.yaml")).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "ADMITTED  monitoring/grafana") || !strings.Contains(string(out), "traefik-oauth2-proxy@kubernetescrd") {
+		if err != nil || !strings.Contains(string(out), "ADMITTED  observability/grafana") || !strings.Contains(string(out), "traefik-oauth2-proxy@kubernetescrd") {
 			t.Errorf("check: %v\n%s", err, out)
 		}
 	})
@@ -118,14 +118,14 @@ func TestTraefik(t *testing.T) {
 			t.Error(err)
 		}
 		_, stderr, code := c.run("", "-n", "traefik", "delete", "middleware", "oauth2-proxy", "--dry-run=server")
-		if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "Ingress monitoring/grafana") {
+		if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "Ingress observability/grafana") {
 			t.Errorf("deleting the Ingress's login: exit %d: %s", code, stderr)
 		}
 	})
 
 	t.Run("the audit agrees", func(t *testing.T) {
 		out, _ := exec.Command(c.privgate, "audit", "--kubeconfig", c.kubeconfig, "--config", config).CombinedOutput()
-		for _, want := range []string{"ADMITTED  monitoring/grafana", "ADMITTED  headlamp/headlamp"} {
+		for _, want := range []string{"ADMITTED  observability/grafana", "ADMITTED  headlamp/headlamp"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("audit lacks %q:\n%s", want, out)
 			}

@@ -109,6 +109,15 @@ problems contains violation("traefik-tls-missing", traefik_hosts, traefik_field(
 	msg := sprintf("router.tls is not \"true\" and entrypoint %s has no TLS, so Traefik serves the app over plain http, session cookies included; remove the annotation (privgate sets \"true\") or name only TLS entrypoints (%s)", [ep.name, concat(", ", traefik_cfg.traefik.tlsEntryPoints)])
 }
 
+# Traefik serves only IngressClasses whose controller is its own (client.go, GetIngressClasses):
+# a class in traefik.ingressClasses that another controller serves is not what privgate judged.
+problems contains violation("traefik-class-controller", traefik_hosts, "spec.ingressClassName", msg) if {
+	input.traefik
+	some c, controller in object.get(input, "classes", {})
+	controller != "traefik.io/ingress-controller"
+	msg := sprintf("IngressClass %q is served by controller %q, not Traefik (traefik.io/ingress-controller), so the login Middleware privgate judged is not what runs; fix the IngressClass or traefik.ingressClasses", [c, controller])
+}
+
 # Traefik's login is one Middleware for every Ingress: it cannot narrow groups per Ingress.
 problems contains violation("traefik-groups-unsupported", traefik_hosts, traefik_field(traefik_cfg.groups.annotation), msg) if {
 	input.traefik

@@ -185,3 +185,18 @@ func TestDecodeErrors(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// FuzzParseMatch: any rule, however malformed, is read without a panic, and a rule naming no
+// host it can read is taken to answer every host (fail closed).
+func FuzzParseMatch(f *testing.F) {
+	f.Add("Host(`a.private.example.com`) || PathPrefix(`/`)")
+	f.Add("HostRegexp(`^.+$`) && !Host(\"b\")")
+	f.Add("HostSNI(`*`)")
+	f.Add("Host(`a`")
+	f.Fuzz(func(t *testing.T, rule string) {
+		m := router.ParseMatch(rule)
+		if len(m.Hosts) == 0 && len(m.Regexp) == 0 && !m.Any {
+			t.Errorf("%q: no host and not any", rule)
+		}
+	})
+}

@@ -48,6 +48,9 @@ func ParseMatch(rule string) Match {
 			}
 		}
 	}
+	if len(m.Hosts) == 0 && len(m.Regexp) == 0 {
+		m.Any = true // Host() with nothing readable in it: no name privgate can hold it to
+	}
 	return m
 }
 
