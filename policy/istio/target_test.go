@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -30,35 +29,12 @@ func TestCases(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			want, op, docs := testutil.Case(t, file)
-			// As the webhook sees it: what is stored, the judged object not yet (unless deleted).
-			index := policy.NewIndex()
-			stored := docs[:len(docs)-1]
-			if op == "DELETE" {
-				stored = docs
-			}
-			for _, d := range stored {
-				testutil.StoreCase(t, r, index, d)
-			}
-			r.Cluster = index
-			last := docs[len(docs)-1]
-			req := policy.Request{Kind: last.GVK, Operation: op, Namespace: last.Namespace, Name: last.Name, Object: last.Raw}
-			if op == "DELETE" {
-				req.Object, req.OldObject = nil, last.Raw
-			}
+			want, req := testutil.Case(t, r, file)
 			d, err := r.Validate(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, v := range append(d.Violations, d.Warnings...) {
-				got = append(got, v.ID)
-			}
-			slices.Sort(got)
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(policy.Messages(last.Name, append(d.Violations, d.Warnings...)), "\n"))
-			}
-			testutil.GoldenLines(t, strings.TrimSuffix(file, ".yaml")+".golden", policy.Messages(policy.ObjectName(last.Namespace, last.Name), append(d.Violations, d.Warnings...)), *update)
+			testutil.CaseVerdict(t, file, req, d, want, nil, *update)
 		})
 	}
 }

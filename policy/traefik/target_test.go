@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/traefik"
 	"github.com/privgate/privgate/test/testutil"
 )
@@ -27,44 +25,22 @@ func TestCases(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
-			want, op, docs := testutil.Case(t, file)
-			index := policy.NewIndex()
-			stored := docs[:len(docs)-1]
-			if op == "DELETE" {
-				stored = docs
-			}
-			for _, d := range stored {
-				testutil.StoreCase(t, r, index, d)
-			}
-			r.Cluster = index
-			last := docs[len(docs)-1]
-			req := policy.Request{Kind: last.GVK, Operation: op, Namespace: last.Namespace, Name: last.Name, Object: last.Raw}
-			if op == "DELETE" {
-				req.Object, req.OldObject = nil, last.Raw
-			}
+			want, req := testutil.Case(t, r, file)
 			req, _ = r.Defaults(req) // as privgate check: what the API server sets first
 			review := r.Review
-			if op == "DELETE" {
+			if req.Operation == "DELETE" {
 				review = r.Validate // nothing to mutate
 			}
 			d, err := review(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, v := range append(d.Violations, d.Warnings...) {
-				got = append(got, v.ID)
-			}
-			slices.Sort(got)
-			msgs := policy.Messages(policy.ObjectName(last.Namespace, last.Name), append(d.Violations, d.Warnings...))
-			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(msgs, "\n"))
-			}
+			var patch []string
 			if len(d.Patch) > 0 {
-				patch, _ := json.Marshal(d.Patch)
-				msgs = append(msgs, "patch: "+string(patch))
+				b, _ := json.Marshal(d.Patch)
+				patch = append(patch, "patch: "+string(b))
 			}
-			testutil.GoldenLines(t, strings.TrimSuffix(file, ".yaml")+".golden", msgs, *update)
+			testutil.CaseVerdict(t, file, req, d, want, patch, *update)
 		})
 	}
 }

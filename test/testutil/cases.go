@@ -28,15 +28,48 @@ type CaseDoc struct {
 	Raw             []byte
 }
 
-// Case reads a case file: the rule ids wanted (sorted), the operation, the documents.
-func Case(t testing.TB, file string) (want []string, op string, docs []CaseDoc) {
+// Case reads a case file and sets the scene as the webhook sees it: every document but the
+// judged one (all of them for a DELETE) stored in a fresh index, which becomes r's Cluster. It
+// returns the rule ids wanted (sorted) and the request for the last document.
+func Case(t testing.TB, r *policy.Reviewer, file string) (want []string, req policy.Request) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, op = caseHeader(data)
-	return want, op, CaseDocuments(t, data)
+	want, op := caseHeader(data)
+	docs := CaseDocuments(t, data)
+	index := policy.NewIndex()
+	stored := docs[:len(docs)-1]
+	if op == "DELETE" {
+		stored = docs
+	}
+	for _, d := range stored {
+		StoreCase(t, r, index, d)
+	}
+	r.Cluster = index
+	last := docs[len(docs)-1]
+	req = policy.Request{Kind: last.GVK, Operation: op, Namespace: last.Namespace, Name: last.Name, Object: last.Raw}
+	if op == "DELETE" {
+		req.Object, req.OldObject = nil, last.Raw
+	}
+	return want, req
+}
+
+// CaseVerdict holds a decision to the case: its rule ids (violations and warnings) to want, its
+// messages and then extra lines to the golden file beside the case (NAME.golden).
+func CaseVerdict(t *testing.T, file string, req policy.Request, d policy.Decision, want, extra []string, update bool) {
+	t.Helper()
+	var got []string
+	for _, v := range append(d.Violations, d.Warnings...) {
+		got = append(got, v.ID)
+	}
+	slices.Sort(got)
+	msgs := policy.Messages(policy.ObjectName(req.Namespace, req.Name), append(d.Violations, d.Warnings...))
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("violations %v, want %v\n%s", got, want, strings.Join(msgs, "\n"))
+	}
+	GoldenLines(t, strings.TrimSuffix(file, ".yaml")+".golden", append(msgs, extra...), update)
 }
 
 func caseHeader(data []byte) (want []string, op string) {
