@@ -5,10 +5,12 @@
 #
 # It also copies the Istio and Gateway API CRDs that `privgate check` validates objects against
 # (policy/crdschema embeds them) from istio.io/api and sigs.k8s.io/gateway-api at the versions in
-# go.mod, the ones whose Go types privgate decodes with, and Envoy Gateway's SecurityPolicy CRD
-# from github.com/envoyproxy/gateway at the version pinned below (privgate decodes the fields it
-# reads into small types of its own, policy/envoygateway, so the module is not in go.mod: the CRD
-# is what holds those types to the real schema); a test in policy/crdschema keeps them equal.
+# go.mod, the ones whose Go types privgate decodes with, Envoy Gateway's SecurityPolicy CRD from
+# github.com/envoyproxy/gateway and Traefik's (IngressRoute, IngressRouteTCP, Middleware) from
+# github.com/traefik/traefik/v3, each at the version pinned below (neither module is in go.mod:
+# privgate decodes the fields it reads into small types of its own, policy/envoygateway and
+# policy/traefik/router, and the CRD is what holds those types to the real schema); a test in
+# policy/crdschema keeps them equal.
 #
 #   hack/crds.sh            the version in go.mod
 #   hack/crds.sh v0.2.2     another reports-api version (then require the same one in go.mod)
@@ -53,6 +55,10 @@ GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes referencegrants)
 ENVOY_GATEWAY=github.com/envoyproxy/gateway
 ENVOY_GATEWAY_VERSION=v1.9.1
 ENVOY_GATEWAY_CRDS=(gateway.envoyproxy.io_securitypolicies.yaml)
+TRAEFIK=github.com/traefik/traefik/v3
+TRAEFIK_VERSION=v3.6.12 # also in policy/crdschema's TestEmbeddedCRDsMatchModules
+TRAEFIK_FILE=docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml
+TRAEFIK_CRDS=(ingressroutes.traefik.io ingressroutetcps.traefik.io middlewares.traefik.io)
 
 istio_version=$(go list -m -f '{{.Version}}' "$ISTIO")
 gateway_version=$(go list -m -f '{{.Version}}' "$GATEWAY")
@@ -65,6 +71,8 @@ mkdir -p "$SCHEMAS"
 rm -f "$SCHEMAS"/*.yaml
 # Istio ships one multi-document file: take our documents out of it unchanged.
 go run ./hack/crdsplit "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$SCHEMAS" "${ISTIO_CRDS[@]}"
+traefik_dir=$(go mod download -json "$TRAEFIK@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+go run ./hack/crdsplit "$traefik_dir/$TRAEFIK_FILE" "$SCHEMAS" "${TRAEFIK_CRDS[@]}"
 gateway_files=()
 for plural in "${GATEWAY_CRDS[@]}"; do
   crd=gateway.networking.k8s.io_$plural.yaml
@@ -80,8 +88,8 @@ done
 
 items() { printf '\n  - `%s`' "$@"; }
 cat >"$SCHEMAS/README.md" <<README
-The CustomResourceDefinitions that \`privgate check\` validates Istio and Gateway API objects
-against; package \`policy/crdschema\` embeds every \`*.yaml\` here. Written by \`hack/crds.sh\`, never
+The CustomResourceDefinitions that \`privgate check\` validates Istio, Gateway API, Envoy Gateway
+and Traefik objects against; package \`policy/crdschema\` embeds every \`*.yaml\` here. Written by \`hack/crds.sh\`, never
 edited by hand:
 
 - from \`$ISTIO@$istio_version\`, \`kubernetes/customresourcedefinitions.gen.yaml\`, one document
@@ -89,8 +97,10 @@ edited by hand:
 - from \`$GATEWAY@$gateway_version\`, \`config/crd/standard/\`, copied byte for byte:$(items "${gateway_files[@]}")
 - from \`$ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION\` (pinned in \`hack/crds.sh\`, not in go.mod),
   \`charts/gateway-helm/charts/crds/crds/generated/\`, copied byte for byte:$(items "${ENVOY_GATEWAY_CRDS[@]}")
+- from \`$TRAEFIK@$TRAEFIK_VERSION\` (pinned in hack/crds.sh, not in go.mod), \`$TRAEFIK_FILE\`,
+  split out the same way:$(items "${TRAEFIK_CRDS[@]}")
 
 The first two follow go.mod: after bumping either module there, run \`hack/crds.sh\` again
 (\`TestEmbeddedCRDsMatchModules\` fails until the copies match the modules' files).
 README
-log "$SCHEMAS from $ISTIO@$istio_version, $GATEWAY@$gateway_version and $ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION"
+log "$SCHEMAS from $ISTIO@$istio_version, $GATEWAY@$gateway_version, $ENVOY_GATEWAY@$ENVOY_GATEWAY_VERSION and $TRAEFIK@$TRAEFIK_VERSION"

@@ -3,7 +3,7 @@
 # Starts etcd + kube-apiserver (built once from the Go module proxy, then cached), privgate serve
 # with a fresh CA, and the webhook configurations of deploy/webhooks rendered for the local URL;
 # then walks through what privgate admits, mutates and denies, Ingresses first, then hosts
-# published through an Istio gateway. Exit 0 only if every step behaved as expected. Everything
+# published through an Istio gateway, then (restarted with a traefik section) Traefik's. Exit 0 only if every step behaved as expected. Everything
 # it starts is stopped on exit or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -161,8 +161,8 @@ done
 
 heading "4. privgate check gives the same verdicts offline"
 # examples/istio/ and examples/envoy-gateway/ are judged too: each route against the login policy
-# beside it.
-show bin/privgate check --config examples/privgate.yaml -f examples/
+# beside it. (examples/traefik/ has a config of its own: see the last section.)
+show bin/privgate check --config examples/privgate.yaml -f examples/admitted -f examples/denied -f examples/istio -f examples/envoy-gateway
 if [ "$RC" -eq 1 ] && grep -q "10 admitted (2 mutated), 3 denied" <<<"$OUT"; then
   record OK "privgate check: same verdicts (10 admitted, 3 denied), exit 1"
 else
@@ -375,6 +375,42 @@ if [ "$RC" -eq 1 ] && grep -q "refused: monitoring/grafana metadata.annotations\
   record OK "an Ingress whose groups Istio cannot carry is refused, with the reason"
 else
   record FAIL "an Ingress whose groups Istio cannot carry was not refused"
+fi
+
+heading "10. Traefik (k3s): the default class traefik, the login a ForwardAuth Middleware"
+# privgate again, with examples/traefik/privgate.yaml: its traefik section (docs/traefik.md).
+kill "$PRIVGATE_PID" 2>/dev/null || true
+wait "$PRIVGATE_PID" 2>/dev/null || true
+"$PRIVGATE" serve --config examples/traefik/privgate.yaml --cert-dir "$WORK/privgate-certs" --host 127.0.0.1 \
+  --port "$PORT" --metrics-bind-address 0 --namespace privgate >"$WORK/privgate-traefik.log" 2>&1 &
+PRIVGATE_PID=$!
+for ns in traefik observability; do "$KUBECTL" create namespace "$ns" >/dev/null; done
+show "$KUBECTL" apply -f examples/traefik/login.yaml
+# A bare private Ingress: the API server sets the class traefik, privgate adds the login. (Until
+# privgate is up with the Middleware in its cache, it is refused: fail closed.)
+for _ in $(seq 40); do
+  "$KUBECTL" apply --dry-run=server -f examples/traefik/admitted/grafana-ingress.yaml >/dev/null 2>&1 && break
+  sleep 0.5
+done
+show "$KUBECTL" apply -f examples/traefik/admitted/grafana-ingress.yaml
+show "$KUBECTL" -n observability get ingress grafana -o "go-template=$ANNOTATIONS"
+if "$KUBECTL" -n observability get ingress grafana -o jsonpath='{.spec.ingressClassName} {.metadata.annotations.traefik\.ingress\.kubernetes\.io/router\.middlewares}' |
+  grep -q "^traefik traefik-oauth2-proxy@kubernetescrd$"; then
+  record OK "bare private Ingress under the default class traefik comes back with the login Middleware"
+else
+  record FAIL "bare private Ingress of class traefik was not mutated as expected"
+fi
+show "$KUBECTL" apply -f examples/traefik/denied/headlamp-no-login.yaml
+if [ "$RC" -ne 0 ] && grep -qF "[traefik-login-missing]" <<<"$OUT"; then
+  record OK "IngressRoute without the login refused (traefik-login-missing)"
+else
+  record FAIL "IngressRoute without the login was not refused"
+fi
+show "$KUBECTL" -n traefik delete middleware oauth2-proxy
+if [ "$RC" -ne 0 ] && grep -qF "[traefik-uncovers]" <<<"$OUT"; then
+  record OK "deleting the login Middleware in use refused (traefik-uncovers)"
+else
+  record FAIL "deleting the login Middleware in use was not refused"
 fi
 
 heading "Summary"

@@ -28,6 +28,9 @@ func TestCRDs(t *testing.T) {
 		"grpcroutes.gateway.networking.k8s.io":      {"v1"},
 		"referencegrants.gateway.networking.k8s.io": {"v1", "v1beta1"},
 		"securitypolicies.gateway.envoyproxy.io":    {"v1alpha1"},
+		"ingressroutes.traefik.io":                  {"v1alpha1"},
+		"ingressroutetcps.traefik.io":               {"v1alpha1"},
+		"middlewares.traefik.io":                    {"v1alpha1"},
 	}
 	got := map[string][]string{}
 	for _, crd := range CRDs() {
@@ -104,10 +107,43 @@ func TestEmbeddedCRDsMatchModules(t *testing.T) {
 			}
 			continue
 		}
+		if strings.HasPrefix(base, "traefik.io_") {
+			if !isDocument(traefikCRDs(t), embedded) {
+				t.Errorf("%s is not one whole document of %s@%s's CRD file: run hack/crds.sh", name, traefikModule, traefikVersion)
+			}
+			continue
+		}
 		if !isDocument(istio, embedded) {
 			t.Errorf("%s is not one whole document of istio.io/api's customresourcedefinitions.gen.yaml: run hack/crds.sh", name)
 		}
 	}
+}
+
+// Traefik's CRDs come from a version pinned in hack/crds.sh, not from go.mod: its Go module does
+// not import cleanly.
+const (
+	traefikModule  = "github.com/traefik/traefik/v3"
+	traefikVersion = "v3.6.12"
+)
+
+// traefikCRDs is Traefik's CRD file at the pinned version (go mod download fetches it once).
+func traefikCRDs(t *testing.T) []byte {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "download", "-json", traefikModule+"@"+traefikVersion)
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOTOOLCHAIN=local")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("go mod download %s@%s: %v (offline?)", traefikModule, traefikVersion, err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path.Join(m.Dir, "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // isDocument tells whether doc is one whole document of the YAML stream, as hack/crdsplit cuts it.

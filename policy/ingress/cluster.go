@@ -25,6 +25,9 @@ type input struct {
 	// controller (IngressClass spec.controller).
 	Classes map[string]string `json:"classes,omitempty"`
 
+	// Traefik is set for an Ingress of a Traefik class: the routers Traefik builds (traefik.go).
+	Traefik *traefikInput `json:"traefik,omitempty"`
+
 	named []string // the classes the Ingress names
 }
 
@@ -85,6 +88,9 @@ func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 	mine, ok := in.Target.(*input)
 	if c == nil || !ok {
 		return
+	}
+	if mine.Traefik != nil {
+		mine.Traefik.relate(o.t.traefik, c)
 	}
 	if o.t.cfg.HostOwnership.On() {
 		self := policy.Ref{Kind: "Ingress", Namespace: in.Request.Namespace, Name: in.Request.Name}

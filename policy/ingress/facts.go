@@ -82,6 +82,9 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	if c, ok := ing.Annotations[AnnotationIngressClass]; ok && !slices.Contains(in.named, c) {
 		in.named = append(in.named, c)
 	}
+	if t.traefikClass(ing) {
+		in.Traefik = t.traefikFacts(ing)
+	}
 	f.Input = in
 	return f
 }

@@ -39,6 +39,9 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 	if !f.Protected() {
 		return false
 	}
+	if t.traefikClass(ing) {
+		return t.mutateTraefik(ing, f)
+	}
 	changed := false
 	set := func(key, value string) {
 		if ing.Annotations == nil {

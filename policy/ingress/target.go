@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/traefik/router"
 )
 
 //go:embed rego/*.rego
@@ -19,8 +20,9 @@ var rego embed.FS
 // its annotations): private hosts must carry external auth through oauth2-proxy, a certificate,
 // and a class whose controller enforces it.
 type Target struct {
-	cfg   config
-	zones policy.Zones
+	cfg     config
+	zones   policy.Zones
+	traefik *router.Settings // Traefik's classes are judged as Traefik serves them (traefik.go)
 }
 
 // New is the Ingress target over the config: its own settings are the config's ingress
@@ -31,7 +33,8 @@ func New(cfg *policy.Config) *Target {
 		s = &Settings{}
 		s.Default(cfg)
 	}
-	return &Target{cfg: config{cfg, s}, zones: cfg.Zones()}
+	traefik, _ := router.Of(cfg)
+	return &Target{cfg: config{cfg, s}, zones: cfg.Zones(), traefik: traefik}
 }
 
 // Name is "ingress": the top-level rules of privgate.yaml set its rules' modes.

@@ -11,15 +11,17 @@ import (
 	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
+	"github.com/privgate/privgate/policy/traefik"
 )
 
 // Plugins are the registered targets, in the order their findings are listed.
 func Plugins() []policy.Plugin {
 	return []policy.Plugin{
-		ingress.Plugin,      // Ingresses (ingress-nginx)
+		ingress.Plugin,      // Ingresses (ingress-nginx, Traefik's classes, Traefik's NGINX provider)
 		rbac.Plugin,         // RBAC bindings' groups, with an rbac section
 		istio.Plugin,        // Istio's and Gateway API's gateways and routes, Istio's AuthorizationPolicies
 		envoygateway.Plugin, // Envoy Gateway's SecurityPolicies
+		traefik.Plugin,      // Traefik's IngressRoutes, IngressRouteTCPs and Middlewares, with a traefik section
 	}
 }
 

@@ -50,6 +50,7 @@ protected if {
 deny contains v if {
 	protected
 	some v in problems
+	not foreign_rule(v) # privgate_traefik.rego
 }
 
 # Ownership holds for every private host, exempt ones included: a second namespace's Ingress on
@@ -62,6 +63,7 @@ deny contains v if {
 warn contains v if {
 	protected
 	some v in cautions
+	not foreign_rule(v)
 }
 
 # An exemption is as narrow as the thing exempted. cert-manager's solver Ingress answers one token
@@ -251,6 +253,7 @@ else := annotation_field("kubernetes.io/ingress.class")
 problems contains violation("class-foreign", hosts_text, class_field(c), msg) if {
 	some c in classes
 	not c in cfg.ingressClasses
+	not c in object.get(cfg, ["traefik", "ingressClasses"], [])
 	msg := sprintf("class %q is not one whose controller enforces auth-url (%s); a controller that ignores the annotation would publish the app without login: use %s", [c, concat(", ", cfg.ingressClasses), cfg.ingressClasses[0]])
 }
 

@@ -1,0 +1,129 @@
+package ingress
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/traefik/router"
+)
+
+// Ingresses of Traefik's classes (traefik.ingressClasses) are served by Traefik's
+// kubernetesIngress provider, which reads its own annotations and none of ingress-nginx's: the
+// login is a Middleware in router.middlewares, judged on the chain Traefik will run
+// (policy/traefik/router, docs/traefik.md).
+
+// Traefik's Ingress annotations (pkg/provider/kubernetes/ingress/annotations.go).
+const (
+	traefikPrefix            = "traefik.ingress.kubernetes.io/"
+	AnnotationTraefikMWs     = traefikPrefix + "router.middlewares"
+	AnnotationTraefikTLS     = traefikPrefix + "router.tls"
+	AnnotationTraefikEntries = traefikPrefix + "router.entrypoints"
+)
+
+// traefikRouterKeys are the router.* options Traefik's label decoder knows (RouterIng, with
+// tls.* and observability.* below them); any other makes it skip the whole Ingress.
+var traefikRouterKeys = []string{"pathmatcher", "entrypoints", "middlewares", "priority", "rulesyntax", "tls", "observability"}
+
+// traefikInput is what the policy reads of an Ingress Traefik serves.
+type traefikInput struct {
+	// Login is the login Middleware's ID as router.middlewares names it.
+	Login string `json:"login"`
+	// TLS: router.tls (or one of its options) is set, so Traefik serves the routers over TLS only.
+	TLS bool `json:"tls"`
+	// EntryPoints are those the routers are served on, each with the chain it runs there.
+	EntryPoints []router.EntryPoint `json:"entryPoints"`
+	// Unknown are router.* annotations Traefik does not know: it skips the Ingress.
+	Unknown []string `json:"unknown,omitempty"`
+
+	refs    []router.Ref
+	entries []string
+}
+
+// traefikClass reports whether every class the Ingress names is one Traefik serves.
+func (t *Target) traefikClass(ing *networkingv1.Ingress) bool {
+	var named []string
+	if ing.Spec.IngressClassName != nil {
+		named = append(named, *ing.Spec.IngressClassName)
+	}
+	if c, ok := ing.Annotations[AnnotationIngressClass]; ok {
+		named = append(named, c)
+	}
+	return len(named) > 0 && !slices.ContainsFunc(named, func(c string) bool { return !slices.Contains(t.traefik.IngressClasses, c) })
+}
+
+// traefikFacts reads the routers' annotations as Traefik's label decoder does (paerser: a list
+// splits on "," and each entry is trimmed); the chain is resolved against no stored Middleware
+// until Relate knows them.
+func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
+	in := &traefikInput{Login: t.traefik.LoginID()}
+	for _, key := range slices.Sorted(maps.Keys(ing.Annotations)) {
+		opt, ok := strings.CutPrefix(key, traefikPrefix+"router.")
+		if !ok {
+			continue
+		}
+		base, _, _ := strings.Cut(strings.ToLower(opt), ".")
+		if !slices.Contains(traefikRouterKeys, base) {
+			in.Unknown = append(in.Unknown, key)
+		}
+		if base == "tls" && (opt != "tls" || ing.Annotations[key] == "true") {
+			in.TLS = true
+		}
+	}
+	in.refs = router.IngressMiddlewares(ing.Annotations[AnnotationTraefikMWs], annotationField(AnnotationTraefikMWs))
+	in.entries = router.IngressEntryPoints(ing.Annotations[AnnotationTraefikEntries])
+	in.relate(t.traefik, nil)
+	return in
+}
+
+// relate resolves the chains against the stored Middlewares (nil: none known).
+func (in *traefikInput) relate(s *router.Settings, c policy.Cluster) {
+	var x router.Index
+	if c != nil {
+		x = router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))
+	}
+	in.EntryPoints = s.Serve(x, in.entries, annotationField(AnnotationTraefikEntries), in.refs)
+}
+
+func annotationField(key string) string { return "metadata.annotations[" + key + "]" }
+
+// mutateTraefik adds what a private Ingress of a Traefik class needs: the login Middleware in
+// router.middlewares (first, unless the user already placed it: validation judges the order),
+// router.tls, the cluster issuer and a tls entry for every private host, as for ingress-nginx.
+func (t *Target) mutateTraefik(ing *networkingv1.Ingress, f policy.Facts) bool {
+	changed := false
+	set := func(key, value string) {
+		if ing.Annotations == nil {
+			ing.Annotations = map[string]string{}
+		}
+		if old, ok := ing.Annotations[key]; !ok || old != value {
+			ing.Annotations[key] = value
+			changed = true
+		}
+	}
+	login := t.traefik.LoginID()
+	names := []string{}
+	if v := ing.Annotations[AnnotationTraefikMWs]; v != "" {
+		names = strings.Split(v, ",")
+	}
+	if !slices.ContainsFunc(names, func(n string) bool { return strings.TrimSpace(n) == login }) {
+		set(AnnotationTraefikMWs, strings.Join(append([]string{login}, names...), ","))
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(ing.Annotations)), func(k string) bool {
+		return k == AnnotationTraefikTLS || strings.HasPrefix(k, AnnotationTraefikTLS+".")
+	}) {
+		set(AnnotationTraefikTLS, "true")
+	}
+	_, cluster := ing.Annotations[AnnotationClusterIssuer]
+	_, namespaced := ing.Annotations[AnnotationIssuer]
+	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h policy.HostFact) bool { return h.Private && !h.Any }) {
+		set(AnnotationClusterIssuer, t.cfg.TLS.ClusterIssuer)
+	}
+	if mutateTLS(t.cfg, ing, f) {
+		changed = true
+	}
+	return changed
+}

@@ -1,0 +1,228 @@
+package router
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/privgate/privgate/policy"
+)
+
+// Index is the stored Middlewares by the ID Traefik gives them (CRDID). Two Middlewares whose
+// names normalize alike share an ID; Traefik keeps whichever it reads last, so privgate trusts
+// such an ID only as far as every one of them deserves.
+type Index map[string][]*Middleware
+
+// NewIndex indexes the stored Middlewares (the Cluster's objects of MiddlewareKind).
+func NewIndex(objs []runtime.Object) Index {
+	x := Index{}
+	for _, o := range objs {
+		if m, ok := o.(*Middleware); ok {
+			id := CRDID(m.Namespace, m.Name)
+			x[id] = append(x[id], m)
+		}
+	}
+	return x
+}
+
+// Ref is a middleware a router names, qualified (name@provider), and where it is written.
+type Ref struct {
+	Name  string
+	Field string
+}
+
+// Link is one middleware of a router's chain, resolved to the stored Middlewares, as the policy
+// reads it. A chain middleware is replaced by its members (Via names it).
+type Link struct {
+	// ID is the qualified name the router runs.
+	ID    string `json:"id"`
+	Field string `json:"field"`
+	// Via is the chain Middleware that brought it in ("" for the router's own).
+	Via string `json:"via,omitempty"`
+	// State: ok; missing (no such Middleware: Traefik disables the router); ambiguous (several
+	// Middlewares share the ID and disagree); invalid (not exactly one middleware type, or a
+	// chain naming itself: Traefik disables the router too); foreign (another provider's
+	// middleware, which privgate does not see).
+	State string `json:"state"`
+	// Type is the middleware type (forwardAuth, errors, ...), when resolved.
+	Type string `json:"type,omitempty"`
+	// Objects are the Middlewares (namespace/name) the ID resolves to.
+	Objects []string `json:"objects,omitempty"`
+	// Login: a forwardAuth to traefik.authAddress (the login, whatever its name).
+	Login bool `json:"login"`
+	// Safe: it cannot answer a request on its own with anything a login protects (a header
+	// rewrite, an allow list, a redirect, an errors page served by the login's own Service);
+	// before the login it is harmless.
+	Safe bool `json:"safe"`
+	// Address is a forwardAuth's address, for messages.
+	Address string `json:"address,omitempty"`
+}
+
+// Chain is the middlewares a router runs on one entrypoint, in order, and the first login's
+// position (-1: none).
+type Chain struct {
+	Links []Link `json:"links"`
+	Login int    `json:"login"`
+}
+
+// safeTypes answer on their own only to refuse, redirect or throttle, never with a backend's
+// content: before the login they expose nothing (docs/traefik.md lists each).
+var safeTypes = map[string]bool{
+	"addPrefix": true, "basicAuth": true, "buffering": true, "circuitBreaker": true, "compress": true,
+	"contentType": true, "digestAuth": true, "grpcWeb": true, "headers": true, "inFlightReq": true,
+	"ipAllowList": true, "ipWhiteList": true, "passTLSClientCert": true, "rateLimit": true,
+	"redirectRegex": true, "redirectScheme": true, "replacePath": true, "replacePathRegex": true,
+	"retry": true, "stripPrefix": true, "stripPrefixRegex": true,
+}
+
+// Resolve is the chain a router runs from the middlewares it names, in order, against the
+// stored Middlewares.
+func (s *Settings) Resolve(x Index, refs []Ref) Chain {
+	c := Chain{Login: -1}
+	for _, r := range refs {
+		c.Links = append(c.Links, s.expand(x, r.Name, r.Field, "", nil)...)
+	}
+	for i, l := range c.Links {
+		if l.Login {
+			c.Login = i
+			break
+		}
+	}
+	return c
+}
+
+// expand resolves one qualified name; a chain Middleware becomes its members. seen guards
+// against a chain naming itself, which Traefik refuses (recursion.CheckRecursion).
+func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link {
+	l := Link{ID: id, Field: field, Via: via}
+	name, provider, _ := strings.Cut(id, "@")
+	if provider != ProviderCRD {
+		l.State = "foreign"
+		if provider == ProviderIngress {
+			l.State = "missing" // the Ingress provider defines no middlewares
+		}
+		return []Link{l}
+	}
+	ms := x[name]
+	if len(ms) == 0 {
+		l.State = "missing"
+		return []Link{l}
+	}
+	if slices.Contains(seen, id) {
+		l.State = "invalid"
+		return []Link{l}
+	}
+	types := map[string]bool{}
+	l.Login, l.Safe = true, true
+	for _, m := range ms {
+		l.Objects = append(l.Objects, m.Namespace+"/"+m.Name)
+		if len(m.Spec.Types) != 1 {
+			l.State = "invalid"
+			l.Login, l.Safe = false, false
+			return []Link{l}
+		}
+		types[m.Spec.Types[0]] = true
+		login, safe := s.judge(m)
+		l.Login = l.Login && login
+		l.Safe = l.Safe && safe
+		if m.Spec.ForwardAuth != nil {
+			l.Address = m.Spec.ForwardAuth.Address
+		}
+	}
+	slices.Sort(l.Objects)
+	if len(types) > 1 || len(ms) > 1 && !(l.Login || l.Safe) {
+		l.State, l.Login, l.Safe = "ambiguous", false, false
+		return []Link{l}
+	}
+	m := ms[0]
+	l.State, l.Type = "ok", m.Spec.Types[0]
+	if m.Spec.Chain != nil && len(ms) == 1 {
+		var out []Link
+		for _, ref := range m.Spec.Chain.Middlewares {
+			out = append(out, s.expand(x, chainMember(m.Namespace, ref), field, m.Namespace+"/"+m.Name, append(seen, id))...)
+		}
+		return out
+	}
+	return []Link{l}
+}
+
+// chainMember is the qualified name of a chain's member: as written when it names a provider,
+// else makeID(namespace, name) of the chain's namespace by default, not normalized
+// (createChainMiddleware, pkg/provider/kubernetes/crd/kubernetes.go), in the CRD provider.
+func chainMember(namespace string, ref MiddlewareRef) string {
+	if strings.Contains(ref.Name, "@") {
+		return ref.Name
+	}
+	if ref.Namespace != "" {
+		namespace = ref.Namespace
+	}
+	return namespace + "-" + ref.Name + "@" + ProviderCRD
+}
+
+// judge says whether one Middleware is the login, and whether it is harmless before it.
+func (s *Settings) judge(m *Middleware) (login, safe bool) {
+	t := m.Spec.Types[0]
+	switch {
+	case m.Spec.ForwardAuth != nil:
+		return m.Spec.ForwardAuth.Address == s.AuthAddress, false
+	case m.Spec.Errors != nil:
+		// The errors page answers the login's refusals: harmless from the login's own Service
+		// (oauth2-proxy's documented Traefik setup), exposing from an app.
+		svc := m.Spec.Errors.Service
+		ns := svc.Namespace
+		if ns == "" {
+			ns = m.Namespace
+		}
+		lns, lname, ok := s.authService()
+		return false, ok && ns == lns && svc.Name == lname && (svc.Kind == "" || svc.Kind == "Service")
+	}
+	return false, safeTypes[t]
+}
+
+// authService is the Service (namespace, name) authAddress names through cluster DNS
+// (<name>.<namespace>.svc[.<cluster domain>]).
+func (s *Settings) authService() (namespace, name string, ok bool) {
+	u, err := url.Parse(s.AuthAddress)
+	if err != nil {
+		return "", "", false
+	}
+	labels := strings.Split(policy.NormalizeHost(u.Hostname()), ".")
+	if len(labels) < 3 || labels[2] != "svc" {
+		return "", "", false
+	}
+	return labels[1], labels[0], true
+}
+
+// EntryPoint is one entrypoint a router is served on, and the chain it runs there.
+type EntryPoint struct {
+	Name string `json:"name"`
+	// Known: one of traefik.entryPoints. TLS: one of traefik.tlsEntryPoints.
+	Known bool  `json:"known"`
+	TLS   bool  `json:"tls"`
+	Chain Chain `json:"chain"`
+}
+
+// Serve are the entrypoints a root router is served on, each with its chain: the entrypoint's
+// middlewares, then the router's (pkg/server/router/router.go). A router naming no entrypoint
+// is on every one (none is marked asDefault in the configs privgate models).
+func (s *Settings) Serve(x Index, named []string, field string, refs []Ref) []EntryPoint {
+	if len(named) == 0 {
+		for ep := range s.EntryPoints {
+			named = append(named, ep)
+		}
+		slices.Sort(named)
+	}
+	var out []EntryPoint
+	for _, ep := range named {
+		mws, known := s.EntryPoints[ep]
+		var all []Ref
+		for _, m := range mws {
+			all = append(all, Ref{Name: m, Field: "traefik.entryPoints." + ep})
+		}
+		all = append(all, refs...)
+		out = append(out, EntryPoint{Name: ep, Known: known, TLS: slices.Contains(s.TLSEntryPoints, ep), Chain: s.Resolve(x, all)})
+	}
+	return out
+}

@@ -1,0 +1,57 @@
+package traefik_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/privgate/privgate/policy/traefik"
+	"github.com/privgate/privgate/test/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files from what the policy says")
+
+// TestCases judges the last object of each testdata/cases/*.yaml against the objects before it
+// (testutil.Case). Ingresses go through mutation and validation, as privgate check and the two
+// webhooks take them; the golden file holds the messages and, for an Ingress, the patch.
+func TestCases(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	files, _ := filepath.Glob("testdata/cases/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d cases", len(files))
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			want, req := testutil.Case(t, r, file)
+			req, _ = r.Defaults(req) // as privgate check: what the API server sets first
+			review := r.Review
+			if req.Operation == "DELETE" {
+				review = r.Validate // nothing to mutate
+			}
+			d, err := review(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var patch []string
+			if len(d.Patch) > 0 {
+				b, _ := json.Marshal(d.Patch)
+				patch = append(patch, "patch: "+string(b))
+			}
+			testutil.CaseVerdict(t, file, req, d, want, patch, *update)
+		})
+	}
+}
+
+// TestRego runs the traefik policy's Rego tests.
+func TestRego(t *testing.T) {
+	testutil.RegoTests(t, (&traefik.Target{}).Modules(), 1)
+}
+
+// TestRuleTableMatchesPolicy: the README's table of this target's rules and its policy's rule
+// ids are the same set.
+func TestRuleTableMatchesPolicy(t *testing.T) {
+	testutil.RuleTableMatchesPolicy(t, "### Traefik's IngressRoutes, IngressRouteTCPs and Middlewares", (&traefik.Target{}).Modules()["traefik.rego"], 7)
+}

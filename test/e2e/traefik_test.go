@@ -1,0 +1,134 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTraefik: on a k3s-shaped cluster (the default IngressClass is traefik, set by the API
+// server before any webhook), Ingresses of Traefik's classes and Traefik's CRDs go through
+// kubectl on the real API server with privgate's webhooks on, and check, the webhooks and the
+// audit agree (docs/traefik.md). No Traefik runs here: the objects are what it would read.
+func TestTraefik(t *testing.T) {
+	config := c.example("traefik/privgate.yaml")
+	c.restart(t, config, "--metrics-bind-address", "0", "--discovery-interval", "1s")
+	defer c.restoreDefault(t)
+	if err := c.registerWebhooks(); err != nil {
+		t.Fatal(err)
+	}
+	for _, crd := range []string{"ingressroutes", "ingressroutetcps", "middlewares"} {
+		file := filepath.Join(c.root, "policy/crdschema/crds/traefik.io_"+crd+".yaml")
+		if _, stderr, code := c.run("", "create", "-f", file); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
+			t.Fatal(stderr)
+		}
+	}
+	if _, stderr, code := c.run("", "wait", "--for", "condition=established", "--timeout", "60s",
+		"crd/ingressroutes.traefik.io", "crd/ingressroutetcps.traefik.io", "crd/middlewares.traefik.io"); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, ns := range []string{"traefik", "observability", "monitoring", "headlamp", "data"} {
+		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
+			t.Fatal(stderr)
+		}
+	}
+	// k3s's default class: every Ingress created without a class from here on gets it. The tests
+	// after this one expect none, so it goes at the end.
+	defer c.run("", "delete", "ingressclass", "traefik", "--ignore-not-found")
+	defer c.run("", "-n", "observability", "delete", "ingress", "grafana", "--ignore-not-found")
+	apply := func(file string, args ...string) (string, int) {
+		t.Helper()
+		_, stderr, code := c.run("", append([]string{"apply", "-f", c.example("traefik/" + file)}, args...)...)
+		return stderr, code
+	}
+	if stderr, code := apply("login.yaml"); code != 0 {
+		t.Fatal(stderr)
+	}
+
+	t.Run("a bare private Ingress comes back protected, as check says", func(t *testing.T) {
+		// Until privgate's view holds the login Middleware, the Ingress is refused (fail closed).
+		if err := c.eventually(20*time.Second, func() error {
+			if stderr, code := apply("admitted/grafana-ingress.yaml"); code != 0 {
+				return fmt.Errorf("refused: %s", stderr)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+		ann, spec, _ := c.ingress(t, "observability", "grafana")
+		if spec["ingressClassName"] != "traefik" || ann["traefik.ingress.kubernetes.io/router.middlewares"] != "traefik-oauth2-proxy@kubernetescrd" ||
+			ann["traefik.ingress.kubernetes.io/router.tls"] != "true" || ann[issuer] != "letsencrypt-production" || ann[authURL] != "" {
+			t.Errorf("stored: class %v, annotations %v", spec["ingressClassName"], ann)
+		}
+		tls, _ := json.Marshal(spec["tls"])
+		if string(tls) != `[{"hosts":["grafana-k3s.private.example.com"],"secretName":"grafana-privgate-tls"}]` {
+			t.Errorf("spec.tls %s", tls)
+		}
+		// check, reading the same files, applies the default class and gives the same verdict.
+		out, err := exec.Command(c.privgate, "check", "--config", config, "-f", c.example("traefik/login.yaml"), "-f", c.example("traefik/admitted/grafana-ingress.yaml")).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "ADMITTED  observability/grafana") || !strings.Contains(string(out), "traefik-oauth2-proxy@kubernetescrd") {
+			t.Errorf("check: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("denied examples are refused by the webhook as by check", func(t *testing.T) {
+		for file, rule := range map[string]string{
+			"denied/headlamp-no-login.yaml":           "[traefik-login-missing] headlamp/headlamp-open headlamp.private.example.com",
+			"denied/grafana-errors-before-login.yaml": "[traefik-chain-order] monitoring/grafana-errors",
+			"denied/db-passthrough.yaml":              "[traefik-tcp-private] data/db db.private.example.com",
+		} {
+			if err := c.eventually(20*time.Second, func() error {
+				stderr, code := apply(file, "--dry-run=server")
+				if code == 0 || !strings.Contains(stderr, rule) {
+					return fmt.Errorf("%s: exit %d: %s", file, code, stderr)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			out, _ := exec.Command(c.privgate, "check", "--config", config, "-f", c.example("traefik/login.yaml"), "-f", c.example("traefik/"+file)).CombinedOutput()
+			if !strings.Contains(string(out), rule) {
+				t.Errorf("check %s:\n%s", file, out)
+			}
+		}
+	})
+
+	t.Run("an IngressRoute behind its namespace's login is admitted; deleting that login is refused", func(t *testing.T) {
+		if err := c.eventually(20*time.Second, func() error {
+			if stderr, code := apply("admitted/headlamp-ingressroute.yaml"); code != 0 {
+				return fmt.Errorf("refused: %s", stderr)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+		if err := c.eventually(20*time.Second, func() error {
+			_, stderr, code := c.run("", "-n", "headlamp", "delete", "middleware", "login", "--dry-run=server")
+			if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "IngressRoute headlamp/headlamp") {
+				return fmt.Errorf("delete: exit %d: %s", code, stderr)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+		_, stderr, code := c.run("", "-n", "traefik", "delete", "middleware", "oauth2-proxy", "--dry-run=server")
+		if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "Ingress observability/grafana") {
+			t.Errorf("deleting the Ingress's login: exit %d: %s", code, stderr)
+		}
+	})
+
+	t.Run("the audit agrees", func(t *testing.T) {
+		out, _ := exec.Command(c.privgate, "audit", "--kubeconfig", c.kubeconfig, "--config", config).CombinedOutput()
+		for _, want := range []string{"ADMITTED  observability/grafana", "ADMITTED  headlamp/headlamp"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("audit lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
