@@ -114,7 +114,7 @@ func TestCheckBadConfig(t *testing.T) {
 // the object after mutation.
 func TestCheckJSON(t *testing.T) {
 	// examples/traefik has a config of its own.
-	code, stdout, _ := runCmd(t, "check", "--config", exampleConfig, "-o", "json", "-f", "../../examples/admitted", "-f", "../../examples/denied", "-f", "../../examples/istio")
+	code, stdout, _ := runCmd(t, "check", "--config", exampleConfig, "-o", "json", "-f", "../../examples/admitted", "-f", "../../examples/denied", "-f", "../../examples/istio", "-f", "../../examples/envoy-gateway")
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}

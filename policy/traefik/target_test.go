@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/traefik"
 	"github.com/privgate/privgate/test/testutil"
 )
@@ -41,6 +42,17 @@ func TestCases(t *testing.T) {
 				patch = append(patch, "patch: "+string(b))
 			}
 			testutil.CaseVerdict(t, file, req, d, want, patch, *update)
+			if len(d.Patch) > 0 { // mutation is a fixpoint: Argo CD compares
+				out, err := policy.ApplyPatch(req.Object, d.Patch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				again := req
+				again.Operation, again.Object = "UPDATE", out
+				if d2, err := r.Mutate(again); err != nil || len(d2.Patch) > 0 {
+					t.Errorf("second mutation: %v %v", d2.Patch, err)
+				}
+			}
 		})
 	}
 }
