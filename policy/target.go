@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"maps"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -156,4 +157,18 @@ type Refuser interface {
 // no other object: then nothing is known to protect it, and nobody else claims its hosts).
 type Related interface {
 	Relate(c Cluster, in *Input)
+}
+
+// WithoutManagedFields is an object as written, the API server's bookkeeping
+// (metadata.managedFields) left out: what a target that reads the object as written, rather
+// than as its Go types print it back, gives the policy (Object.JSON).
+func WithoutManagedFields(raw []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if m, ok := doc["metadata"].(map[string]any); ok {
+		delete(m, "managedFields")
+	}
+	return json.Marshal(doc)
 }

@@ -113,23 +113,11 @@ func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := withoutManagedFields(raw)
+	doc, err := policy.WithoutManagedFields(raw)
 	if err != nil {
 		return nil, err
 	}
 	return &object{t: t, p: obj.(*SecurityPolicy), doc: doc}, nil
-}
-
-// withoutManagedFields is the object as written, the API server's bookkeeping left out.
-func withoutManagedFields(raw []byte) ([]byte, error) {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if m, ok := doc["metadata"].(map[string]any); ok {
-		delete(m, "managedFields")
-	}
-	return json.Marshal(doc)
 }
 
 // Webhooks: SecurityPolicies, deletions included, to a webhook of their own that fails open, as

@@ -186,25 +186,11 @@ func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := withoutManagedFields(raw)
+	doc, err := policy.WithoutManagedFields(raw)
 	if err != nil {
 		return nil, err
 	}
 	return &object{t: t, kind: gvk.GroupKind(), typed: typed, doc: doc}, nil
-}
-
-// withoutManagedFields is the object as written, the API server's bookkeeping left out. The
-// policy reads the object as written rather than as the Go types print it back, since those
-// drop what they do not know.
-func withoutManagedFields(raw []byte) ([]byte, error) {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if m, ok := doc["metadata"].(map[string]any); ok {
-		delete(m, "managedFields")
-	}
-	return json.Marshal(doc)
 }
 
 // resources are the judged kinds' resource names.
