@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/probe"
 )
 
 // Auditor judges every stored object a target judges (Ingresses; RBAC bindings when configured)
@@ -53,6 +54,11 @@ type Auditor struct {
 	// cluster view's discovery interval): Reports are written as soon as the CRD is back, and
 	// privgate_audit_reports_enabled says 0 while it is gone. 0: once a full pass.
 	ReportsEvery time.Duration
+	// Prober, when set (NewProbe), probes the private hosts from the network after each full
+	// pass and on every change of an object answering them (probe.go), ProbeSettle later.
+	Prober      *probe.Prober
+	Plan        probe.Plan
+	ProbeSettle time.Duration
 
 	discovery groupVersionResources
 
@@ -66,10 +72,15 @@ type Auditor struct {
 	// (queued reconciles run after the pass, on the latest state).
 	work sync.Mutex
 
-	mu       sync.Mutex
-	verdicts map[objectKey]verdict
-	written  map[reportKey]written
-	reports  map[string]bool // by report kind: whether its CRD is installed (absent: not checked yet)
+	probeKick chan struct{}
+
+	mu        sync.Mutex
+	probed    map[string][]probe.Result // the last probe of each private host
+	probeWant map[string]bool           // hosts to probe next
+	probeAll  bool                      // every host to probe next
+	verdicts  map[objectKey]verdict
+	written   map[reportKey]written
+	reports   map[string]bool // by report kind: whether its CRD is installed (absent: not checked yet)
 
 	// leading counts the terms running (one, briefly two while a lost term ends): while none
 	// does, reconciles do nothing, and the next term's first full pass catches up.
@@ -127,6 +138,8 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 func (a *Auditor) setup(c client.Client, mapper meta.RESTMapper, dc groupVersionResources, s *runtime.Scheme) {
 	a.client, a.mapper, a.discovery = c, mapper, dc
 	a.pass = make(chan string, 1)
+	a.probeKick = make(chan struct{}, 1)
+	a.probed, a.probeWant = map[string][]probe.Result{}, map[string]bool{}
 	a.verdicts, a.written, a.reports = map[objectKey]verdict{}, map[reportKey]written{}, map[string]bool{}
 	// Audit judges objects as stored, each once per change: the decision cache would only
 	// crowd out the webhook's entries.
@@ -194,15 +207,25 @@ func (r *reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	case apierrors.IsNotFound(err):
 		key := objectKey{r.kind.GVK.Kind, req.NamespacedName}
 		r.a.mu.Lock()
+		gone := r.a.verdicts[key].Hosts
 		delete(r.a.verdicts, key)
 		r.a.mu.Unlock()
 		r.a.publish()
+		r.a.requestProbe(false, gone...) // another object may still answer them
 		return reconcile.Result{}, r.a.deleteReport(ctx, key.report())
 	case err != nil:
 		return reconcile.Result{}, err
 	}
+	key := objectKey{r.kind.GVK.Kind, req.NamespacedName}
+	r.a.mu.Lock()
+	before := r.a.verdicts[key].Hosts
+	r.a.mu.Unlock()
 	err = r.a.judge(ctx, r.kind, obj)
 	r.a.publish()
+	r.a.mu.Lock()
+	after := r.a.verdicts[key].Hosts
+	r.a.mu.Unlock()
+	r.a.requestProbe(false, append(slices.Clone(before), after...)...)
 	return reconcile.Result{}, err
 }
 
@@ -231,6 +254,11 @@ func (a *Auditor) lead(ctx context.Context) {
 		return [3]uint64{a.Reviewer.Engine.Generation(), snap.Set.ID(), stale}
 	}
 	last := judgedWith()
+	if a.Prober != nil {
+		probing, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.probeLoop(probing)
+	}
 	a.fullPass(ctx, "start")
 	tick := time.NewTicker(a.Interval)
 	defer tick.Stop()
@@ -302,6 +330,7 @@ func (a *Auditor) fullPass(ctx context.Context, why string) {
 	took := time.Since(start)
 	auditDuration.Set(took.Seconds())
 	auditLastRun.Set(float64(time.Now().Unix()))
+	a.requestProbe(true)
 	a.Log.Info("audit pass", "reason", why, "objects", judged, "failed", failed, "took", took.Round(time.Millisecond).String())
 }
 
@@ -318,7 +347,7 @@ func (a *Auditor) judge(ctx context.Context, k kind, obj client.Object) error {
 	a.mu.Lock()
 	a.verdicts[key] = v
 	a.mu.Unlock()
-	want := report(k.GVK, obj, v.Decision, metav1.Now())
+	want := a.reportOf(k.GVK, obj, v.Verdict)
 	if !a.reportsOn(ctx, want) {
 		return nil
 	}

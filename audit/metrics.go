@@ -26,6 +26,14 @@ var (
 		Name: "privgate_audit_objects",
 		Help: "Objects the last audit judged.",
 	})
+	probeRequests = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privgate_probe_requests",
+		Help: "Requests of the last network probe of each private host (privgate.yaml's probe), by verdict: login (the sign-in redirect or the login's 401/403), open (past the login), unreachable.",
+	}, []string{"verdict"})
+	probeOpenHosts = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privgate_probe_open_hosts",
+		Help: "Private hosts that some unauthenticated request of their last network probe got past the login on.",
+	})
 	reportsEnabled = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "privgate_audit_reports_enabled",
 		Help: "1 when audit writes OpenReports Reports, 0 when the Report CRD is not installed (results in metrics and privgate audit only).",
@@ -33,5 +41,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(violationsGauge, hostsGauge, auditDuration, auditLastRun, auditObjects, reportsEnabled)
+	metrics.Registry.MustRegister(violationsGauge, hostsGauge, auditDuration, auditLastRun, auditObjects, reportsEnabled, probeRequests, probeOpenHosts)
 }

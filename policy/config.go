@@ -39,6 +39,9 @@ type Config struct {
 	// section sets them per rule (the most specific wins). See Enforcement.
 	Enforcement Enforcement `json:"enforcement,omitempty"`
 
+	// Probe is where the audit's leader probes private hosts from the network; none by default.
+	Probe Probe `json:"probe,omitempty"`
+
 	// Dir is the directory of the config file; relative paths in the file resolve against it.
 	Dir string `json:"-"`
 	// File is the config file's path, for messages.
@@ -185,6 +188,7 @@ func ParseConfig(path string, data []byte, plugins ...Plugin) (*Config, error) {
 }
 
 func (c *Config) setDefaults() {
+	c.Probe.setDefaults()
 	if c.HostlessRules == "" {
 		c.HostlessRules = "private"
 	}
@@ -256,6 +260,7 @@ func (c *Config) validate() field.ErrorList {
 		fail(field.NewPath("hostlessRules"), "must be private or public, not %q", c.HostlessRules)
 	}
 	errs = append(errs, c.Enforcement.validate()...)
+	errs = append(errs, c.Probe.validate(field.NewPath("probe"))...)
 	return append(errs, c.validateGroups(field.NewPath("groups"))...)
 }
 

@@ -128,10 +128,7 @@ func TestBound(t *testing.T) {
 	}
 	// A host with many paths, each with letters, costs exactly the bound.
 	plan := Plan{NoAuth: []string{"/a", "/b"}}
-	var paths []string
-	for _, p := range []string{"/a1", "/b2", "/c3", "/d4", "/e5", "/f6", "/g7", "/h8", "/i9", "/j10"} {
-		paths = append(paths, p)
-	}
+	paths := []string{"/a1", "/b2", "/c3", "/d4", "/e5", "/f6", "/g7", "/h8", "/i9", "/j10"}
 	if got := len(plan.Requests(Target{Host: "h", Paths: paths})); got != plan.Bound(1) {
 		t.Errorf("%d requests for a host at the path bound, want %d", got, plan.Bound(1))
 	}

@@ -105,6 +105,10 @@ func newClusterView(ctx context.Context, cfg *rest.Config, reviewer *policy.Revi
 		log.Info("no --namespace: audit runs without leader election (one replica only)")
 	}
 	a := &audit.Auditor{Reviewer: reviewer, View: view, Interval: interval, ReportsEvery: discoverEvery, Log: log.WithName("audit")}
+	// Controllers apply a change within seconds (Traefik's providers throttle for 2 s): the
+	// probe after one waits that long.
+	a.Prober, a.Plan = audit.NewProbe(reviewer.Config)
+	a.ProbeSettle = 5 * time.Second
 	if namespace != "" {
 		if a.Election, err = auditElection(cfg, namespace, log.WithName("election")); err != nil {
 			return nil, err

@@ -136,6 +136,15 @@ func TestLoadConfigErrors(t *testing.T) {
 		"istio bad label":          {"tls:", "istio: {gatewayWorkloads: [{namespace: gw, labels: {app: \"a b\"}}]}\ntls:", "istio.gatewayWorkloads[0].labels.app: \"a b\" is not a label value"},
 		"istio not a path":         {"tls:", "istio: {allowedNotPaths: [healthz]}\ntls:", "istio.allowedNotPaths[0]: \"healthz\" is not a path"},
 		"istio rule mode":          {"tls:", "istio: {rules: {gateway-login: allow}}\ntls:", "istio.rules.gateway-login: \"allow\" is not a mode"},
+		"probe no address":         {"tls:", "probe: {scheme: http}\ntls:", "probe.address: required when probe sets anything else"},
+		"probe bad address":        {"tls:", "probe: {address: traefik.svc}\ntls:", "probe.address: \"traefik.svc\" is not HOST:PORT"},
+		"probe bad port":           {"tls:", "probe: {address: \"10.0.0.1:http\"}\ntls:", "probe.address: \"10.0.0.1:http\": port \"http\" is not 1-65535"},
+		"probe bad host":           {"tls:", "probe: {address: \"Traefik_Svc:443\"}\ntls:", "probe.address: \"Traefik_Svc:443\": \"Traefik_Svc\" is neither an IP address nor a DNS name"},
+		"probe bad scheme":         {"tls:", "probe: {address: \"10.0.0.1:443\", scheme: tcp}\ntls:", "probe.scheme: must be http or https"},
+		"probe bad signin":         {"tls:", "probe: {address: \"10.0.0.1:443\", signin: [keycloak]}\ntls:", "probe.signin[0]: \"keycloak\" is not an http(s) URL prefix"},
+		"probe bad location":       {"tls:", "probe: {address: \"10.0.0.1:443\", noAuthLocations: [x]}\ntls:", "probe.noAuthLocations[0]: \"x\" is not a path"},
+		"probe bad rate":           {"tls:", "probe: {address: \"10.0.0.1:443\", rate: 1000}\ntls:", "probe.rate: must be more than 0 and at most 100"},
+		"probe unknown key":        {"tls:", "probe: {adress: \"10.0.0.1:443\"}\ntls:", "privgate.yaml:7: probe.adress: unknown key"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -237,5 +246,24 @@ func TestLoadConfigEveryProblem(t *testing.T) {
 		if !slices.Contains(keys, k) {
 			t.Errorf("no problem reported at %s; got %q", k, err)
 		}
+	}
+}
+
+// TestProbeDefaults: no probe section, no probe; an address alone probes over https at 10
+// requests a second, through ingress-nginx's default no-auth location.
+func TestProbeDefaults(t *testing.T) {
+	cfg, err := targets.LoadConfig(writeConfig(t, validConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Probe.Enabled() || cfg.Probe.Scheme != "" {
+		t.Errorf("probe without a section: %+v", cfg.Probe)
+	}
+	cfg, err = targets.LoadConfig(writeConfig(t, strings.Replace(validConfig, "tls:", "probe: {address: \"traefik.traefik.svc:443\"}\ntls:", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Probe; !p.Enabled() || p.Scheme != "https" || p.Rate != 10 || len(p.NoAuthLocations) != 1 || p.NoAuthLocations[0] != "/.well-known/acme-challenge" {
+		t.Errorf("probe defaults: %+v", p)
 	}
 }

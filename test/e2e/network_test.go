@@ -4,12 +4,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/privgate/privgate/probe"
 )
@@ -18,7 +20,8 @@ import (
 // provider): an anonymous request to a protected private host is redirected to the sign-in; a
 // user in the allowed group gets the app, one in another group 403; a group written in the
 // wrong case locks everyone out, as privgate says before it happens; and an Ingress privgate
-// refuses, stored with its webhooks removed, is open to privgate probe, which exits 1.
+// refuses, stored with its webhooks removed, is open to privgate probe, which exits 1; with a
+// probe section, the audit's leader finds the same and says so on the Ingress's Report.
 func TestNetwork(t *testing.T) {
 	d := c.dataPath(t)
 	d.idp.AddUser("alice", "/developers")
@@ -122,6 +125,38 @@ func TestNetwork(t *testing.T) {
 			for _, r := range results {
 				t.Log(r.Line())
 			}
+		}
+	})
+	t.Run("in the cluster: the audit's leader probes, the Reports say what the network does", func(t *testing.T) {
+		raw, err := os.ReadFile(c.example("privgate.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := strings.Replace(string(raw), "file: groups.txt", "file: "+c.example("groups.txt"), 1) +
+			fmt.Sprintf("probe: {address: %q, scheme: http, signin: [%q], rate: 100}\n", d.traefik, d.idp.Issuer()+"/")
+		path := filepath.Join(t.TempDir(), "privgate.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
+			t.Fatal(stderr)
+		}
+		defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait=false")
+		c.restart(t, path, "--metrics-bind-address", "0")
+		defer c.restoreDefault(t)
+		var got map[string]report
+		if err := c.eventually(60*time.Second, func() error {
+			got = c.reports(t, ns)
+			if !strings.HasSuffix(got["legacy"].rules(), "fail:network-open") || !strings.HasSuffix(got["metrics"].rules(), "pass:network-login") {
+				return fmt.Errorf("legacy: %s; metrics: %s", got["legacy"].rules(), got["metrics"].rules())
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+		last := got["legacy"].Results[len(got["legacy"].Results)-1]
+		if !strings.Contains(last.Message, legacy+" answers without the login on the network") {
+			t.Errorf("legacy's probe result: %+v", last)
 		}
 	})
 }
