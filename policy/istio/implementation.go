@@ -8,6 +8,7 @@ import (
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/envoygateway"
 	"github.com/privgate/privgate/policy/gatewayapi"
+	"github.com/privgate/privgate/policy/traefik"
 )
 
 // implementations are the Gateway API implementations whose login this target judges, by
@@ -16,8 +17,9 @@ import (
 // class Istio installs.
 var implementations = gatewayapi.Registry{
 	Implementations: map[string]gatewayapi.Implementation{
-		istioController:         istioGateways{},               // CUSTOM AuthorizationPolicies (authz.go)
-		envoygateway.Controller: envoygateway.Implementation{}, // SecurityPolicies (policy/envoygateway)
+		istioController:           istioGateways{},               // CUSTOM AuthorizationPolicies (authz.go)
+		envoygateway.Controller:   envoygateway.Implementation{}, // SecurityPolicies (policy/envoygateway)
+		traefik.GatewayController: traefik.Gateways{},            // Middlewares in ExtensionRef filters (policy/traefik)
 	},
 	AssumedClass:      istioClass,
 	AssumedController: istioController,

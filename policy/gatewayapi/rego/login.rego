@@ -51,7 +51,17 @@ gap(g, _) := sprintf("%s, in force %s, sets oidc.passThroughAuthHeader: a reques
 	g.reason == "pass-through-auth"
 }
 
-codes := {"no-policy", "no-login", "ext-auth-service", "ext-auth-grpc", "fail-open", "fail-open-invalid", "oidc-issuer", "pass-through-auth"}
+# Traefik's Gateway API provider: the login is a Middleware named by an ExtensionRef filter of
+# the rule (policy/traefik/gateway.go, docs/traefik.md).
+gap(g, _) := "Traefik serves it, and privgate.yaml has no traefik section saying what its login is (traefik.authAddress)" if g.reason == "traefik-unconfigured"
+
+gap(g, _) := sprintf("no login Middleware (a forwardAuth to traefik.authAddress) runs %s: add an ExtensionRef filter (group traefik.io, kind Middleware) naming one in the route's namespace", [where(g)]) if g.reason == "traefik-no-login"
+
+gap(g, _) := sprintf("%s runs before the login %s and can answer on its own: put the login's ExtensionRef filter first", [object.get(g, "detail", "a middleware"), where(g)]) if g.reason == "traefik-chain-order"
+
+gap(g, _) := sprintf("the RequestMirror filter (%s) copies requests, session cookies included, to another backend before the login %s: remove it or put it after the login", [object.get(g, "detail", "a filter"), where(g)]) if g.reason == "traefik-mirror"
+
+codes := {"no-policy", "no-login", "ext-auth-service", "ext-auth-grpc", "fail-open", "fail-open-invalid", "oidc-issuer", "pass-through-auth", "traefik-unconfigured", "traefik-no-login", "traefik-chain-order", "traefik-mirror"}
 
 # A code this policy does not word still reads as a reason.
 gap(g, _) := sprintf("%s does not cover it (%s)", [object.get(g, "policy", "a login policy"), g.reason]) if {

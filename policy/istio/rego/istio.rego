@@ -104,7 +104,7 @@ problems contains violation("gateway-login", e.host, e.field, msg) if {
 problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
 	some e in unprotected
 	e.uncheckable
-	msg := sprintf("is published through %s, and %s; publish private hosts through Istio's gateways, or exempt the host", [e.gateway, unchecked(e)])
+	msg := sprintf("is published through %s, and %s; publish private hosts through a gateway whose login privgate checks, or exempt the host", [e.gateway, unchecked(e)])
 }
 
 # Why no login can be checked on a gateway: the code privgate computed (gatewayapi.Unsupported),

@@ -1,0 +1,154 @@
+package traefik
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
+	"github.com/privgate/privgate/policy/traefik/router"
+)
+
+// GatewayController is the GatewayClass controllerName of Traefik's Gateway API provider
+// (pkg/provider/kubernetes/gateway, providers.kubernetesGateway).
+const GatewayController = "traefik.io/gateway-controller"
+
+// Gateways is Traefik as a Gateway API implementation. Its login is a Middleware the route rule
+// names in an ExtensionRef filter (group traefik.io, kind Middleware, the route's own
+// namespace: a LocalObjectReference), which Traefik's Gateway API provider turns into the
+// router's middleware, filters in order (pkg/provider/kubernetes/gateway/httproute.go,
+// loadMiddlewares). The chain each rule runs is judged as for Ingresses and IngressRoutes
+// (router.Settings.Serve): every entrypoint's middlewares, then the rule's, the login first of
+// whatever can answer on its own. Registered in the Gateway API target's implementations.
+type Gateways struct{}
+
+// Pods: one Traefik deployment serves every Gateway of its classes; privgate does not need its
+// pods (the login is per route rule), so the workload names the Gateway only.
+func (Gateways) Pods(ns, name string, gw *gatewayv1.Gateway, class string, _ gatewayapi.Services) (gatewayapi.Workload, *gatewayapi.Unsupported) {
+	return gatewayapi.Workload{Labels: map[string]string{"app.kubernetes.io/name": "traefik"}, Gateway: gw, Class: class}, nil
+}
+
+// Login reads the stored Middlewares once per judgement, with the traefik section (none: no
+// login can be proven, every host uncovered, saying why).
+func (Gateways) Login(cfg *policy.Config, c policy.Cluster) gatewayapi.Login {
+	s, ok := policy.Settings[*router.Settings](cfg, router.Key)
+	if !ok {
+		s = nil
+	}
+	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))}
+}
+
+// Reads: the Middlewares, once their CRD exists.
+func (Gateways) Reads() []policy.Kind {
+	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true}}
+}
+
+// AddToScheme registers traefik.io/v1alpha1.
+func (Gateways) AddToScheme(s *runtime.Scheme) error { return router.AddToScheme(s) }
+
+// Typed decodes a stored Middleware.
+func (Gateways) Typed(gvk schema.GroupVersionKind, raw []byte) (runtime.Object, error) {
+	return router.Decode(gvk.GroupKind(), raw)
+}
+
+type gatewayLogin struct {
+	settings *router.Settings
+	exempt   []string
+	index    router.Index
+}
+
+// Coverage: on every rule of the route publishing the host, the chain Traefik runs reaches the
+// login first on every entrypoint.
+func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
+	e := gatewayapi.Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
+		Exempt: slices.Contains(l.exempt, p.Host), Uncheckable: p.Unsupported != nil, Unsupported: p.Unsupported}
+	if e.Uncheckable {
+		return e
+	}
+	route, ok := p.Route.(*gatewayv1.HTTPRoute)
+	if !ok {
+		// A Gateway's own hostname without a route: Traefik builds no router for it, so nothing
+		// answers there. Another kind of route (GRPCRoute): no ExtensionRef login is modelled.
+		if p.Route == nil {
+			e.Covered, e.Policy = true, "no route: Traefik serves nothing there"
+			return e
+		}
+		e.Uncheckable = true
+		return e
+	}
+	if l.settings == nil {
+		e.Gaps = []gatewayapi.Gap{{Reason: "traefik-unconfigured"}}
+		return e
+	}
+	var gaps []gatewayapi.Gap
+	var logins []string
+	for i, rule := range route.Spec.Rules {
+		where := fmt.Sprintf("spec.rules[%d]", i)
+		refs, mirror := l.filters(route.Namespace, rule.Filters, where)
+		for _, ep := range l.settings.Serve(l.index, nil, where, refs) {
+			c := ep.Chain
+			switch {
+			case mirror != "" && (c.Login < 0 || mirrorBeforeLogin(rule.Filters)):
+				gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-mirror", RouteRule: where, Listener: ep.Name, Detail: mirror})
+			case c.Login < 0:
+				gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-no-login", RouteRule: where, Listener: ep.Name})
+			default:
+				for _, o := range c.Links[c.Login].Objects {
+					if !slices.Contains(logins, o) {
+						logins = append(logins, o)
+					}
+				}
+				for _, link := range c.Links[:c.Login] {
+					if !link.Safe {
+						gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-chain-order", RouteRule: where, Listener: ep.Name, Detail: link.ID})
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(gaps) == 0 && len(route.Spec.Rules) > 0 {
+		e.Covered, e.Policy = true, "Middleware "+strings.Join(logins, ", ")
+		return e
+	}
+	e.Gaps = gaps
+	return e
+}
+
+// filters are the Middlewares a rule's ExtensionRef filters name, in order, as the qualified
+// names Traefik gives them; mirror names a RequestMirror filter (which copies requests, session
+// cookies included, to another backend), "" when none.
+func (l *gatewayLogin) filters(namespace string, fs []gatewayv1.HTTPRouteFilter, where string) ([]router.Ref, string) {
+	var refs []router.Ref
+	mirror := ""
+	for j, f := range fs {
+		field := fmt.Sprintf("%s.filters[%d]", where, j)
+		switch f.Type {
+		case gatewayv1.HTTPRouteFilterExtensionRef:
+			if f.ExtensionRef != nil && string(f.ExtensionRef.Group) == router.GroupVersion.Group && string(f.ExtensionRef.Kind) == "Middleware" {
+				refs = append(refs, router.Ref{Name: router.CRDID(namespace, string(f.ExtensionRef.Name)) + "@" + router.ProviderCRD, Field: field})
+			}
+		case gatewayv1.HTTPRouteFilterRequestMirror:
+			mirror = field
+		}
+	}
+	return refs, mirror
+}
+
+// mirrorBeforeLogin: a RequestMirror filter comes before the first ExtensionRef filter.
+func mirrorBeforeLogin(fs []gatewayv1.HTTPRouteFilter) bool {
+	for _, f := range fs {
+		switch f.Type {
+		case gatewayv1.HTTPRouteFilterRequestMirror:
+			return true
+		case gatewayv1.HTTPRouteFilterExtensionRef:
+			return false
+		}
+	}
+	return false
+}
