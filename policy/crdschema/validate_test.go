@@ -74,6 +74,11 @@ func TestValidate(t *testing.T) {
 			want: []string{"metadata: Invalid value: json: cannot unmarshal array into Go struct field ObjectMeta.labels of type map[string]string"},
 		},
 		"VirtualService v1alpha3": {file: "virtualservice-v1alpha3.yaml"},
+		"Traefik IngressRoute":    {file: "ingressroute.yaml"},
+		"Traefik forwardAuth address misspelt": {
+			file: "middleware-forwardauth-typo.yaml",
+			want: []string{"spec.forwardAuth.adress: " + undeclared},
+		},
 		"VirtualService destination outside route": {
 			file: "virtualservice-destination-outside-route.yaml",
 			want: []string{"spec.http[0].destination: " + undeclared},

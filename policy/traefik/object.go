@@ -123,13 +123,69 @@ func (t *Target) relateRoutes(ir *router.IngressRoute, in *input, c policy.Clust
 	x := index(c)
 	for i := range in.Routes {
 		r := &in.Routes[i]
-		refs, skipped := t.traefik.RouteMiddlewares(ir.Namespace, ir.Spec.Routes[r.index].Middlewares, r.Field)
+		paths, skipped := t.paths(c, ir, r.index, r.Field, 0)
 		r.Skipped = skipped
 		r.EntryPoints = nil
-		if skipped == "" {
-			r.EntryPoints = t.traefik.Serve(x, ir.Spec.EntryPoints, "spec.entryPoints", refs)
+		for _, p := range paths {
+			r.EntryPoints = append(r.EntryPoints, t.traefik.Serve(x, p.entries, "spec.entryPoints", p.refs)...)
 		}
 	}
+}
+
+// path is one way a request reaches a route: the entrypoints of the root router it comes
+// through, and the middlewares it runs on the way (the root's, then each child's).
+type path struct {
+	entries []string
+	refs    []router.Ref
+}
+
+// maxDepth bounds the parents followed (Traefik refuses a cycle; privgate stops early and skips).
+const maxDepth = 8
+
+// paths are the ways a request reaches route n of ir, and why Traefik builds none ("" when it
+// does). A root route is reached on its entrypoints through its own middlewares. A child route
+// (spec.parentRefs) is no root router: entrypoints are refused on it, and it is reached through
+// every route of each parent, whose middlewares run first (resolveParentRouterNames,
+// pkg/provider/kubernetes/crd/kubernetes_http.go; pkg/server/router/router.go). A parent not
+// stored (or not in view) makes Traefik skip the child: nothing is served through it.
+func (t *Target) paths(c policy.Cluster, ir *router.IngressRoute, n int, field string, depth int) ([]path, string) {
+	refs, skipped := t.traefik.RouteMiddlewares(ir.Namespace, ir.Spec.Routes[n].Middlewares, field)
+	if skipped != "" {
+		return nil, skipped
+	}
+	if len(ir.Spec.ParentRefs) == 0 {
+		return []path{{entries: ir.Spec.EntryPoints, refs: refs}}, ""
+	}
+	if len(ir.Spec.EntryPoints) > 0 {
+		return nil, "spec.entryPoints: a child IngressRoute (spec.parentRefs) cannot name entrypoints, so Traefik disables its routers"
+	}
+	if depth >= maxDepth || c == nil {
+		return nil, "spec.parentRefs: its parents are not in view"
+	}
+	var out []path
+	for _, ref := range ir.Spec.ParentRefs {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = ir.Namespace
+		}
+		if ns != ir.Namespace && !t.traefik.AllowCrossNamespace {
+			return nil, "spec.parentRefs: IngressRoute " + ns + "/" + ref.Name + " is in another namespace, which allowCrossNamespace false refuses"
+		}
+		parent, ok := c.Get(router.IngressRouteKind.GroupKind(), ns, ref.Name).(*router.IngressRoute)
+		if !ok {
+			return nil, "spec.parentRefs: IngressRoute " + ns + "/" + ref.Name + " does not exist"
+		}
+		for i := range parent.Spec.Routes {
+			via, skipped := t.paths(c, parent, i, field, depth+1)
+			if skipped != "" {
+				continue // that parent route is not built: nothing reaches the child through it
+			}
+			for _, p := range via {
+				out = append(out, path{entries: p.entries, refs: append(slices.Clip(p.refs), refs...)})
+			}
+		}
+	}
+	return out, ""
 }
 
 func index(c policy.Cluster) router.Index {
@@ -219,9 +275,12 @@ func (t *Target) routers(c policy.Cluster) []storedRouter {
 		}
 		for i, r := range ir.Spec.Routes {
 			hosts := t.private(router.ParseMatch(r.Match))
-			refs, skipped := t.traefik.RouteMiddlewares(ir.Namespace, r.Middlewares, "")
-			if len(hosts) > 0 && skipped == "" {
-				out = append(out, storedRouter{fmt.Sprintf("IngressRoute %s/%s spec.routes[%d]", ir.Namespace, ir.Name, i), hosts, ir.Spec.EntryPoints, refs})
+			if len(hosts) == 0 {
+				continue
+			}
+			paths, _ := t.paths(c, ir, i, "", 0)
+			for _, p := range paths {
+				out = append(out, storedRouter{fmt.Sprintf("IngressRoute %s/%s spec.routes[%d]", ir.Namespace, ir.Name, i), hosts, p.entries, p.refs})
 			}
 		}
 	}

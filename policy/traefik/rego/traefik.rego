@@ -86,7 +86,7 @@ deny contains violation("traefik-tls-missing", hosts_text(r), "spec.tls", msg) i
 warn contains violation("traefik-route-skipped", hosts_text(r), r.field, msg) if {
 	some r in input.routes
 	r.skipped
-	msg := sprintf("Traefik skips this route (%s), so it serves nothing; reference a Middleware of the route's own namespace", [r.skipped])
+	msg := sprintf("Traefik skips this route (%s), so it serves nothing; fix that reference", [r.skipped])
 }
 
 deny contains violation("traefik-tcp-private", concat(",", r.hosts), sprintf("%s.match", [r.field]), msg) if {
