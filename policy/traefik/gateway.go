@@ -1,6 +1,7 @@
 package traefik
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,24 +91,16 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 	for i, rule := range route.Spec.Rules {
 		where := fmt.Sprintf("spec.rules[%d]", i)
 		refs, mirror := l.filters(route.Namespace, rule.Filters, where)
+		// One gap per rule: the first entrypoint where its chain fails (Traefik serves a rule's
+		// router on every entrypoint; their own middlewares come first).
 		for _, ep := range l.settings.Serve(l.index, nil, where, refs) {
-			c := ep.Chain
-			switch {
-			case mirror != "" && (c.Login < 0 || mirrorBeforeLogin(rule.Filters)):
-				gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-mirror", RouteRule: where, Listener: ep.Name, Detail: mirror})
-			case c.Login < 0:
-				gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-no-login", RouteRule: where, Listener: ep.Name})
-			default:
-				for _, o := range c.Links[c.Login].Objects {
-					if !slices.Contains(logins, o) {
-						logins = append(logins, o)
-					}
-				}
-				for _, link := range c.Links[:c.Login] {
-					if !link.Safe {
-						gaps = append(gaps, gatewayapi.Gap{Reason: "traefik-chain-order", RouteRule: where, Listener: ep.Name, Detail: link.ID})
-						break
-					}
+			if g, ok := l.gap(ep.Chain, rule.Filters, where, mirror); ok {
+				gaps = append(gaps, g)
+				break
+			}
+			for _, o := range ep.Chain.Links[ep.Chain.Login].Objects {
+				if !slices.Contains(logins, o) {
+					logins = append(logins, o)
 				}
 			}
 		}
@@ -117,7 +110,42 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		return e
 	}
 	e.Gaps = gaps
+	e.Fix = LoginMiddleware(route.Namespace, l.settings.AuthAddress)
 	return e
+}
+
+// LoginMiddleware is a login Middleware for a namespace's routes (an ExtensionRef filter names
+// one of the route's own namespace), as one line of JSON.
+func LoginMiddleware(namespace, address string) string {
+	b, err := json.Marshal(map[string]any{
+		"apiVersion": router.GroupVersion.String(), "kind": "Middleware",
+		"metadata": map[string]any{"name": LoginMiddlewareName, "namespace": namespace},
+		"spec":     map[string]any{"forwardAuth": map[string]any{"address": address}},
+	})
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// LoginMiddlewareName names the login Middleware privgate suggests (and privgate migrate writes)
+// in a namespace.
+const LoginMiddlewareName = "privgate-login"
+
+// gap is why a rule's chain on one entrypoint leaves the host without login, if it does.
+func (l *gatewayLogin) gap(c router.Chain, filters []gatewayv1.HTTPRouteFilter, where, mirror string) (gatewayapi.Gap, bool) {
+	switch {
+	case mirror != "" && (c.Login < 0 || mirrorBeforeLogin(filters)):
+		return gatewayapi.Gap{Reason: "traefik-mirror", RouteRule: where, Detail: mirror}, true
+	case c.Login < 0:
+		return gatewayapi.Gap{Reason: "traefik-no-login", RouteRule: where}, true
+	}
+	for _, link := range c.Links[:c.Login] {
+		if !link.Safe {
+			return gatewayapi.Gap{Reason: "traefik-chain-order", RouteRule: where, Detail: link.ID}, true
+		}
+	}
+	return gatewayapi.Gap{}, false
 }
 
 // filters are the Middlewares a rule's ExtensionRef filters name, in order, as the qualified

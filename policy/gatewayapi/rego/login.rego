@@ -9,7 +9,10 @@ why(e) := concat("; ", [gap(g, e.host) | some g in e.gaps]) if {
 	count(e.gaps) > 0
 } else := "no login policy applies there"
 
-where(g) := sprintf("on %s (listener %s)", [g.routeRule, object.get(g, "listener", "")]) if {
+where(g) := sprintf("on %s (listener %s)", [g.routeRule, g.listener]) if {
+	object.get(g, "routeRule", "") != ""
+	object.get(g, "listener", "") != ""
+} else := sprintf("on %s", [g.routeRule]) if {
 	object.get(g, "routeRule", "") != ""
 } else := sprintf("on listener %s", [g.listener]) if {
 	object.get(g, "listener", "") != ""

@@ -98,7 +98,7 @@ narrowing(n, _) := sprintf("notHosts %q leaves it out", [object.get(n, "value", 
 problems contains violation("gateway-login", e.host, e.field, msg) if {
 	some e in unprotected
 	not e.uncheckable
-	msg := sprintf("is published through %s on pods %s without login: %s. Apply: %s", [e.gateway, e.workload, why(e), e.fix])
+	msg := sprintf("is published through %s on pods %s without login: %s%s", [e.gateway, e.workload, why(e), apply(e)])
 }
 
 problems contains violation("gateway-unsupported", e.host, e.field, msg) if {
@@ -174,7 +174,7 @@ problems contains violation("authz-selector-and-targetrefs", "", "spec.selector"
 problems contains violation("authz-uncovers", e.host, "", msg) if {
 	input.object.kind == "AuthorizationPolicy"
 	some e in input.uncovered
-	msg := sprintf("this change leaves %s, published by %s through %s on pods %s, without login: %s. Cover it first: %s", [e.host, e.by, e.gateway, e.workload, why(e), object.get(e, "fix", "")])
+	msg := sprintf("this change leaves %s, published by %s through %s on pods %s, without login: %s%s", [e.host, e.by, e.gateway, e.workload, why(e), cover_first(e)])
 }
 
 # A gateway written (created under routes that name it, or moved to other pods) publishes the
@@ -182,7 +182,7 @@ problems contains violation("authz-uncovers", e.host, "", msg) if {
 problems contains violation("gateway-uncovers", e.host, "", msg) if {
 	input.object.kind == "Gateway"
 	some e in input.uncovered
-	msg := sprintf("this change publishes %s, routed by %s, on pods %s without login: %s. Cover it first: %s", [e.host, e.by, e.workload, why_gateway(e), object.get(e, "fix", "")])
+	msg := sprintf("this change publishes %s, routed by %s, on pods %s without login: %s%s", [e.host, e.by, e.workload, why_gateway(e), cover_first(e)])
 }
 
 why_gateway(e) := unchecked(e) if {
@@ -199,3 +199,13 @@ cautions contains violation("authz-dry-run", "", "metadata.annotations", msg) if
 	input.policy.dryRun
 	msg := "istio.io/dry-run is true: the policy only logs what it would do and keeps no one out"
 }
+
+# The policy that would cover an exposure, when privgate has one to suggest (a missing one must
+# never silence the finding).
+apply(e) := sprintf(". Apply: %s", [e.fix]) if object.get(e, "fix", "") != ""
+
+else := "."
+
+cover_first(e) := sprintf(". Cover it first: %s", [e.fix]) if object.get(e, "fix", "") != ""
+
+else := "."
