@@ -29,16 +29,22 @@ type Implementation struct {
 	// a generated Gateway names the class, and the output is judged as if it exists.
 	GatewayClass, Controller string
 	// Groups says whether oauth2-proxy's allowed_groups can travel per route there. Istio's
-	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL; a Traefik
-	// Middleware's forwardAuth address can carry the query.
+	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL, and so
+	// does the login Middleware privgate judges on Traefik (its address is traefik.authAddress,
+	// exactly): none does yet.
 	Groups bool
+	// LoginFilter: the login is named in each rule of a protected route (Traefik: an
+	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), so migrate
+	// writes the filter and the Middleware; elsewhere the login is a policy of its own, which
+	// the implementation's target suggests.
+	LoginFilter bool
 }
 
 // Implementations are the ones --to names.
 var Implementations = []Implementation{
 	{Name: "istio", GatewayClass: "istio", Controller: "istio.io/gateway-controller"},
 	{Name: "envoy-gateway", GatewayClass: "eg", Controller: "gateway.envoyproxy.io/gatewayclass-controller"},
-	{Name: "traefik", GatewayClass: "traefik", Controller: "traefik.io/gateway-controller", Groups: true},
+	{Name: "traefik", GatewayClass: "traefik", Controller: "traefik.io/gateway-controller", LoginFilter: true},
 }
 
 // Lookup is the implementation --to names.
@@ -69,7 +75,13 @@ type Options struct {
 	GroupsAnnotation string
 	// PortNumber finds the number of a Service's named port, where the Service is in view.
 	PortNumber func(namespace, service, port string) (int32, bool)
+	// AuthAddress is where the login Middleware forwards (traefik.authAddress), for an
+	// implementation with LoginFilter.
+	AuthAddress string
 }
+
+// LoginMiddleware names the login Middleware migrate writes in each namespace (Traefik).
+const LoginMiddleware = "privgate-login"
 
 // GatewayName names the Gateway generated in each namespace.
 const GatewayName = "privgate-migrated"
@@ -88,8 +100,10 @@ func (n Note) String() string { return fmt.Sprintf("%s %s: %s", n.Ingress, n.Fie
 type Result struct {
 	Gateways []*gatewayv1.Gateway
 	Routes   []Route
-	Notes    []Note
-	Refused  []Note
+	// Logins are the login objects migrate writes itself (Traefik's Middlewares), by namespace.
+	Logins  []map[string]any
+	Notes   []Note
+	Refused []Note
 }
 
 // Route is one HTTPRoute written, with the Ingress it comes from (namespace/name).
@@ -101,12 +115,19 @@ type Route struct {
 // Ingresses migrates each Ingress; one that cannot move whole is refused, and the others still
 // move.
 func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
-	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}}
+	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}, logins: map[string]bool{}}
 	for _, ing := range ings {
 		m.ingress(ing)
 	}
 	for _, ns := range slices.Sorted(maps.Keys(m.gateways)) {
 		m.res.Gateways = append(m.res.Gateways, m.gateways[ns])
+	}
+	for _, ns := range slices.Sorted(maps.Keys(m.logins)) {
+		m.res.Logins = append(m.res.Logins, map[string]any{
+			"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+			"metadata": map[string]any{"name": LoginMiddleware, "namespace": ns},
+			"spec":     map[string]any{"forwardAuth": map[string]any{"address": o.AuthAddress}},
+		})
 	}
 	return m.res
 }
@@ -115,6 +136,7 @@ type migration struct {
 	o        Options
 	res      Result
 	gateways map[string]*gatewayv1.Gateway // generated, by namespace
+	logins   map[string]bool               // namespaces whose routes name the login Middleware
 }
 
 // ingress migrates one Ingress: every problem is found before anything is written, so that a
@@ -129,8 +151,19 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 		return
 	}
 	m.res.Notes = append(m.res.Notes, notes...)
+	protected := m.o.To.LoginFilter && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
 	for _, r := range routes {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{m.parent(ing)}
+		if protected {
+			// The login first in every rule: Traefik runs a rule's filters in order.
+			for i := range r.Spec.Rules {
+				r.Spec.Rules[i].Filters = append([]gatewayv1.HTTPRouteFilter{{
+					Type:         gatewayv1.HTTPRouteFilterExtensionRef,
+					ExtensionRef: &gatewayv1.LocalObjectReference{Group: "traefik.io", Kind: "Middleware", Name: LoginMiddleware},
+				}}, r.Spec.Rules[i].Filters...)
+			}
+			m.logins[ing.Namespace] = true
+		}
 		m.res.Routes = append(m.res.Routes, Route{r, id})
 	}
 	if m.o.Gateway == nil {

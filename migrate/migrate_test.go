@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -37,6 +38,11 @@ func summary(t *testing.T, r Result) string {
 	for _, rt := range r.Routes {
 		spec, _ := json.Marshal(rt.Route.Spec)
 		b.WriteString("route " + rt.Route.Namespace + "/" + rt.Route.Name + " from " + rt.From + " " + string(spec) + "\n")
+	}
+	for _, l := range r.Logins {
+		meta := l["metadata"].(map[string]any)
+		fa := l["spec"].(map[string]any)["forwardAuth"].(map[string]any)
+		b.WriteString(fmt.Sprintf("login %s/%s %s\n", meta["namespace"], meta["name"], fa["address"]))
 	}
 	for _, n := range r.Notes {
 		b.WriteString("note " + n.String() + "\n")
@@ -98,10 +104,14 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{"refused ns/app metadata.annotations[nginx.ingress.kubernetes.io/auth-url]: allowed groups /sre narrow who gets in, and istio sends every route to one fixed login URL"}},
-		{"groups: kept where it has them", with(func(o *Options) { o.To = traefik }), `
-metadata: {name: app, namespace: ns, annotations: {privgate.io/allowed-groups: /sre}}
+		{"traefik: the login Middleware named first in every rule of a protected route", with(func(o *Options) {
+			o.To = traefik
+			o.AuthAddress = "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"
+		}), `
+metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
-			[]string{"gateway ns/privgate-migrated class=traefik"}},
+			[]string{`"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login"}}]`,
+				"login ns/privgate-login http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}},
 		{"a resource backend: refused, nothing written", base, `
 metadata: {name: app, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,

@@ -56,6 +56,9 @@ func newMigrateCommand() *cobra.Command {
 			}
 			opts.AnnotationPrefix = targets.IngressSettings(s.cfg).AnnotationPrefix
 			opts.GroupsAnnotation = s.cfg.Groups.Annotation
+			if opts.AuthAddress = targets.TraefikAuthAddress(s.cfg); impl.LoginFilter && opts.AuthAddress == "" {
+				return usageError("--to %s: the login Middleware forwards to traefik.authAddress, and %s has no traefik section", impl.Name, config)
+			}
 			var inputs []object
 			if len(files) > 0 {
 				inputs = readManifests(files, cmd.InOrStdin(), config)
@@ -114,6 +117,16 @@ func runMigration(ctx context.Context, rev *policy.Reviewer, inputs []object, op
 	out, err := migratedObjects(res)
 	if err != nil {
 		return err
+	}
+	for _, l := range res.Logins {
+		raw, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		meta := l["metadata"].(map[string]any)
+		ns := meta["namespace"].(string)
+		out = append([]object{{File: "Login for the migrated routes of namespace " + ns + ": their rules name it first (ExtensionRef)",
+			Kind: l["kind"].(string), APIVersion: l["apiVersion"].(string), Namespace: ns, Name: meta["name"].(string), Raw: raw}}, out...)
 	}
 	// The output judged as the cluster will hold it: beside the other inputs, the GatewayClass
 	// the implementation installs (unless one of that name is in view), and the login the

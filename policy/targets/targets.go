@@ -12,6 +12,7 @@ import (
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
 	"github.com/privgate/privgate/policy/traefik"
+	"github.com/privgate/privgate/policy/traefik/router"
 )
 
 // Plugins are the registered targets, in the order their findings are listed.
@@ -63,4 +64,13 @@ func IngressSettings(cfg *policy.Config) *ingress.Settings {
 	s := &ingress.Settings{}
 	s.Default(cfg)
 	return s
+}
+
+// TraefikAuthAddress is traefik.authAddress under cfg, "" without a traefik section (privgate
+// migrate writes the login Middleware of Traefik's routes with it).
+func TraefikAuthAddress(cfg *policy.Config) string {
+	if s, ok := policy.Settings[*router.Settings](cfg, router.Key); ok {
+		return s.AuthAddress
+	}
+	return ""
 }
