@@ -3,8 +3,14 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,6 +24,9 @@ import (
 // audit agree (docs/traefik.md). No Traefik runs here: the objects are what it would read.
 func TestTraefik(t *testing.T) {
 	config := c.example("traefik/privgate.yaml")
+	// The real Traefik of the last subtest, started (if no test has yet) while privgate still
+	// judges with the default config its start-up checks the webhooks against.
+	d := c.dataPath(t)
 	c.restart(t, config, "--metrics-bind-address", "0", "--discovery-interval", "1s")
 	defer c.restoreDefault(t)
 	if err := c.registerWebhooks(); err != nil {
@@ -120,6 +129,79 @@ func TestTraefik(t *testing.T) {
 		_, stderr, code := c.run("", "-n", "traefik", "delete", "middleware", "oauth2-proxy", "--dry-run=server")
 		if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "Ingress observability/grafana") {
 			t.Errorf("deleting the Ingress's login: exit %d: %s", code, stderr)
+		}
+	})
+
+	t.Run("a bare Ingress, protected by privgate, is served behind the login by a real Traefik", func(t *testing.T) {
+		// The same cluster, with the login at the data path's oauth2-proxy: Traefik reaches it.
+		authAddress := fmt.Sprintf("http://%s:%d/oauth2/auth", d.ip, d.oauth2)
+		raw, err := os.ReadFile(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := strings.NewReplacer(
+			"authAddress: http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth", "authAddress: "+authAddress,
+			"loginMiddleware: traefik/oauth2-proxy", "loginMiddleware: "+loginNamespace+"/login-k3s",
+			"file: ../groups.txt", "file: "+c.example("groups.txt"),
+		).Replace(string(raw))
+		path := filepath.Join(c.work, "privgate-k3s.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.restart(t, path, "--metrics-bind-address", "0", "--discovery-interval", "1s")
+		if err := c.registerWebhooks(); err != nil {
+			t.Fatal(err)
+		}
+		const ns, host = "k3s", "k3s-app.private.example.com"
+		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
+			t.Fatal(stderr)
+		}
+		defer c.run("", "delete", "namespace", ns, "--wait=false")
+		login := fmt.Sprintf("apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: login-k3s, namespace: %s}\nspec:\n  forwardAuth: {address: %q}\n", loginNamespace, authAddress)
+		if _, stderr, code := c.run(login+d.backend(t, ns, "app"), "apply", "-f", "-"); code != 0 {
+			t.Fatal(stderr)
+		}
+		// No class, no annotation: the API server sets k3s's default class, privgate the rest.
+		bare := fmt.Sprintf("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: app, namespace: %s}\nspec:\n  rules:\n  - host: %s\n    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}\n", ns, host)
+		if err := c.eventually(20*time.Second, func() error {
+			if _, stderr, code := c.run(bare, "apply", "-f", "-"); code != 0 {
+				return fmt.Errorf("refused: %s", stderr)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, c.privgateLogs())
+		}
+		ann, _, _ := c.ingress(t, ns, "app")
+		if got := ann["traefik.ingress.kubernetes.io/router.middlewares"]; got != loginNamespace+"-login-k3s@kubernetescrd" {
+			t.Fatalf("stored router.middlewares %q", got)
+		}
+		// router.tls: Traefik serves the router over TLS only (with its default certificate, the
+		// Secret cert-manager would issue not being there), on the data path's entrypoint.
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true}, //nolint:gosec // Traefik's default certificate
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, d.traefik)
+			},
+		}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		var status int
+		var body string
+		if err := c.eventually(30*time.Second, func() error {
+			resp, err := client.Get("https://" + host + "/")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			status, body = resp.StatusCode, strings.TrimSpace(string(b))
+			if status == http.StatusNotFound {
+				return fmt.Errorf("not routed yet: %d", status)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, d.logs("traefik"))
+		}
+		if status != http.StatusUnauthorized || body == "app app" {
+			t.Errorf("anonymous https://%s/: %d %q, want oauth2-proxy's 401, never the app", host, status, body)
 		}
 	})
 
