@@ -9,8 +9,11 @@
 package migrate
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -29,9 +32,8 @@ type Implementation struct {
 	// a generated Gateway names the class, and the output is judged as if it exists.
 	GatewayClass, Controller string
 	// Groups says whether oauth2-proxy's allowed_groups can travel per route there. Istio's
-	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL, and so
-	// does the login Middleware privgate judges on Traefik (its address is traefik.authAddress,
-	// exactly): none does yet.
+	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL; a Traefik
+	// login Middleware's address can carry the query (one Middleware per set of groups).
 	Groups bool
 	// LoginFilter: the login is named in each rule of a protected route (Traefik: an
 	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), so migrate
@@ -44,7 +46,7 @@ type Implementation struct {
 var Implementations = []Implementation{
 	{Name: "istio", GatewayClass: "istio", Controller: "istio.io/gateway-controller"},
 	{Name: "envoy-gateway", GatewayClass: "eg", Controller: "gateway.envoyproxy.io/gatewayclass-controller"},
-	{Name: "traefik", GatewayClass: "traefik", Controller: "traefik.io/gateway-controller", LoginFilter: true},
+	{Name: "traefik", GatewayClass: "traefik", Controller: "traefik.io/gateway-controller", LoginFilter: true, Groups: true},
 }
 
 // Lookup is the implementation --to names.
@@ -115,18 +117,19 @@ type Route struct {
 // Ingresses migrates each Ingress; one that cannot move whole is refused, and the others still
 // move.
 func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
-	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}, logins: map[string]bool{}}
+	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}, logins: map[string]string{}}
 	for _, ing := range ings {
 		m.ingress(ing)
 	}
 	for _, ns := range slices.Sorted(maps.Keys(m.gateways)) {
 		m.res.Gateways = append(m.res.Gateways, m.gateways[ns])
 	}
-	for _, ns := range slices.Sorted(maps.Keys(m.logins)) {
+	for _, key := range slices.Sorted(maps.Keys(m.logins)) {
+		ns, name, _ := strings.Cut(key, "/")
 		m.res.Logins = append(m.res.Logins, map[string]any{
 			"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
-			"metadata": map[string]any{"name": LoginMiddleware, "namespace": ns},
-			"spec":     map[string]any{"forwardAuth": map[string]any{"address": o.AuthAddress}},
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec":     map[string]any{"forwardAuth": map[string]any{"address": m.logins[key]}},
 		})
 	}
 	return m.res
@@ -136,7 +139,7 @@ type migration struct {
 	o        Options
 	res      Result
 	gateways map[string]*gatewayv1.Gateway // generated, by namespace
-	logins   map[string]bool               // namespaces whose routes name the login Middleware
+	logins   map[string]string             // the login Middlewares routes name (namespace/name) and their address
 }
 
 // ingress migrates one Ingress: every problem is found before anything is written, so that a
@@ -152,6 +155,7 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 	}
 	m.res.Notes = append(m.res.Notes, notes...)
 	protected := m.o.To.LoginFilter && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
+	login, address := m.loginFor(ing)
 	for _, r := range routes {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{m.parent(ing)}
 		if protected {
@@ -159,10 +163,10 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 			for i := range r.Spec.Rules {
 				r.Spec.Rules[i].Filters = append([]gatewayv1.HTTPRouteFilter{{
 					Type:         gatewayv1.HTTPRouteFilterExtensionRef,
-					ExtensionRef: &gatewayv1.LocalObjectReference{Group: "traefik.io", Kind: "Middleware", Name: LoginMiddleware},
+					ExtensionRef: &gatewayv1.LocalObjectReference{Group: "traefik.io", Kind: "Middleware", Name: gatewayv1.ObjectName(login)},
 				}}, r.Spec.Rules[i].Filters...)
 			}
-			m.logins[ing.Namespace] = true
+			m.logins[ing.Namespace+"/"+login] = address
 		}
 		m.res.Routes = append(m.res.Routes, Route{r, id})
 	}
@@ -172,6 +176,30 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 		m.res.Notes = append(m.res.Notes, Note{id, "spec.tls", fmt.Sprintf("attached to Gateway %s: its listeners must admit routes from namespace %s and hold certificates for %s", m.o.Gateway, ing.Namespace, strings.Join(hostsOf(ing), ", "))})
 	}
 }
+
+// loginFor is the login Middleware an Ingress's routes name, and where it forwards: the
+// namespace's privgate-login, or, for an Ingress allowing some groups (auth-url's
+// allowed_groups, which privgate's mutation sets from the groups annotation), one of its own
+// per set of groups, forwarding with that query (oauth2-proxy then refuses everyone else).
+func (m *migration) loginFor(ing *networkingv1.Ingress) (name, address string) {
+	groups := allowedGroups(ing.Annotations[m.o.AnnotationPrefix+"/auth-url"])
+	if groups == "" {
+		groups = strings.Join(strings.Fields(strings.ReplaceAll(ing.Annotations[m.o.GroupsAnnotation], ",", " ")), ",")
+	}
+	if groups == "" {
+		return LoginMiddleware, m.o.AuthAddress
+	}
+	sum := sha256.Sum256([]byte(groups))
+	query := url.Values{"allowed_groups": {groups}}.Encode()
+	if queryPlain.MatchString(groups) {
+		query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
+	}
+	return fmt.Sprintf("%s-%x", LoginMiddleware, sum[:4]), m.o.AuthAddress + "?" + query
+}
+
+// queryPlain are group lists that travel in a query as they are (the characters privgate's
+// group-chars rule admits, and the list's commas).
+var queryPlain = regexp.MustCompile(`^[-._~a-zA-Z0-9/:,]+$`)
 
 // parent is the Gateway an Ingress's routes attach to.
 func (m *migration) parent(ing *networkingv1.Ingress) gatewayv1.ParentReference {

@@ -112,6 +112,14 @@ metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/a
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{`"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login"}}]`,
 				"login ns/privgate-login http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}},
+		{"traefik: allowed groups travel in a login Middleware of their own", with(func(o *Options) {
+			o.To = traefik
+			o.AuthAddress = "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"
+		}), `
+metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre,/developers"}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-`,
+				"http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/sre,/developers"}},
 		{"a resource backend: refused, nothing written", base, `
 metadata: {name: app, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,

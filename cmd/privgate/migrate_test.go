@@ -53,6 +53,21 @@ func TestMigrateThenCheck(t *testing.T) {
 	}
 }
 
+// TestMigrateGroupsToTraefik: Grafana's allowed groups travel to Traefik in a login Middleware
+// of their own, which privgate check takes as the login.
+func TestMigrateGroupsToTraefik(t *testing.T) {
+	config := migrateConfig(t)
+	code, stdout, stderr := runCmd(t, "migrate", "--to", "traefik", "--config", config, "-f", "../../examples/admitted/grafana.yaml")
+	if code != 0 || !strings.Contains(stdout, "/oauth2/auth?allowed_groups=/developers,/sre") {
+		t.Fatalf("migrate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "migrated.yaml")
+	writeFile(t, out, stdout)
+	if code, checked, _ := runCmd(t, "check", "--config", config, "-f", out); code != 0 || strings.Contains(checked, "[") {
+		t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
+	}
+}
+
 // migrateConfig is the examples' config with a traefik section (the login Middleware's address).
 func migrateConfig(t *testing.T) string {
 	t.Helper()

@@ -166,7 +166,7 @@ func (s *Settings) judge(m *Middleware) (login, safe bool) {
 	t := m.Spec.Types[0]
 	switch {
 	case m.Spec.ForwardAuth != nil:
-		return m.Spec.ForwardAuth.Address == s.AuthAddress, false
+		return s.IsLogin(m.Spec.ForwardAuth.Address), false
 	case m.Spec.Errors != nil:
 		// The errors page answers the login's refusals: harmless from the login's own Service
 		// (oauth2-proxy's documented Traefik setup), exposing from an app.
@@ -179,6 +179,33 @@ func (s *Settings) judge(m *Middleware) (login, safe bool) {
 		return false, ok && ns == lns && svc.Name == lname && (svc.Kind == "" || svc.Kind == "Service")
 	}
 	return false, safeTypes[t]
+}
+
+// IsLogin reports whether a forwardAuth address is the login: traefik.authAddress itself, or
+// it with a query of oauth2-proxy's own narrowing parameters only (allowed_groups,
+// allowed_emails, each at most once), which lets fewer people in, never more. URLs are
+// compared by their parts, not as prefixes: another scheme, host, port, path, a userinfo or a
+// fragment is another endpoint.
+func (s *Settings) IsLogin(address string) bool {
+	if address == s.AuthAddress {
+		return true
+	}
+	u, err := url.Parse(address)
+	want, werr := url.Parse(s.AuthAddress)
+	if err != nil || werr != nil || u.User != nil || u.Fragment != "" || want.RawQuery != "" ||
+		!strings.EqualFold(u.Scheme, want.Scheme) || !strings.EqualFold(u.Host, want.Host) || u.Path != want.Path || u.RawPath != want.RawPath {
+		return false
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || len(q) == 0 {
+		return false
+	}
+	for k, vs := range q {
+		if (k != "allowed_groups" && k != "allowed_emails") || len(vs) != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // authService is the Service (namespace, name) authAddress names through cluster DNS

@@ -200,3 +200,29 @@ func FuzzParseMatch(f *testing.F) {
 		}
 	})
 }
+
+// TestIsLogin: the login's address, or it narrowed by oauth2-proxy's own parameters; nothing
+// that reaches another endpoint or widens who gets in.
+func TestIsLogin(t *testing.T) {
+	s := &router.Settings{AuthAddress: "http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth"}
+	for address, want := range map[string]bool{
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth":                                     true,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre":                 true,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre,/developers":     true,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_emails=a@example.com":        true,
+		"HTTP://OAUTH2-PROXY.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre":                 true,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?":                                    false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?skip=1":                              false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/a&allowed_groups=/b": false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth/x?allowed_groups=/sre":               false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4181/oauth2/auth?allowed_groups=/sre":                 false,
+		"https://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre":                false,
+		"http://me@oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre":              false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth?allowed_groups=/sre#x":               false,
+		"http://oauth2-proxy.oauth2-proxy.svc.cluster.local.evil.io:4180/oauth2/auth?allowed_groups=/sre":         false,
+	} {
+		if got := s.IsLogin(address); got != want {
+			t.Errorf("IsLogin(%q) = %v, want %v", address, got, want)
+		}
+	}
+}
