@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 
@@ -163,6 +164,9 @@ type Related interface {
 // (metadata.managedFields) left out: what a target that reads the object as written, rather
 // than as its Go types print it back, gives the policy (Object.JSON).
 func WithoutManagedFields(raw []byte) ([]byte, error) {
+	if !bytes.Contains(raw, []byte(`"managedFields"`)) {
+		return raw, nil // nothing to leave out: no decode
+	}
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package traefik_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -43,12 +42,7 @@ func BenchmarkRoute(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			r, route, _ := zone(b, n)
-			b.ReportAllocs()
-			for b.Loop() {
-				if d, err := r.Validate(context.Background(), route); err != nil || !d.Allowed {
-					b.Fatal(err, d)
-				}
-			}
+			testutil.BenchValidate(b, r, route, true)
 		})
 	}
 }
@@ -59,12 +53,7 @@ func BenchmarkMiddlewareDelete(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			r, _, deletion := zone(b, n)
-			b.ReportAllocs()
-			for b.Loop() {
-				if d, err := r.Validate(context.Background(), deletion); err != nil || d.Allowed {
-					b.Fatal(err, d)
-				}
-			}
+			testutil.BenchValidate(b, r, deletion, false)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package traefik
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -94,26 +93,11 @@ func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := withoutManagedFields(raw)
+	doc, err := policy.WithoutManagedFields(raw)
 	if err != nil {
 		return nil, err
 	}
 	return &object{t: t, kind: gk, typed: typed, doc: doc}, nil
-}
-
-// withoutManagedFields is the object as the policy reads it.
-func withoutManagedFields(raw []byte) ([]byte, error) {
-	if !bytes.Contains(raw, []byte(`"managedFields"`)) {
-		return raw, nil
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if m, ok := doc["metadata"].(map[string]any); ok {
-		delete(m, "managedFields")
-	}
-	return json.Marshal(doc)
 }
 
 // Webhooks: routes to the validating webhook that fails closed (a private host is never

@@ -348,3 +348,14 @@ func Store(t testing.TB, r *policy.Reviewer, x *policy.Index, docs ...[]byte) {
 		}
 	}
 }
+
+// BenchValidate judges req in b's loop, failing on an error or a verdict other than allowed.
+func BenchValidate(b *testing.B, r *policy.Reviewer, req policy.Request, allowed bool) {
+	b.Helper()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := r.Validate(context.Background(), req); err != nil || d.Allowed != allowed {
+			b.Fatal(err, d)
+		}
+	}
+}
