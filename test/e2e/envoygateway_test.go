@@ -94,20 +94,12 @@ func TestEnvoyGateway(t *testing.T) {
 		"crd/securitypolicies.gateway.envoyproxy.io", "crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io"); code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, ns := range []string{"eg-edge", "eg-apps", "oauth2-proxy"} {
-		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
-			t.Fatal(stderr)
-		}
-	}
+	c.namespaces(t, "eg-edge", "eg-apps", "oauth2-proxy")
 	if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
 		t.Fatal(stderr)
 	}
 	defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait=false")
-	apply := func(doc string, args ...string) (string, int) {
-		t.Helper()
-		_, stderr, code := c.run(doc, append([]string{"apply", "-f", "-"}, args...)...)
-		return stderr, code
-	}
+	apply := c.apply
 
 	t.Run("a Gateway on Envoy Gateway without a SecurityPolicy is refused, with the policy to apply", func(t *testing.T) {
 		// Until privgate's view holds the new kinds, the Gateway's class is not in view.

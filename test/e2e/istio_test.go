@@ -125,22 +125,14 @@ func TestIstio(t *testing.T) {
 		"crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io", "crd/gatewayclasses.gateway.networking.k8s.io"); code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, ns := range []string{"istio-system", "gateways", "dashboards"} {
-		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
-			t.Fatal(stderr)
-		}
-	}
+	c.namespaces(t, "istio-system", "gateways", "dashboards")
 	// The audit's Reports, as the zone view keeps them.
 	if _, stderr, code := c.run("", "apply", "-k", filepath.Join(c.root, "deploy/crds")); code != 0 {
 		t.Fatal(stderr)
 	}
 	// TestZone starts from a cluster without them.
 	defer c.run("", "delete", "-k", filepath.Join(c.root, "deploy/crds"), "--wait=false")
-	apply := func(doc string, args ...string) (string, int) {
-		t.Helper()
-		_, stderr, code := c.run(doc, append([]string{"apply", "-f", "-"}, args...)...)
-		return stderr, code
-	}
+	apply := c.apply
 	// Until privgate's view holds the new kinds, the route is judged without its Gateway
 	// ("not in view"); then against it.
 	var refused string
@@ -285,11 +277,7 @@ func TestIstio(t *testing.T) {
 	})
 
 	t.Run("privgate migrate's output applies with the webhook on, login first", func(t *testing.T) {
-		for _, ns := range []string{"argocd", "headlamp"} {
-			if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
-				t.Fatal(stderr)
-			}
-		}
+		c.namespaces(t, "argocd", "headlamp")
 		testdata := filepath.Join(c.root, "cmd/privgate/testdata/migrate")
 		cmd := exec.Command(c.privgate, "migrate", "--to", "istio", "--config", config,
 			"-f", c.example("admitted/argocd-server.yaml"), "-f", filepath.Join(testdata, "services.yaml"), "-f", filepath.Join(testdata, "headlamp.yaml"))

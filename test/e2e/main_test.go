@@ -286,3 +286,19 @@ func (c *cluster) eventually(timeout time.Duration, f func() error) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// namespaces creates the namespaces a test uses (those there already are fine).
+func (c *cluster) namespaces(t *testing.T, names ...string) {
+	t.Helper()
+	for _, ns := range names {
+		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
+			t.Fatal(stderr)
+		}
+	}
+}
+
+// apply is kubectl apply of a document on standard input: kubectl's stderr and exit code.
+func (c *cluster) apply(doc string, args ...string) (string, int) {
+	_, stderr, code := c.run(doc, append([]string{"apply", "-f", "-"}, args...)...)
+	return stderr, code
+}

@@ -42,11 +42,7 @@ func TestTraefik(t *testing.T) {
 		"crd/ingressroutes.traefik.io", "crd/ingressroutetcps.traefik.io", "crd/middlewares.traefik.io"); code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, ns := range []string{"traefik", "observability", "monitoring", "headlamp", "data"} {
-		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
-			t.Fatal(stderr)
-		}
-	}
+	c.namespaces(t, "traefik", "observability", "monitoring", "headlamp", "data")
 	// k3s's default class: every Ingress created without a class from here on gets it. The tests
 	// after this one expect none, so it goes at the end.
 	defer c.run("", "delete", "ingressclass", "traefik", "--ignore-not-found")
@@ -153,9 +149,7 @@ func TestTraefik(t *testing.T) {
 			t.Fatal(err)
 		}
 		const ns, host = "k3s", "k3s-app.private.example.com"
-		if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 && !strings.Contains(stderr, "AlreadyExists") {
-			t.Fatal(stderr)
-		}
+		c.namespaces(t, ns)
 		defer c.run("", "delete", "namespace", ns, "--wait=false")
 		login := fmt.Sprintf("apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: login-k3s, namespace: %s}\nspec:\n  forwardAuth: {address: %q}\n", loginNamespace, authAddress)
 		if _, stderr, code := c.run(login+d.backend(t, ns, "app"), "apply", "-f", "-"); code != 0 {
