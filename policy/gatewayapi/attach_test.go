@@ -2,6 +2,7 @@ package gatewayapi_test
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -264,5 +265,23 @@ func TestAttachments(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, c.want)
 			}
 		})
+	}
+}
+
+func TestPaths(t *testing.T) {
+	exact, prefix, regex := gatewayv1.PathMatchExact, gatewayv1.PathMatchPathPrefix, gatewayv1.PathMatchRegularExpression
+	path := func(typ *gatewayv1.PathMatchType, v string) gatewayv1.HTTPRouteMatch {
+		return gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: typ, Value: &v}}
+	}
+	route := &gatewayv1.HTTPRoute{Spec: gatewayv1.HTTPRouteSpec{Rules: []gatewayv1.HTTPRouteRule{
+		{Matches: []gatewayv1.HTTPRouteMatch{path(&prefix, "/api"), path(&exact, "/login"), path(&regex, "/v[0-9]+")}},
+		{}, // no match: everything
+		{Matches: []gatewayv1.HTTPRouteMatch{path(&prefix, "/api")}},
+	}}}
+	if got := gatewayapi.Paths(route); !slices.Equal(got, []string{"/api", "/login", "/"}) {
+		t.Errorf("Paths = %v", got)
+	}
+	if got := gatewayapi.Paths(&gatewayv1.Gateway{}); got != nil {
+		t.Errorf("a Gateway has paths %v", got)
 	}
 }

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,4 +75,34 @@ func within(h, pattern string) bool {
 	}
 	name := strings.TrimPrefix(h, "*")
 	return strings.HasSuffix(name, base) && len(name) > len(base)
+}
+
+// Paths are the literal paths an HTTPRoute's rules match (Exact and PathPrefix values; a rule
+// with no path match is "/"), for the network probe; none for other objects. Regular
+// expressions are left out: there is no one path to ask.
+func Paths(route runtime.Object) []string {
+	r, ok := route.(*gatewayv1.HTTPRoute)
+	if !ok {
+		return nil
+	}
+	var out []string
+	add := func(p string) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, rule := range r.Spec.Rules {
+		if len(rule.Matches) == 0 {
+			add("/")
+		}
+		for _, m := range rule.Matches {
+			switch {
+			case m.Path == nil || m.Path.Value == nil:
+				add("/")
+			case m.Path.Type == nil || *m.Path.Type != gatewayv1.PathMatchRegularExpression:
+				add(*m.Path.Value)
+			}
+		}
+	}
+	return out
 }

@@ -41,9 +41,10 @@ func (o *object) Facts(string) policy.Facts {
 	}
 	f := policy.Facts{Always: true, Input: in}
 	zones := o.t.cfg.Zones()
+	paths := gatewayapi.Paths(o.typed) // what the network probe asks for, besides "/"
 	for _, h := range namedHosts(o.typed) {
 		if h.Host != "*" && zones.PrivateEnvoyHost(h.Host) {
-			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.Host, Field: h.Field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.Host)})
+			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.Host, Field: h.Field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.Host), Paths: paths})
 		}
 	}
 	return f
