@@ -9,11 +9,8 @@
 package migrate
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"maps"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -35,32 +32,26 @@ type Implementation struct {
 	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL; a Traefik
 	// login Middleware's address can carry the query (one Middleware per set of groups).
 	Groups bool
-	// LoginFilter: the login is named in each rule of a protected route (Traefik: an
-	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), so migrate
-	// writes the filter and the Middleware; elsewhere the login is a policy of its own, which
-	// the implementation's target suggests.
-	LoginFilter bool
+	// RouteLogin, where each rule of a protected route names the login (Traefik: an
+	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), is that
+	// reference for a set of allowed groups ("" none) and the object it names, which migrate
+	// writes too. nil where the login is a policy of its own, which the implementation's target
+	// suggests (policy.Fixer).
+	RouteLogin func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any)
+	// Unavailable says why migrate cannot write for it under this config; nil when it can.
+	Unavailable error
 }
 
-// Implementations are the ones --to names.
-var Implementations = []Implementation{
-	{Name: "istio", GatewayClass: "istio", Controller: "istio.io/gateway-controller"},
-	{Name: "envoy-gateway", GatewayClass: "eg", Controller: "gateway.envoyproxy.io/gatewayclass-controller"},
-	{Name: "traefik", GatewayClass: "traefik", Controller: "traefik.io/gateway-controller", LoginFilter: true, Groups: true},
-}
-
-// Lookup is the implementation --to names.
-func Lookup(name string) (Implementation, error) {
-	for _, i := range Implementations {
-		if i.Name == name {
-			return i, nil
-		}
-	}
+// Lookup is the implementation of impls --to names (the registry's, policy/targets).
+func Lookup(impls []Implementation, name string) (Implementation, error) {
 	var names []string
-	for _, i := range Implementations {
+	for _, i := range impls {
+		if i.Name == name {
+			return i, i.Unavailable
+		}
 		names = append(names, i.Name)
 	}
-	return Implementation{}, fmt.Errorf("--to %q: not an implementation migrate writes for (%s)", name, strings.Join(names, ", "))
+	return Implementation{}, fmt.Errorf("not an implementation migrate writes for (%s)", strings.Join(names, ", "))
 }
 
 // Options are what a migration needs to know beyond the Ingresses.
@@ -77,13 +68,7 @@ type Options struct {
 	GroupsAnnotation string
 	// PortNumber finds the number of a Service's named port, where the Service is in view.
 	PortNumber func(namespace, service, port string) (int32, bool)
-	// AuthAddress is where the login Middleware forwards (traefik.authAddress), for an
-	// implementation with LoginFilter.
-	AuthAddress string
 }
-
-// LoginMiddleware names the login Middleware migrate writes in each namespace (Traefik).
-const LoginMiddleware = "privgate-login"
 
 // GatewayName names the Gateway generated in each namespace.
 const GatewayName = "privgate-migrated"
@@ -102,7 +87,7 @@ func (n Note) String() string { return fmt.Sprintf("%s %s: %s", n.Ingress, n.Fie
 type Result struct {
 	Gateways []*gatewayv1.Gateway
 	Routes   []Route
-	// Logins are the login objects migrate writes itself (Traefik's Middlewares), by namespace.
+	// Logins are the login objects migrate writes itself (RouteLogin's), by namespace and name.
 	Logins  []map[string]any
 	Notes   []Note
 	Refused []Note
@@ -117,7 +102,7 @@ type Route struct {
 // Ingresses migrates each Ingress; one that cannot move whole is refused, and the others still
 // move.
 func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
-	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}, logins: map[string]string{}}
+	m := &migration{o: o, gateways: map[string]*gatewayv1.Gateway{}, logins: map[string]map[string]any{}}
 	for _, ing := range ings {
 		m.ingress(ing)
 	}
@@ -125,12 +110,7 @@ func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
 		m.res.Gateways = append(m.res.Gateways, m.gateways[ns])
 	}
 	for _, key := range slices.Sorted(maps.Keys(m.logins)) {
-		ns, name, _ := strings.Cut(key, "/")
-		m.res.Logins = append(m.res.Logins, map[string]any{
-			"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
-			"metadata": map[string]any{"name": name, "namespace": ns},
-			"spec":     map[string]any{"forwardAuth": map[string]any{"address": m.logins[key]}},
-		})
+		m.res.Logins = append(m.res.Logins, m.logins[key])
 	}
 	return m.res
 }
@@ -139,7 +119,7 @@ type migration struct {
 	o        Options
 	res      Result
 	gateways map[string]*gatewayv1.Gateway // generated, by namespace
-	logins   map[string]string             // the login Middlewares routes name (namespace/name) and their address
+	logins   map[string]map[string]any     // the login objects routes name, by namespace/name
 }
 
 // ingress migrates one Ingress: every problem is found before anything is written, so that a
@@ -154,19 +134,22 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 		return
 	}
 	m.res.Notes = append(m.res.Notes, notes...)
-	protected := m.o.To.LoginFilter && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
-	login, address := m.loginFor(ing)
+	var login gatewayv1.LocalObjectReference
+	protected := m.o.To.RouteLogin != nil && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
+	if protected {
+		var obj map[string]any
+		login, obj = m.o.To.RouteLogin(ing.Namespace, m.groups(ing))
+		m.logins[ing.Namespace+"/"+string(login.Name)] = obj
+	}
 	for _, r := range routes {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{m.parent(ing)}
 		if protected {
-			// The login first in every rule: Traefik runs a rule's filters in order.
+			// The login first in every rule: a rule's filters run in order.
 			for i := range r.Spec.Rules {
 				r.Spec.Rules[i].Filters = append([]gatewayv1.HTTPRouteFilter{{
-					Type:         gatewayv1.HTTPRouteFilterExtensionRef,
-					ExtensionRef: &gatewayv1.LocalObjectReference{Group: "traefik.io", Kind: "Middleware", Name: gatewayv1.ObjectName(login)},
+					Type: gatewayv1.HTTPRouteFilterExtensionRef, ExtensionRef: &login,
 				}}, r.Spec.Rules[i].Filters...)
 			}
-			m.logins[ing.Namespace+"/"+login] = address
 		}
 		m.res.Routes = append(m.res.Routes, Route{r, id})
 	}
@@ -177,29 +160,14 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 	}
 }
 
-// loginFor is the login Middleware an Ingress's routes name, and where it forwards: the
-// namespace's privgate-login, or, for an Ingress allowing some groups (auth-url's
-// allowed_groups, which privgate's mutation sets from the groups annotation), one of its own
-// per set of groups, forwarding with that query (oauth2-proxy then refuses everyone else).
-func (m *migration) loginFor(ing *networkingv1.Ingress) (name, address string) {
-	groups := allowedGroups(ing.Annotations[m.o.AnnotationPrefix+"/auth-url"])
-	if groups == "" {
-		groups = strings.Join(strings.Fields(strings.ReplaceAll(ing.Annotations[m.o.GroupsAnnotation], ",", " ")), ",")
+// groups are the groups an Ingress allows: auth-url's allowed_groups (which privgate's
+// mutation sets from the groups annotation), else the annotation's; "" for everyone who logs in.
+func (m *migration) groups(ing *networkingv1.Ingress) string {
+	if groups := allowedGroups(ing.Annotations[m.o.AnnotationPrefix+"/auth-url"]); groups != "" {
+		return groups
 	}
-	if groups == "" {
-		return LoginMiddleware, m.o.AuthAddress
-	}
-	sum := sha256.Sum256([]byte(groups))
-	query := url.Values{"allowed_groups": {groups}}.Encode()
-	if queryPlain.MatchString(groups) {
-		query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
-	}
-	return fmt.Sprintf("%s-%x", LoginMiddleware, sum[:4]), m.o.AuthAddress + "?" + query
+	return strings.Join(strings.Fields(strings.ReplaceAll(ing.Annotations[m.o.GroupsAnnotation], ",", " ")), ",")
 }
-
-// queryPlain are group lists that travel in a query as they are (the characters privgate's
-// group-chars rule admits, and the list's commas).
-var queryPlain = regexp.MustCompile(`^[-._~a-zA-Z0-9/:,]+$`)
 
 // parent is the Gateway an Ingress's routes attach to.
 func (m *migration) parent(ing *networkingv1.Ingress) gatewayv1.ParentReference {

@@ -1,4 +1,4 @@
-package migrate
+package migrate_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/privgate/privgate/migrate"
+	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/targets"
 )
 
 func ingress(t *testing.T, doc string) *networkingv1.Ingress {
@@ -22,7 +26,7 @@ func ingress(t *testing.T, doc string) *networkingv1.Ingress {
 
 // summary renders a result compactly: each route's hostnames and rules, each Gateway's
 // listeners, the notes and refusals.
-func summary(t *testing.T, r Result) string {
+func summary(t *testing.T, r migrate.Result) string {
 	t.Helper()
 	var b strings.Builder
 	for _, g := range r.Gateways {
@@ -54,13 +58,26 @@ func summary(t *testing.T, r Result) string {
 }
 
 func TestIngresses(t *testing.T) {
-	istio, _ := Lookup("istio")
-	traefik, _ := Lookup("traefik")
-	base := Options{To: istio, AnnotationPrefix: "nginx.ingress.kubernetes.io", GroupsAnnotation: "privgate.io/allowed-groups"}
-	with := func(f func(*Options)) Options { o := base; f(&o); return o }
+	cfg, err := targets.ParseConfig("../examples/privgate.yaml", []byte(`privateDomains: [private.example.com]
+auth: {url: https://oauth2.private.example.com/oauth2/auth, signin: https://oauth2.private.example.com/oauth2/start}
+tls: {clusterIssuer: le}
+ingressClasses: [nginx]
+groups: {file: groups.txt}
+traefik: {authAddress: "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	istio, _ := migrate.Lookup(targets.Migrations(cfg), "istio")
+	traefik, err := migrate.Lookup(targets.Migrations(cfg), "traefik")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := migrate.Options{To: istio, AnnotationPrefix: "nginx.ingress.kubernetes.io", GroupsAnnotation: "privgate.io/allowed-groups"}
+	with := func(f func(*migrate.Options)) migrate.Options { o := base; f(&o); return o }
 	cases := []struct {
 		name string
-		opts Options
+		opts migrate.Options
 		in   string
 		want []string // lines (or parts of lines) of the summary
 	}{
@@ -83,7 +100,7 @@ metadata: {name: catch, namespace: ns}
 spec:
   defaultBackend: {service: {name: d, port: {number: 80}}}`,
 			[]string{`route ns/catch from ns/catch {"parentRefs":[{"name":"privgate-migrated"}],"rules":[{"backendRefs":[{"name":"d","port":80}]}]}`}},
-		{"an existing Gateway: attached across namespaces, nothing generated", with(func(o *Options) { o.Gateway = &types.NamespacedName{Namespace: "gw", Name: "shared"} }), `
+		{"an existing Gateway: attached across namespaces, nothing generated", with(func(o *migrate.Options) { o.Gateway = &types.NamespacedName{Namespace: "gw", Name: "shared"} }), `
 metadata: {name: app, namespace: ns, annotations: {cert-manager.io/cluster-issuer: le}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{`"parentRefs":[{"namespace":"gw","name":"shared"}]`, "note ns/app spec.tls: attached to Gateway gw/shared: its listeners must admit routes from namespace ns",
@@ -104,18 +121,12 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{"refused ns/app metadata.annotations[nginx.ingress.kubernetes.io/auth-url]: allowed groups /sre narrow who gets in, and istio sends every route to one fixed login URL"}},
-		{"traefik: the login Middleware named first in every rule of a protected route", with(func(o *Options) {
-			o.To = traefik
-			o.AuthAddress = "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"
-		}), `
+		{"traefik: the login Middleware named first in every rule of a protected route", with(func(o *migrate.Options) { o.To = traefik }), `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{`"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login"}}]`,
 				"login ns/privgate-login http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}},
-		{"traefik: allowed groups travel in a login Middleware of their own", with(func(o *Options) {
-			o.To = traefik
-			o.AuthAddress = "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"
-		}), `
+		{"traefik: allowed groups travel in a login Middleware of their own", with(func(o *migrate.Options) { o.To = traefik }), `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre,/developers"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-`,
@@ -127,7 +138,7 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := summary(t, Ingresses([]*networkingv1.Ingress{ingress(t, c.in)}, c.opts))
+			got := summary(t, migrate.Ingresses([]*networkingv1.Ingress{ingress(t, c.in)}, c.opts))
 			for _, w := range c.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("want %s\ngot:\n%s", w, got)
@@ -141,7 +152,7 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 }
 
 func TestLookup(t *testing.T) {
-	if _, err := Lookup("nginx"); err == nil || !strings.Contains(err.Error(), "istio, envoy-gateway, traefik") {
+	if _, err := migrate.Lookup(targets.Migrations(&policy.Config{}), "nginx"); err == nil || !strings.Contains(err.Error(), "istio, envoy-gateway, traefik") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -25,7 +25,7 @@ func newMigrateCommand() *cobra.Command {
 		config, kubeconfig, to, gateway, class string
 	)
 	cmd := &cobra.Command{
-		Use:   "migrate --to istio|envoy-gateway|traefik --config FILE (-f PATH... | --kubeconfig FILE)",
+		Use:   "migrate --to " + strings.Join(migrationNames(), "|") + " --config FILE (-f PATH... | --kubeconfig FILE)",
 		Short: "Move Ingresses to Gateway API, with their login, judged before it is printed",
 		Long: "Write, for every Ingress (as privgate's mutation stores it), the HTTPRoutes serving its hosts\n" +
 			"and paths, the Gateway and HTTPS listeners they need (unless --gateway names one), and the\n" +
@@ -38,11 +38,7 @@ func newMigrateCommand() *cobra.Command {
 			if (len(files) == 0) == (kubeconfig == "") {
 				return usageError("give either -f (manifests) or --kubeconfig (a cluster)")
 			}
-			impl, err := migrate.Lookup(to)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			opts := migrate.Options{To: impl, GatewayClass: class}
+			opts := migrate.Options{GatewayClass: class}
 			if gateway != "" {
 				ns, name, ok := strings.Cut(gateway, "/")
 				if !ok || ns == "" || name == "" {
@@ -54,11 +50,11 @@ func newMigrateCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
+			if opts.To, err = migrate.Lookup(targets.Migrations(s.cfg), to); err != nil {
+				return usageError("--to %s: %v", to, err)
+			}
 			opts.AnnotationPrefix = targets.IngressSettings(s.cfg).AnnotationPrefix
 			opts.GroupsAnnotation = s.cfg.Groups.Annotation
-			if opts.AuthAddress = targets.TraefikAuthAddress(s.cfg); impl.LoginFilter && opts.AuthAddress == "" {
-				return usageError("--to %s: the login Middleware forwards to traefik.authAddress, and %s has no traefik section", impl.Name, config)
-			}
 			var inputs []object
 			if len(files) > 0 {
 				inputs = readManifests(files, cmd.InOrStdin(), config)
@@ -69,7 +65,7 @@ func newMigrateCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&to, "to", "", "the implementation: istio, envoy-gateway or traefik")
+	f.StringVar(&to, "to", "", "the implementation: "+strings.Join(migrationNames(), ", "))
 	f.StringVar(&config, "config", "", "privgate.yaml")
 	f.StringArrayVarP(&files, "filename", "f", nil, "manifest file or folder (repeatable; - for standard input)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "read the cluster's Ingresses instead of manifests")
@@ -337,4 +333,13 @@ func servicePorts(objs []object) func(namespace, service, port string) (int32, b
 		n, ok := ports[namespace+"/"+service+"/"+port]
 		return n, ok
 	}
+}
+
+// migrationNames are what --to takes, as the registry lists them.
+func migrationNames() []string {
+	var names []string
+	for _, i := range targets.Migrations(&policy.Config{}) {
+		names = append(names, i.Name)
+	}
+	return names
 }

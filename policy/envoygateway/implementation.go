@@ -14,8 +14,12 @@ import (
 	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
-// Controller is the GatewayClass controllerName of Envoy Gateway.
-const Controller = "gateway.envoyproxy.io/gatewayclass-controller"
+// Controller is the GatewayClass controllerName of Envoy Gateway; GatewayClass is the class its
+// quickstart installs (what the Gateways privgate migrate writes for it name).
+const (
+	Controller   = "gateway.envoyproxy.io/gatewayclass-controller"
+	GatewayClass = "eg"
+)
 
 // The kinds of Envoy Gateway's login, and what else it reads.
 var (

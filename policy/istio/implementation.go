@@ -17,12 +17,12 @@ import (
 // class Istio installs.
 var implementations = gatewayapi.Registry{
 	Implementations: map[string]gatewayapi.Implementation{
-		istioController:           istioGateways{},               // CUSTOM AuthorizationPolicies (authz.go)
+		GatewayController:         istioGateways{},               // CUSTOM AuthorizationPolicies (authz.go)
 		envoygateway.Controller:   envoygateway.Implementation{}, // SecurityPolicies (policy/envoygateway)
 		traefik.GatewayController: traefik.Gateways{},            // Middlewares in ExtensionRef filters (policy/traefik)
 	},
-	AssumedClass:      istioClass,
-	AssumedController: istioController,
+	AssumedClass:      Class,
+	AssumedController: GatewayController,
 }
 
 // istioGateways is Istio's Gateway API implementation: it deploys a Gateway's pods in the

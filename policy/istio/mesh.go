@@ -19,11 +19,12 @@ import (
 	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
-// istioController is the GatewayClass controllerName of Istio's Gateway API implementation;
-// istioClass is the class Istio installs for it, assumed when the GatewayClass is not in view.
+// GatewayController is the GatewayClass controllerName of Istio's Gateway API implementation;
+// Class is the class Istio installs for it, assumed when the GatewayClass is not in view (and
+// named by the Gateways privgate migrate writes for Istio).
 const (
-	istioController = "istio.io/gateway-controller"
-	istioClass      = "istio"
+	GatewayController = "istio.io/gateway-controller"
+	Class             = "istio"
 )
 
 // mesh is what the stored objects say of gateways and their login: a snapshot of the Cluster.

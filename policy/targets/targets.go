@@ -6,13 +6,13 @@ package targets
 import (
 	"maps"
 
+	"github.com/privgate/privgate/migrate"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/envoygateway"
 	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/policy/istio"
 	"github.com/privgate/privgate/policy/rbac"
 	"github.com/privgate/privgate/policy/traefik"
-	"github.com/privgate/privgate/policy/traefik/router"
 )
 
 // Plugins are the registered targets, in the order their findings are listed.
@@ -66,11 +66,14 @@ func IngressSettings(cfg *policy.Config) *ingress.Settings {
 	return s
 }
 
-// TraefikAuthAddress is traefik.authAddress under cfg, "" without a traefik section (privgate
-// migrate writes the login Middleware of Traefik's routes with it).
-func TraefikAuthAddress(cfg *policy.Config) string {
-	if s, ok := policy.Settings[*router.Settings](cfg, router.Key); ok {
-		return s.AuthAddress
+// Migrations are the Gateway API implementations privgate migrate writes for (--to), under
+// cfg: each target's class, controller and, where each rule names it, login.
+func Migrations(cfg *policy.Config) []migrate.Implementation {
+	traefikLogin, unavailable := traefik.RouteLogin(cfg)
+	return []migrate.Implementation{
+		{Name: "istio", GatewayClass: istio.Class, Controller: istio.GatewayController},
+		{Name: "envoy-gateway", GatewayClass: envoygateway.GatewayClass, Controller: envoygateway.Controller},
+		{Name: "traefik", GatewayClass: traefik.GatewayClass, Controller: traefik.GatewayController,
+			Groups: true, RouteLogin: traefikLogin, Unavailable: unavailable},
 	}
-	return ""
 }

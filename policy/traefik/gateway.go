@@ -1,8 +1,11 @@
 package traefik
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -110,27 +113,58 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		return e
 	}
 	e.Gaps = gaps
-	e.Fix = LoginMiddleware(route.Namespace, l.settings.AuthAddress)
+	if fix, err := json.Marshal(loginMiddleware(route.Namespace, LoginMiddlewareName, l.settings.AuthAddress)); err == nil {
+		e.Fix = string(fix)
+	}
 	return e
 }
 
-// LoginMiddleware is a login Middleware for a namespace's routes (an ExtensionRef filter names
-// one of the route's own namespace), as one line of JSON.
-func LoginMiddleware(namespace, address string) string {
-	b, err := json.Marshal(map[string]any{
+// GatewayClass is the class Traefik's Helm chart installs for its Gateway API provider (what the
+// Gateways privgate migrate writes for Traefik name).
+const GatewayClass = "traefik"
+
+// loginMiddleware is a forwardAuth Middleware to address, in namespace (an ExtensionRef filter
+// names one of the route's own namespace).
+func loginMiddleware(namespace, name, address string) map[string]any {
+	return map[string]any{
 		"apiVersion": router.GroupVersion.String(), "kind": "Middleware",
-		"metadata": map[string]any{"name": LoginMiddlewareName, "namespace": namespace},
+		"metadata": map[string]any{"name": name, "namespace": namespace},
 		"spec":     map[string]any{"forwardAuth": map[string]any{"address": address}},
-	})
-	if err != nil {
-		return ""
 	}
-	return string(b)
 }
 
 // LoginMiddlewareName names the login Middleware privgate suggests (and privgate migrate writes)
 // in a namespace.
 const LoginMiddlewareName = "privgate-login"
+
+// RouteLogin is the login each rule of a protected route names first on Traefik, for privgate
+// migrate: under cfg's traefik section, the namespace's login Middleware (a forwardAuth to
+// traefik.authAddress), or, for a set of allowed groups, one of its own per set forwarding with
+// oauth2-proxy's allowed_groups query (which IsLogin takes as the login: it lets fewer in). An
+// error says why there is none (no traefik section).
+func RouteLogin(cfg *policy.Config) (func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any), error) {
+	s, ok := policy.Settings[*router.Settings](cfg, router.Key)
+	if !ok {
+		return nil, fmt.Errorf("the login Middleware forwards to traefik.authAddress, and the config has no traefik section")
+	}
+	return func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
+		name, address := LoginMiddlewareName, s.AuthAddress
+		if groups != "" {
+			sum := sha256.Sum256([]byte(groups))
+			query := url.Values{"allowed_groups": {groups}}.Encode()
+			if queryPlain.MatchString(groups) {
+				query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
+			}
+			name, address = fmt.Sprintf("%s-%x", LoginMiddlewareName, sum[:4]), address+"?"+query
+		}
+		ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
+		return ref, loginMiddleware(namespace, name, address)
+	}, nil
+}
+
+// queryPlain are group lists that travel in a query as they are (the characters privgate's
+// group-chars rule admits, and the list's commas).
+var queryPlain = regexp.MustCompile(`^[-._~a-zA-Z0-9/:,]+$`)
 
 // gap is why a rule's chain on one entrypoint leaves the host without login, if it does.
 func (l *gatewayLogin) gap(c router.Chain, filters []gatewayv1.HTTPRouteFilter, where, mirror string) (gatewayapi.Gap, bool) {
