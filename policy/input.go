@@ -68,8 +68,9 @@ type HostFact struct {
 	Exempt  bool   `json:"exempt"`  // listed in exemptHosts
 	TLS     bool   `json:"tls"`     // covered by spec.tls; always true for a catch-all (nothing to name)
 	Any     bool   `json:"any"`     // a catch-all answering every hostname
-	// Paths are the paths the object routes on this host ("/" when it names none), for the
-	// network probe; not part of the policy input.
+	// Paths are the paths the object routes on this host, for the network probe: filled by
+	// Reviewer.PrivateHosts from a Router object, never on the admission path nor in the
+	// policy input.
 	Paths []string `json:"-"`
 }
 

@@ -296,9 +296,13 @@ func (r *Reviewer) PrivateHosts(req Request) []HostFact {
 	if err != nil {
 		return nil
 	}
+	router, _ := obj.(Router)
 	var hosts []HostFact
 	for _, h := range obj.Facts(req.Username).Hosts {
 		if h.Private && !h.Any {
+			if router != nil {
+				h.Paths = router.Paths(h.Host)
+			}
 			hosts = append(hosts, h)
 		}
 	}

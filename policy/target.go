@@ -51,6 +51,13 @@ type Object interface {
 	Name() string
 }
 
+// Router is an Object that says which paths it routes on one of its hosts (normalized, "*" for a
+// catch-all), for the network probe; none when it routes everything ("/" then). Asked only by
+// Reviewer.PrivateHosts, never while admitting.
+type Router interface {
+	Paths(host string) []string
+}
+
 // Deletions is a Target whose objects' deletion is judged too: removing an AuthorizationPolicy
 // can uncover a host as surely as writing a route can. A DELETE is judged on the stored object
 // (Request.OldObject); the input's request.operation says DELETE.

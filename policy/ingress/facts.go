@@ -46,7 +46,6 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	// makes the wildcard a regex of one label (template.go, buildServerName).
 	for i, r := range ing.Spec.Rules {
 		add(r.Host, fmt.Sprintf("spec.rules[%d].host", i), t.zones.Private)
-		addPaths(&f, policy.NormalizeHost(r.Host), r.HTTP)
 	}
 	if ing.Spec.DefaultBackend != nil && len(ing.Spec.Rules) == 0 {
 		// ingress-nginx makes an Ingress's defaultBackend the catch-all server's only when the
@@ -87,26 +86,6 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	}
 	f.Input = in
 	return f
-}
-
-// addPaths files a rule's paths under its host (already added), for the network probe.
-func addPaths(f *policy.Facts, host string, rule *networkingv1.HTTPIngressRuleValue) {
-	if host == "" {
-		host = "*"
-	}
-	if rule == nil {
-		return
-	}
-	for i := range f.Hosts {
-		if f.Hosts[i].Host != host {
-			continue
-		}
-		for _, p := range rule.Paths {
-			if p.Path != "" && !slices.Contains(f.Hosts[i].Paths, p.Path) {
-				f.Hosts[i].Paths = append(f.Hosts[i].Paths, p.Path)
-			}
-		}
-	}
 }
 
 // aliases are the server-alias names as ingress-nginx reads them: split on ",", each trimmed,

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -137,6 +138,21 @@ type object struct {
 
 func (o *object) Namespace() string { return o.Ingress.Namespace }
 func (o *object) Name() string      { return o.Ingress.Name }
+
+// Paths are the paths the Ingress's rules for host route (the network probe; policy.Router).
+func (o *object) Paths(host string) []string {
+	var out []string
+	for _, r := range o.Ingress.Spec.Rules {
+		if h := policy.NormalizeHost(r.Host); (h == host || h == "" && host == "*") && r.HTTP != nil {
+			for _, p := range r.HTTP.Paths {
+				if p.Path != "" && !slices.Contains(out, p.Path) {
+					out = append(out, p.Path)
+				}
+			}
+		}
+	}
+	return out
+}
 
 // Facts classifies the hosts of the Ingress (see facts.go).
 func (o *object) Facts(username string) policy.Facts { return o.t.facts(o.Ingress, username) }

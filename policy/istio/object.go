@@ -41,14 +41,17 @@ func (o *object) Facts(string) policy.Facts {
 	}
 	f := policy.Facts{Always: true, Input: in}
 	zones := o.t.cfg.Zones()
-	paths := gatewayapi.Paths(o.typed) // what the network probe asks for, besides "/"
 	for _, h := range namedHosts(o.typed) {
 		if h.Host != "*" && zones.PrivateEnvoyHost(h.Host) {
-			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.Host, Field: h.Field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.Host), Paths: paths})
+			f.Hosts = append(f.Hosts, policy.HostFact{Host: h.Host, Field: h.Field, Private: true, TLS: true, Exempt: slices.Contains(o.t.cfg.ExemptHosts, h.Host)})
 		}
 	}
 	return f
 }
+
+// Paths are the literal paths a route matches, on every host it names (the network probe;
+// policy.Router).
+func (o *object) Paths(string) []string { return gatewayapi.Paths(o.typed) }
 
 // namedHost is a host an object names, normalized, and where.
 type namedHost = gatewayapi.Host
