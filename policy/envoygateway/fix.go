@@ -90,9 +90,12 @@ func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 	var out []policy.Fix
 	seen := map[string]bool{}
 	add := func(comment string, obj map[string]any) {
+		if obj == nil {
+			return
+		}
 		md := obj["metadata"].(map[string]any)
 		k := obj["kind"].(string) + " " + md["namespace"].(string) + "/" + md["name"].(string)
-		if obj == nil || seen[k] {
+		if seen[k] {
 			return
 		}
 		seen[k] = true

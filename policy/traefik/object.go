@@ -7,7 +7,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/traefik/router"
@@ -16,7 +15,6 @@ import (
 // object is one judged object, typed, with the document the policy reads.
 type object struct {
 	t     *Target
-	kind  schema.GroupKind
 	typed runtime.Object
 	doc   []byte
 }

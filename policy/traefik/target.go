@@ -97,7 +97,7 @@ func (t *Target) Decode(raw []byte) (policy.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &object{t: t, kind: gk, typed: typed, doc: doc}, nil
+	return &object{t: t, typed: typed, doc: doc}, nil
 }
 
 // Webhooks: routes to the validating webhook that fails closed (a private host is never

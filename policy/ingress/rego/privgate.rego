@@ -309,7 +309,7 @@ problems contains violation("hosts-mixed", h.host, h.field, msg) if {
 # Each annotation is judged as ingress-nginx v1.15.1 reads it: docs/ingress-nginx.md lists every
 # annotation and controller setting with the controller's parser (and its source), and privgate's
 # stance; its tables drive this policy's tests. On a class Traefik's NGINX provider serves, only
-# the annotations it reads count (controller_reads, nginxprovider.rego; docs/traefik.md).
+# the annotations it reads count (controller_reads, below; docs/traefik.md).
 
 # strconv.ParseBool's spellings, untrimmed: the controller's parser.GetBoolAnnotation.
 bool_true := {"1", "t", "T", "true", "TRUE", "True"}
