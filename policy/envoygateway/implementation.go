@@ -89,7 +89,7 @@ var registry = gatewayapi.Registry{Implementations: map[string]gatewayapi.Implem
 type snapshot struct {
 	cfg      config
 	c        policy.Cluster
-	view     gatewayapi.View
+	view     *gatewayapi.View // built on first use (published): judging a host needs none
 	policies []*SecurityPolicy
 	grants   []*gatewayv1.ReferenceGrant
 	service  gatewayapi.Services
@@ -97,7 +97,6 @@ type snapshot struct {
 
 func load(cfg config, c policy.Cluster) *snapshot {
 	s := &snapshot{cfg: cfg, c: c, service: gatewayapi.ServicesOf(c)}
-	s.view = gatewayapi.Load(registry, c, s.service)
 	if c == nil {
 		return s
 	}
@@ -128,6 +127,16 @@ func (s *snapshot) byName(key string) *SecurityPolicy {
 	return s.policies[i]
 }
 
+// gateways is the snapshot's Gateway API view, built once, when first asked for: the
+// implementation's Login (every judgement of a host on Envoy Gateway) never needs it.
+func (s *snapshot) gateways() gatewayapi.View {
+	if s.view == nil {
+		v := gatewayapi.Load(registry, s.c, s.service)
+		s.view = &v
+	}
+	return *s.view
+}
+
 // published are the private hosts stored Gateways (their own, wholly private) and routes publish
 // on Envoy Gateway's Gateways, where a login can be checked, exempt ones too.
 func (s *snapshot) published() []gatewayapi.Publication {
@@ -147,13 +156,13 @@ func (s *snapshot) published() []gatewayapi.Publication {
 		if !ok {
 			continue
 		}
-		for _, p := range s.view.Served(gw) {
+		for _, p := range s.gateways().Served(gw) {
 			keep(p, "Gateway "+gw.Namespace+"/"+gw.Name, gatewayapi.Inside(s.cfg.Config, p.Host))
 		}
 	}
 	for _, gk := range []schema.GroupKind{gatewayapi.HTTPRoute, gatewayapi.GRPCRoute} {
 		for _, o := range s.c.Stored(gk) {
-			for _, p := range s.view.Routed(o) {
+			for _, p := range s.gateways().Routed(o) {
 				keep(p, gk.Kind+" "+key(o), gatewayapi.Private(s.cfg.Config, p.Host))
 			}
 		}
