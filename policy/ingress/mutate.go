@@ -43,15 +43,7 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 		return t.mutateTraefik(ing, f)
 	}
 	changed := false
-	set := func(key, value string) {
-		if ing.Annotations == nil {
-			ing.Annotations = map[string]string{}
-		}
-		if old, ok := ing.Annotations[key]; !ok || old != value {
-			ing.Annotations[key] = value
-			changed = true
-		}
-	}
+	set := func(key, value string) { changed = setAnnotation(ing, key, value) || changed }
 
 	groupsValue, named := ing.Annotations[c.Groups.Annotation]
 	if cur, ok := ing.Annotations[authURLKey(c)]; !ok || named && ownsAuthURL(c, cur) {
@@ -60,11 +52,7 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 	if _, ok := ing.Annotations[authSigninKey(c)]; !ok {
 		set(authSigninKey(c), c.Auth.Signin)
 	}
-	_, cluster := ing.Annotations[AnnotationClusterIssuer]
-	_, namespaced := ing.Annotations[AnnotationIssuer]
-	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h policy.HostFact) bool { return h.Private && !h.Any }) {
-		set(AnnotationClusterIssuer, c.TLS.ClusterIssuer)
-	}
+	changed = mutateIssuer(c, ing, f) || changed
 	if _, ok := ing.Annotations[AnnotationIngressClass]; !ok && ing.Spec.IngressClassName == nil {
 		class := c.IngressClasses[0]
 		ing.Spec.IngressClassName = &class
@@ -74,6 +62,29 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 		changed = true
 	}
 	return changed
+}
+
+// setAnnotation sets an annotation, reporting whether that changed the Ingress.
+func setAnnotation(ing *networkingv1.Ingress, key, value string) bool {
+	if old, ok := ing.Annotations[key]; ok && old == value {
+		return false
+	}
+	if ing.Annotations == nil {
+		ing.Annotations = map[string]string{}
+	}
+	ing.Annotations[key] = value
+	return true
+}
+
+// mutateIssuer names the cluster issuer on an Ingress with private hosts that names no issuer,
+// whatever its controller (cert-manager reads the Ingress).
+func mutateIssuer(c config, ing *networkingv1.Ingress, f policy.Facts) bool {
+	_, cluster := ing.Annotations[AnnotationClusterIssuer]
+	_, namespaced := ing.Annotations[AnnotationIssuer]
+	if cluster || namespaced || !slices.ContainsFunc(f.Hosts, func(h policy.HostFact) bool { return h.Private && !h.Any }) {
+		return false
+	}
+	return setAnnotation(ing, AnnotationClusterIssuer, c.TLS.ClusterIssuer)
 }
 
 // authURL is the configured auth endpoint with allowed_groups for the given groups. The groups

@@ -95,15 +95,7 @@ func annotationField(key string) string { return "metadata.annotations[" + key +
 // router.tls, the cluster issuer and a tls entry for every private host, as for ingress-nginx.
 func (t *Target) mutateTraefik(ing *networkingv1.Ingress, f policy.Facts) bool {
 	changed := false
-	set := func(key, value string) {
-		if ing.Annotations == nil {
-			ing.Annotations = map[string]string{}
-		}
-		if old, ok := ing.Annotations[key]; !ok || old != value {
-			ing.Annotations[key] = value
-			changed = true
-		}
-	}
+	set := func(key, value string) { changed = setAnnotation(ing, key, value) || changed }
 	login := t.traefik.LoginID()
 	names := []string{}
 	if v := ing.Annotations[AnnotationTraefikMWs]; v != "" {
@@ -112,18 +104,20 @@ func (t *Target) mutateTraefik(ing *networkingv1.Ingress, f policy.Facts) bool {
 	if !slices.ContainsFunc(names, func(n string) bool { return strings.TrimSpace(n) == login }) {
 		set(AnnotationTraefikMWs, strings.Join(append([]string{login}, names...), ","))
 	}
-	if !slices.ContainsFunc(slices.Collect(maps.Keys(ing.Annotations)), func(k string) bool {
-		return k == AnnotationTraefikTLS || strings.HasPrefix(k, AnnotationTraefikTLS+".")
-	}) {
+	if !hasTLSAnnotation(ing.Annotations) {
 		set(AnnotationTraefikTLS, "true")
 	}
-	_, cluster := ing.Annotations[AnnotationClusterIssuer]
-	_, namespaced := ing.Annotations[AnnotationIssuer]
-	if !cluster && !namespaced && slices.ContainsFunc(f.Hosts, func(h policy.HostFact) bool { return h.Private && !h.Any }) {
-		set(AnnotationClusterIssuer, t.cfg.TLS.ClusterIssuer)
+	changed = mutateIssuer(t.cfg, ing, f) || changed
+	return mutateTLS(t.cfg, ing, f) || changed
+}
+
+// hasTLSAnnotation: router.tls or one of its options is set (either makes Traefik serve the
+// routers over TLS).
+func hasTLSAnnotation(annotations map[string]string) bool {
+	for k := range annotations {
+		if k == AnnotationTraefikTLS || strings.HasPrefix(k, AnnotationTraefikTLS+".") {
+			return true
+		}
 	}
-	if mutateTLS(t.cfg, ing, f) {
-		changed = true
-	}
-	return changed
+	return false
 }
