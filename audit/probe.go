@@ -34,10 +34,7 @@ func NewProbe(cfg *policy.Config) (*probe.Prober, probe.Plan) {
 		return nil, probe.Plan{}
 	}
 	signin := probe.NewSignIn(cfg.Auth.Signin, cfg.Auth.URL, p.Signin)
-	plan := probe.Plan{NoAuth: p.NoAuthLocations}
-	if len(signin.Hosts) > 0 {
-		plan.LoginHost = signin.Hosts[0]
-	}
+	plan := probe.NewPlan(signin, p.NoAuthLocations, 0)
 	return &probe.Prober{Address: p.Address, Scheme: p.Scheme, Insecure: p.Insecure, Rate: p.Rate, SignIn: signin}, plan
 }
 
@@ -89,11 +86,11 @@ func (a *Auditor) probeOnce(ctx context.Context) {
 	var reqs []probe.Request
 	probed := map[string]bool{}
 	for _, h := range zone.Hosts() {
-		if zone.Worst(h) == policy.HostExempt || (!all && !want[h]) {
+		if !zone.Probed(h) || (!all && !want[h]) {
 			continue
 		}
 		probed[h] = true
-		reqs = append(reqs, a.Plan.Requests(probe.Target{Host: probe.Name(h), Paths: zone.Paths(h)})...)
+		reqs = append(reqs, a.Plan.Requests(zone.ProbeTarget(h))...)
 	}
 	results := a.Prober.Run(ctx, reqs)
 	if ctx.Err() != nil {

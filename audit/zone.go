@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/probe"
 )
 
 // Verdict is one stored object judged as the validating webhook would judge it if it were
@@ -131,4 +132,14 @@ func (z *Zone) Counts() map[string]int {
 		counts[z.Worst(h)]++
 	}
 	return counts
+}
+
+// Probed reports whether the network probe asks host: every private host but the exempt ones
+// (exemptHosts: the login's own host, served without login by design).
+func (z *Zone) Probed(host string) bool { return z.Worst(host) != policy.HostExempt }
+
+// ProbeTarget is what the network probe asks of host: its name (a wildcard as one name under
+// it) and the paths routed there.
+func (z *Zone) ProbeTarget(host string) probe.Target {
+	return probe.Target{Host: probe.Name(host), Paths: z.Paths(host)}
 }

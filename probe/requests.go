@@ -53,6 +53,16 @@ type Plan struct {
 	MaxPaths int
 }
 
+// NewPlan is the plan for a login (its own host is the spoofed X-Forwarded-Host), the
+// controller's no-auth locations and a bound on paths per host (0: DefaultMaxPaths).
+func NewPlan(signin SignIn, noAuth []string, maxPaths int) Plan {
+	plan := Plan{NoAuth: noAuth, MaxPaths: maxPaths}
+	if len(signin.Hosts) > 0 {
+		plan.LoginHost = signin.Hosts[0]
+	}
+	return plan
+}
+
 // DefaultMaxPaths is Plan.MaxPaths when unset.
 const DefaultMaxPaths = 8
 

@@ -87,11 +87,8 @@ func runProbe(cmd *cobra.Command, o probeOptions) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	plan := probe.Plan{NoAuth: o.noAuth, MaxPaths: o.maxPaths}
 	signin := probe.NewSignIn(s.cfg.Auth.Signin, s.cfg.Auth.URL, o.signin)
-	if len(signin.Hosts) > 0 {
-		plan.LoginHost = signin.Hosts[0]
-	}
+	plan := probe.NewPlan(signin, o.noAuth, o.maxPaths)
 	var reqs []probe.Request
 	for _, t := range targets {
 		reqs = append(reqs, plan.Requests(t)...)
@@ -158,10 +155,9 @@ func probeTargets(ctx context.Context, o probeOptions, rev *policy.Reviewer, std
 	_, _, zone := auditStored(ctx, rev, objs)
 	var out []probe.Target
 	for _, h := range zone.Hosts() {
-		if zone.Worst(h) == policy.HostExempt {
-			continue // exemptHosts: the login's own host, served without login by design
+		if zone.Probed(h) {
+			out = append(out, zone.ProbeTarget(h))
 		}
-		out = append(out, probe.Target{Host: probe.Name(h), Paths: zone.Paths(h)})
 	}
 	return out, nil
 }
