@@ -197,7 +197,7 @@ func addProbe(o client.Object, v Verdict, address string, probed map[string][]pr
 		hosts = append(hosts, h)
 	}
 	slices.Sort(hosts)
-	passes := v.Err == nil && !v.Decision.Skipped && len(v.Decision.Violations)+len(v.Decision.Warnings)+len(v.Decision.Audited) == 0
+	passes := v.Err == nil && !v.Decision.Skipped && v.Decision.Findings() == 0
 	for _, h := range hosts {
 		rs := probed[h]
 		res := reportsv1alpha1.ReportResult{Source: probeSource, Policy: probeSource, Scored: true, Severity: "high",

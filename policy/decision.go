@@ -70,6 +70,10 @@ const (
 	HostUnjudged    = "unjudged" // not judged (skipped, or the core could not judge it): not known to be protected
 )
 
+// Findings counts what the decision found, whatever each one's mode made of it (denied,
+// warned, audited): none means the object passes privgate's checks.
+func (d Decision) Findings() int { return len(d.Violations) + len(d.Warnings) + len(d.Audited) }
+
 // HostState is what an object judged d makes of one private host it answers.
 func (c *Config) HostState(host string, d Decision) string {
 	switch {
@@ -77,7 +81,7 @@ func (c *Config) HostState(host string, d Decision) string {
 		return HostUnjudged
 	case slices.Contains(c.ExemptHosts, host):
 		return HostExempt
-	case len(d.Violations)+len(d.Warnings)+len(d.Audited) > 0:
+	case d.Findings() > 0:
 		return HostUnprotected
 	}
 	return HostProtected
