@@ -28,11 +28,12 @@ func newMigrateCommand() *cobra.Command {
 		Use:   "migrate --to " + strings.Join(migrationNames(), "|") + " --config FILE (-f PATH... | --kubeconfig FILE)",
 		Short: "Move Ingresses to Gateway API, with their login, judged before it is printed",
 		Long: "Write, for every Ingress (as privgate's mutation stores it), the HTTPRoutes serving its hosts\n" +
-			"and paths, the Gateway and HTTPS listeners they need (unless --gateway names one), and the\n" +
-			"objects that keep the login on the chosen implementation (what `privgate <target> policy`\n" +
-			"suggests). The output is judged with privgate's rules first: exit 1, printing nothing, when an\n" +
-			"Ingress cannot move without losing its login or the output would leave a private host without\n" +
-			"one; annotations left behind are listed per Ingress on standard error. docs/migrate.md.",
+			"and paths, the Gateway and listeners they need (HTTPS where the Ingress has TLS; unless\n" +
+			"--gateway names one), and the objects that keep the login on the chosen implementation (what\n" +
+			"`privgate <target> policy` suggests). The output is judged with privgate's rules first: exit 1,\n" +
+			"printing nothing, when an Ingress cannot move without losing its login or the output would\n" +
+			"leave a private host without one; annotations left behind are listed per Ingress on standard\n" +
+			"error. docs/migrate.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (len(files) == 0) == (kubeconfig == "") {
@@ -100,12 +101,10 @@ func runMigration(ctx context.Context, rev *policy.Reviewer, inputs []object, op
 		if err := json.Unmarshal(raw, ing); err != nil {
 			return &exitError{exitUsage, fmt.Errorf("%s: Ingress %s: %v", o.where(), o.Name, err)}
 		}
-		if ing.Namespace == "" {
-			ing.Namespace = "default"
-		}
+		ing.Namespace = namespaceOf(rev, o)
 		ings = append(ings, ing)
 	}
-	opts.PortNumber = servicePorts(context)
+	opts.PortNumber = servicePorts(rev, context)
 	res := migrate.Ingresses(ings, opts)
 	for _, n := range res.Notes {
 		fmt.Fprintf(stderr, "note: %s\n", n)
@@ -311,7 +310,7 @@ func withKind(raw []byte, gvk schema.GroupVersionKind) ([]byte, error) {
 }
 
 // servicePorts finds a named port's number in the Services among objs.
-func servicePorts(objs []object) func(namespace, service, port string) (int32, bool) {
+func servicePorts(rev *policy.Reviewer, objs []object) func(namespace, service, port string) (int32, bool) {
 	ports := map[string]int32{}
 	for _, o := range objs {
 		if o.APIVersion != "v1" || o.Kind != "Service" {
@@ -321,10 +320,7 @@ func servicePorts(objs []object) func(namespace, service, port string) (int32, b
 		if json.Unmarshal(o.Raw, &svc) != nil {
 			continue
 		}
-		ns := svc.Namespace
-		if ns == "" {
-			ns = "default"
-		}
+		ns := namespaceOf(rev, o)
 		for _, p := range svc.Spec.Ports {
 			ports[ns+"/"+svc.Name+"/"+p.Name] = p.Port
 		}

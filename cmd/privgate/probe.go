@@ -30,7 +30,7 @@ type probeOptions struct {
 func newProbeCommand() *cobra.Command {
 	var o probeOptions
 	cmd := &cobra.Command{
-		Use:   "probe --config FILE (--kubeconfig FILE | -f PATH | --host HOST[/PATH]) [--address IP:PORT]",
+		Use:   "probe --config FILE (--kubeconfig FILE | -f PATH... | --host HOST[/PATH]...) [--address IP:PORT]",
 		Short: "Request every private host without credentials and say whether the login answers",
 		Long: "Send unauthenticated GET requests to every private host (the hosts privgate audit lists, from\n" +
 			"the cluster with --kubeconfig or from manifests with -f; or those named with --host) and each path\n" +
@@ -38,8 +38,8 @@ func newProbeCommand() *cobra.Command {
 			"followed, no cookie or credential is ever sent; requests are rate-limited and bounded (README,\n" +
 			"\"privgate probe\"). Verdict per request: login (a redirect to the sign-in, or the login's 401/403),\n" +
 			"open (anything else that answered 2xx/3xx: the app), unreachable.\n" +
-			"Exit 0 when the login met every request, 1 when something is open, 2 when it could not run or\n" +
-			"a host's plain request got no answer.",
+			"Exit 0 when no request was open and every host's plain request met the login, 1 when something\n" +
+			"is open, 2 when it could not run or a host's plain request got no answer.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runProbe(cmd, o) },
 	}
@@ -98,9 +98,7 @@ func runProbe(cmd *cobra.Command, o probeOptions) error {
 	results := p.Run(ctx, reqs)
 	out := cmd.OutOrStdout()
 	if o.output == "json" {
-		if results == nil {
-			results = []probe.Result{}
-		}
+		results = orEmpty(results)
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(results); err != nil {

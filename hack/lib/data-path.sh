@@ -8,7 +8,6 @@
 #   dp_backend NS NAME   applies a headless Service NAME and its EndpointSlice pointing at the app
 #   dp_certificate NS SECRET HOST   the TLS Secret cert-manager would issue for HOST
 #   dp_status HOST       the status Traefik answers for GET http://HOST/
-#   dp_stop              stops what dp_start started (the caller's EXIT trap calls it)
 # oauth2-proxy answers as https://oauth2.private.example.com (a certificate from a fresh CA that
 # Traefik trusts through SSL_CERT_FILE); no DNS names it, so Traefik reaches it through
 # hack/netdemo's CONNECT proxy (HTTPS_PROXY). It needs no identity provider to refuse an
@@ -115,10 +114,4 @@ dp_status() { # dp_status HOST: the status Traefik's web entrypoint answers for 
     exec 3>&-
   fi
   echo "$code"
-}
-
-dp_stop() {
-  [ ${#DP_PIDS[@]} -gt 0 ] || return 0
-  cp_kill "${DP_PIDS[@]}"
-  DP_PIDS=()
 }

@@ -69,10 +69,12 @@ var (
 	dpErr        error
 )
 
-// dataPath starts the data path on first use (skipping the test when it cannot, with why).
+// dataPath starts the data path on first use (failing the test when it cannot, with why).
 func (c *cluster) dataPath(t *testing.T) *dataPath {
 	t.Helper()
-	dataPathOnce.Do(func() { dp, dpErr = c.startDataPath() })
+	// startDataPath sets dp itself as soon as it starts anything, so that stopDataPath stops it
+	// even when a later step fails.
+	dataPathOnce.Do(func() { _, dpErr = c.startDataPath() })
 	if dpErr != nil {
 		t.Fatalf("data path: %v", dpErr)
 	}

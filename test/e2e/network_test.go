@@ -27,9 +27,7 @@ func TestNetwork(t *testing.T) {
 	d.idp.AddUser("alice", "/developers")
 	d.idp.AddUser("bob", "/sre")
 	const ns = "network"
-	if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 {
-		t.Fatal(stderr)
-	}
+	c.namespaces(t, ns)
 	const (
 		metrics = "metrics.private.example.com" // allowed-groups /developers
 		alerts  = "alerts.private.example.com"  // allowed-groups /Developers: no such group

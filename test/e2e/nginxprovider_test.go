@@ -21,9 +21,7 @@ import (
 func TestNGINXProvider(t *testing.T) {
 	d := c.dataPath(t)
 	const ns = "nginx-provider"
-	if _, stderr, code := c.run("", "create", "namespace", ns); code != 0 {
-		t.Fatal(stderr)
-	}
+	c.namespaces(t, ns)
 	t.Cleanup(func() { c.run("", "delete", "namespace", ns, "--wait=false") })
 	config := providerConfig(t)
 	authURL := fmt.Sprintf("http://%s:%d/oauth2/auth", d.ip, d.oauth2)
