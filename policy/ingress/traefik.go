@@ -16,12 +16,12 @@ import (
 // login is a Middleware in router.middlewares, judged on the chain Traefik will run
 // (policy/traefik/router, docs/traefik.md).
 
-// Traefik's Ingress annotations (pkg/provider/kubernetes/ingress/annotations.go).
+// Traefik's Ingress annotations (Traefik's model, policy/traefik/router).
 const (
-	traefikPrefix            = "traefik.ingress.kubernetes.io/"
-	AnnotationTraefikMWs     = traefikPrefix + "router.middlewares"
-	AnnotationTraefikTLS     = traefikPrefix + "router.tls"
-	AnnotationTraefikEntries = traefikPrefix + "router.entrypoints"
+	traefikPrefix            = router.AnnotationPrefix
+	AnnotationTraefikMWs     = router.AnnotationMiddlewares
+	AnnotationTraefikTLS     = router.AnnotationTLS
+	AnnotationTraefikEntries = router.AnnotationEntryPoints
 )
 
 // traefikRouterKeys are the router.* options Traefik's label decoder knows (RouterIng, with

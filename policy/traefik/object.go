@@ -289,8 +289,8 @@ func (t *Target) routers(c policy.Cluster) []storedRouter {
 		if len(hosts) == 0 {
 			continue
 		}
-		entries := router.IngressEntryPoints(ing.Annotations["traefik.ingress.kubernetes.io/router.entrypoints"])
-		refs := router.IngressMiddlewares(ing.Annotations["traefik.ingress.kubernetes.io/router.middlewares"], "")
+		entries := router.IngressEntryPoints(ing.Annotations[router.AnnotationEntryPoints])
+		refs := router.IngressMiddlewares(ing.Annotations[router.AnnotationMiddlewares], "")
 		out = append(out, storedRouter{"Ingress " + ing.Namespace + "/" + ing.Name, hosts, entries, refs})
 	}
 	return out

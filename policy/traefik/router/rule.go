@@ -63,6 +63,14 @@ func Priority(rule string, set int) int {
 	return len(rule)
 }
 
+// Traefik's Ingress annotations (pkg/provider/kubernetes/ingress/annotations.go).
+const (
+	AnnotationPrefix      = "traefik.ingress.kubernetes.io/"
+	AnnotationMiddlewares = AnnotationPrefix + "router.middlewares"
+	AnnotationTLS         = AnnotationPrefix + "router.tls"
+	AnnotationEntryPoints = AnnotationPrefix + "router.entrypoints"
+)
+
 // IngressMiddlewares reads an Ingress's router.middlewares as Traefik's label decoder does
 // (paerser: split on ",", each entry trimmed), each qualified in the Ingress provider.
 func IngressMiddlewares(value, field string) []Ref {
