@@ -44,12 +44,12 @@ func (Gateways) Login(cfg *policy.Config, c policy.Cluster) gatewayapi.Login {
 	if !ok {
 		s = nil
 	}
-	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.Stored(c)}
+	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))}
 }
 
 // Reads: the Middlewares, once their CRD exists.
 func (Gateways) Reads() []policy.Kind {
-	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true, Indexes: router.MiddlewareIndexes}}
+	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true}}
 }
 
 // AddToScheme registers traefik.io/v1alpha1.

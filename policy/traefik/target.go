@@ -69,11 +69,7 @@ func (*Target) Refusal() string { return "exposes private hosts through Traefik 
 func (*Target) Reads() []policy.Kind {
 	var out []policy.Kind
 	for _, k := range kinds {
-		kind := policy.Kind{GVK: k, Judged: true, CRD: true}
-		if k == router.MiddlewareKind {
-			kind.Indexes = router.MiddlewareIndexes
-		}
-		out = append(out, kind)
+		out = append(out, policy.Kind{GVK: k, Judged: true, CRD: true})
 	}
 	return out
 }
