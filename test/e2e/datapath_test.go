@@ -37,6 +37,9 @@ import (
 const (
 	loginNamespace = "oauth2-proxy"
 	loginHost      = "oauth2.private.example.com"
+	// readyHost is a public host Traefik routes only once both its providers have read the
+	// cluster (see startDataPath).
+	readyHost = "datapath-ready.example.com"
 	// signinMiddleware turns oauth2-proxy's 401 into its sign-in: Traefik's errors middleware,
 	// as oauth2-proxy documents for Traefik ("ForwardAuth with 401 errors middleware",
 	// https://oauth2-proxy.github.io/oauth2-proxy/configuration/integrations/traefik), with the
@@ -125,6 +128,21 @@ func (c *cluster) startDataPath() (*dataPath, error) {
 	if _, stderr, code := c.run("", "apply", "--server-side", "-f", filepath.Join(filepath.Dir(traefik), "crds.yml")); code != 0 {
 		return nil, fmt.Errorf("apply Traefik's CRDs: %s", stderr)
 	}
+	// Served before Traefik starts: its CRD provider lists them once at start, and after a
+	// failed list client-go's reflector backs off for up to a minute, long past any wait below
+	// (CI saw a route whose Middleware Traefik had not read yet answer 404).
+	if _, stderr, code := c.run("", "wait", "--for", "condition=established", "--timeout", "60s",
+		"-f", filepath.Join(filepath.Dir(traefik), "crds.yml")); code != 0 {
+		return nil, fmt.Errorf("Traefik's CRDs not established: %s", stderr)
+	}
+	if err := c.eventually(30*time.Second, func() error {
+		if _, stderr, code := c.run("", "get", "middlewares.traefik.io,ingressroutes.traefik.io", "-A"); code != 0 {
+			return errors.New(stderr)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("Traefik's CRDs not served: %v", err)
+	}
 	if d.oauth2, err = testutil.Port(); err != nil {
 		return nil, err
 	}
@@ -162,7 +180,13 @@ spec:
     statusRewrites: {"401": 302}
     service: {name: oauth2-proxy, port: 80}
     query: /oauth2/sign_in?rd={url}
-`, signinMiddleware, loginNamespace)); err != nil {
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: ready, namespace: %[2]s}
+spec:
+  headers: {customResponseHeaders: {X-Data-Path: ready}}
+`, signinMiddleware, loginNamespace) + ingressManifest(loginNamespace, "ready", readyHost, "oauth2-proxy", loginNamespace+"-ready@kubernetescrd")); err != nil {
 		return nil, err
 	}
 	web, err := testutil.Port()
@@ -183,15 +207,19 @@ spec:
 	if err := c.eventually(60*time.Second, func() error { return ping(fmt.Sprintf("http://127.0.0.1:%d/ping", pingPort)) }); err != nil {
 		return nil, fmt.Errorf("traefik not answering: %v\n%s", err, d.logs("traefik"))
 	}
-	// Ready when it routes the login's own host to oauth2-proxy.
-	if err := c.eventually(60*time.Second, func() error {
-		status, _, err := d.get(nil, "http://"+loginHost+"/ping")
-		if err == nil && status != http.StatusOK {
-			err = fmt.Errorf("%s/ping: %d", loginHost, status)
+	// Ready when both providers have read what they serve: the login's own host (an Ingress) and
+	// readyHost, whose router Traefik builds only once its CRD provider has read the Middleware
+	// it names.
+	for _, h := range []string{loginHost, readyHost} {
+		if err := c.eventually(60*time.Second, func() error {
+			status, _, err := d.get(nil, "http://"+h+"/ping")
+			if err == nil && status != http.StatusOK {
+				err = fmt.Errorf("%s/ping: %d", h, status)
+			}
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("traefik does not route %s: %v\n%s", h, err, d.logs("traefik"))
 		}
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("traefik does not route %s: %v\n%s", loginHost, err, d.logs("traefik"))
 	}
 	return d, nil
 }
