@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privgate/privgate/test/testutil"
+	"github.com/privgate/privgate/test/testnet"
 )
 
 func TestRequests(t *testing.T) {
@@ -266,7 +266,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunUnreachable(t *testing.T) {
-	p := &Prober{Address: testutil.Dropping(t), Scheme: "http", Rate: 1000, Timeout: time.Second}
+	p := &Prober{Address: testnet.Dropping(t), Scheme: "http", Rate: 1000, Timeout: time.Second}
 	results := p.Run(context.Background(), Plan{}.Requests(Target{Host: "h.private.example.com"}))
 	for _, r := range results {
 		if r.Verdict != Unreachable || r.Status != 0 || r.Error == "" {

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/privgate/privgate/probe"
-	"github.com/privgate/privgate/test/testutil"
+	"github.com/privgate/privgate/test/testnet"
 )
 
 // controller is a controller in front of the examples' hosts: the login answers every host but
@@ -59,7 +59,7 @@ func TestProbe(t *testing.T) {
 			code: 0, hosts: []string{"a.private.example.com", "privgate-probe.private.example.com"},
 		},
 		"nothing answers": {
-			args: func() []string { return []string{"--host", "a.private.example.com", "--address", testutil.Dropping(t)} },
+			args: func() []string { return []string{"--host", "a.private.example.com", "--address", testnet.Dropping(t)} },
 			code: 2, hosts: []string{"a.private.example.com"},
 		},
 		"two sources": {

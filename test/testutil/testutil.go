@@ -240,28 +240,6 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
-// Dropping is the address of a listener that closes every connection it accepts, before
-// reading anything: a peer that never answers. Unlike a port closed after listening, nobody
-// else can take the address while the test runs (parallel packages listen too).
-func Dropping(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return // closed by the cleanup
-			}
-			conn.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // Port is FreePort for callers without a testing.TB (TestMain, the load harness).
 func Port() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
