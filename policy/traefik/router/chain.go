@@ -58,6 +58,9 @@ type Link struct {
 	Safe bool `json:"safe"`
 	// Address is a forwardAuth's address, for messages.
 	Address string `json:"address,omitempty"`
+	// Groups are those a login narrows to (LoginGroups: allowed_groups in its address), sorted;
+	// none when it admits everyone who logs in.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Chain is the middlewares a router runs on one entrypoint, in order, and the first login's
@@ -115,6 +118,7 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		return []Link{l}
 	}
 	types := map[string]bool{}
+	groups := map[string]bool{} // the group sets the logins among ms narrow to
 	l.Login, l.Safe = true, true
 	for _, m := range ms {
 		l.Objects = append(l.Objects, m.Namespace+"/"+m.Name)
@@ -129,11 +133,17 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		l.Safe = l.Safe && safe
 		if m.Spec.ForwardAuth != nil {
 			l.Address = m.Spec.ForwardAuth.Address
+			if login {
+				l.Groups = LoginGroups(l.Address)
+				groups[strings.Join(l.Groups, ",")] = true
+			}
 		}
 	}
 	slices.Sort(l.Objects)
-	if len(types) > 1 || len(ms) > 1 && !(l.Login || l.Safe) {
-		l.State, l.Login, l.Safe = "ambiguous", false, false
+	// Logins sharing the ID but narrowing to different groups: which groups get in depends on
+	// the one Traefik reads last.
+	if len(types) > 1 || len(ms) > 1 && !(l.Login || l.Safe) || l.Login && len(groups) > 1 {
+		l.State, l.Login, l.Safe, l.Groups = "ambiguous", false, false, nil
 		return []Link{l}
 	}
 	m := ms[0]
