@@ -90,11 +90,7 @@ func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
 
 // relate resolves the chains against the stored Middlewares (nil: none known).
 func (in *traefikInput) relate(s *router.Settings, c policy.Cluster) {
-	var x router.Index
-	if c != nil {
-		x = router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))
-	}
-	in.EntryPoints = s.Serve(x, in.entries, annotationField(AnnotationTraefikEntries), in.refs)
+	in.EntryPoints = s.Serve(router.Stored(c), in.entries, annotationField(AnnotationTraefikEntries), in.refs)
 }
 
 // traefikGroups are the groups the Ingress's groups annotation allows, sorted.

@@ -44,12 +44,12 @@ func (Gateways) Login(cfg *policy.Config, c policy.Cluster) gatewayapi.Login {
 	if !ok {
 		s = nil
 	}
-	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))}
+	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.Stored(c)}
 }
 
 // Reads: the Middlewares, once their CRD exists.
 func (Gateways) Reads() []policy.Kind {
-	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true}}
+	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true, Indexes: router.MiddlewareIndexes}}
 }
 
 // AddToScheme registers traefik.io/v1alpha1.

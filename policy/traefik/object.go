@@ -121,7 +121,7 @@ func (o *object) Facts(string) policy.Facts {
 // relateRoutes resolves each private route's chain on its entrypoints (c nil: no Middleware is
 // known, so none is reached).
 func (t *Target) relateRoutes(ir *router.IngressRoute, in *input, c policy.Cluster) {
-	x := index(c)
+	x := router.Stored(c)
 	for i := range in.Routes {
 		r := &in.Routes[i]
 		paths, skipped := t.paths(c, ir, r.index, r.Field, 0)
@@ -187,13 +187,6 @@ func (t *Target) paths(c policy.Cluster, ir *router.IngressRoute, n int, field s
 		}
 	}
 	return out, ""
-}
-
-func index(c policy.Cluster) router.Index {
-	if c == nil {
-		return nil
-	}
-	return router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))
 }
 
 // Relate resolves a route's chains against the stored Middlewares, or, for a Middleware, finds

@@ -55,20 +55,12 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	root, _ := filepath.Abs("../..")
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		out, err := exec.Command("bash", filepath.Join(root, "hack/build-control-plane.sh")).Output()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: no KUBEBUILDER_ASSETS and hack/build-control-plane.sh failed: %v\n", err)
-			return 1
-		}
-		assets = strings.TrimSpace(string(out))
-		os.Setenv("KUBEBUILDER_ASSETS", assets)
+	env, assets, err := testutil.ControlPlane()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
-	env := &envtest.Environment{}
 	api := env.ControlPlane.GetAPIServer()
-	// 1.37 refuses a loopback advertise address unless the endpoint reconciler is off.
-	api.Configure().Set("advertise-address", "127.0.0.1").Set("endpoint-reconciler-type", "none")
 	api.Out, api.Err = os.Stderr, os.Stderr
 	cfg, err := env.Start()
 	if err != nil {

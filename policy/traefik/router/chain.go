@@ -10,14 +10,20 @@ import (
 	"github.com/privgate/privgate/policy"
 )
 
-// Index is the stored Middlewares by the ID Traefik gives them (CRDID). Two Middlewares whose
-// names normalize alike share an ID; Traefik keeps whichever it reads last, so privgate trusts
-// such an ID only as far as every one of them deserves.
-type Index map[string][]*Middleware
+// Index finds the stored Middlewares by the ID Traefik gives them (CRDID). Two Middlewares
+// whose names normalize alike share an ID; Traefik keeps whichever it reads last, so privgate
+// trusts such an ID only as far as every one of them deserves.
+type Index interface {
+	Middlewares(id string) []*Middleware
+}
 
-// NewIndex indexes the stored Middlewares (the Cluster's objects of MiddlewareKind).
-func NewIndex(objs []runtime.Object) Index {
-	x := Index{}
+// Set is an Index of Middlewares held in memory: a change judged as the cluster would be
+// before and after it.
+type Set map[string][]*Middleware
+
+// NewIndex indexes Middlewares (objects of MiddlewareKind).
+func NewIndex(objs []runtime.Object) Set {
+	x := Set{}
 	for _, o := range objs {
 		if m, ok := o.(*Middleware); ok {
 			id := CRDID(m.Namespace, m.Name)
@@ -25,6 +31,43 @@ func NewIndex(objs []runtime.Object) Index {
 		}
 	}
 	return x
+}
+
+// Middlewares are those of ID id.
+func (x Set) Middlewares(id string) []*Middleware { return x[id] }
+
+// IDIndex is the Cluster index of stored Middlewares by ID (MiddlewareIndexes): a judgement
+// looks up the few its router names instead of indexing them all.
+const IDIndex = "traefik.io/middleware-id"
+
+// MiddlewareIndexes are the lookups the targets reading Middlewares declare (policy.Kind).
+var MiddlewareIndexes = map[string]policy.IndexFunc{
+	IDIndex: func(o runtime.Object) []string {
+		if m, ok := o.(*Middleware); ok {
+			return []string{CRDID(m.Namespace, m.Name)}
+		}
+		return nil
+	},
+}
+
+// Stored is the Index of c's Middlewares, through IDIndex (an empty one when c is nil).
+func Stored(c policy.Cluster) Index {
+	if c == nil {
+		return Set(nil)
+	}
+	return stored{c}
+}
+
+type stored struct{ c policy.Cluster }
+
+func (x stored) Middlewares(id string) []*Middleware {
+	var out []*Middleware
+	for _, o := range x.c.Indexed(MiddlewareKind.GroupKind(), IDIndex, id) {
+		if m, ok := o.(*Middleware); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Ref is a middleware a router names, qualified (name@provider), and where it is written.
@@ -108,7 +151,10 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		}
 		return []Link{l}
 	}
-	ms := x[name]
+	var ms []*Middleware
+	if x != nil {
+		ms = x.Middlewares(name)
+	}
 	if len(ms) == 0 {
 		l.State = "missing"
 		return []Link{l}
