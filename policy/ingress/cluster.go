@@ -82,15 +82,20 @@ func (t *Target) claims(obj runtime.Object) []string {
 	return hosts
 }
 
-// Relate fills in what the stored objects make of the Ingress: the owner of each private host
-// another namespace owns, and the controller of each class it names that exists.
+// Relate fills in what the stored objects make of the Ingress: Traefik's chains, the owner of
+// each private host another namespace owns, and the controller of each class it names that
+// exists. Without a cluster (c nil) the chains still resolve, to Middlewares that are missing:
+// Traefik's routers are judged, never left out.
 func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 	mine, ok := in.Target.(*input)
-	if c == nil || !ok {
+	if !ok {
 		return
 	}
 	if mine.Traefik != nil {
 		mine.Traefik.relate(o.t.traefik, c)
+	}
+	if c == nil {
+		return
 	}
 	if o.t.cfg.HostOwnership.On() {
 		self := policy.Ref{Kind: "Ingress", Namespace: in.Request.Namespace, Name: in.Request.Name}

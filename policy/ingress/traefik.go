@@ -63,8 +63,8 @@ func (t *Target) traefikClass(ing *networkingv1.Ingress) bool {
 }
 
 // traefikFacts reads the routers' annotations as Traefik's label decoder does (paerser: a list
-// splits on "," and each entry is trimmed); the chain is resolved against no stored Middleware
-// until Relate knows them.
+// splits on "," and each entry is trimmed); Relate resolves the chains, once, against the stored
+// Middlewares (none without a cluster).
 func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
 	groups := t.traefikGroups(ing)
 	ns, name, address := t.traefik.GroupLogin(groups)
@@ -84,7 +84,6 @@ func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
 	}
 	in.refs = router.IngressMiddlewares(ing.Annotations[AnnotationTraefikMWs], annotationField(AnnotationTraefikMWs))
 	in.entries = router.IngressEntryPoints(ing.Annotations[AnnotationTraefikEntries])
-	in.relate(t.traefik, nil)
 	return in
 }
 

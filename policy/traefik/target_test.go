@@ -57,6 +57,22 @@ func TestCases(t *testing.T) {
 	}
 }
 
+// TestWithoutCluster: with no cluster to read (a reviewer given objects one by one), an Ingress
+// of Traefik's class is still judged on its chain, whose login is then unknown: denied, never
+// waved through for lack of entrypoints.
+func TestWithoutCluster(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	_, req := testutil.Case(t, r, "testdata/cases/ingress-login-missing.yaml")
+	r.Cluster = nil
+	d, err := r.Review(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allowed || len(d.Violations) != 1 || d.Violations[0].ID != "traefik-login-invalid" {
+		t.Errorf("allowed %v, violations %v: want traefik-login-invalid (the login Middleware unknown)", d.Allowed, d.Violations)
+	}
+}
+
 // TestRego runs the traefik policy's Rego tests.
 func TestRego(t *testing.T) {
 	testutil.RegoTests(t, (&traefik.Target{}).Modules(), 1)
