@@ -9,6 +9,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 )
 
@@ -47,7 +48,7 @@ func (t *Target) mutate(ing *networkingv1.Ingress, f policy.Facts) bool {
 
 	groupsValue, named := ing.Annotations[c.Groups.Annotation]
 	if cur, ok := ing.Annotations[authURLKey(c)]; !ok || named && ownsAuthURL(c, cur) {
-		set(authURLKey(c), authURL(c, SplitGroups(groupsValue)))
+		set(authURLKey(c), authURL(c, groups.Split(groupsValue)))
 	}
 	if _, ok := ing.Annotations[authSigninKey(c)]; !ok {
 		set(authSigninKey(c), c.Auth.Signin)
@@ -115,19 +116,6 @@ func ownsAuthURL(c config, raw string) bool {
 		}
 	}
 	return true
-}
-
-// SplitGroups splits a comma-separated group list, trimming spaces and dropping empty and
-// repeated entries; order is kept so the result is stable.
-func SplitGroups(v string) []string {
-	var out []string
-	for g := range strings.SplitSeq(v, ",") {
-		g = strings.TrimSpace(g)
-		if g != "" && !slices.Contains(out, g) {
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 // mutateTLS makes spec.tls cover every private named host. Entries the user wrote are never

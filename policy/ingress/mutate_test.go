@@ -9,7 +9,6 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
 
-	"github.com/privgate/privgate/policy/ingress"
 	"github.com/privgate/privgate/test/testutil"
 )
 
@@ -66,19 +65,3 @@ func TestMutateGolden(t *testing.T) {
 	}
 }
 
-func TestSplitGroups(t *testing.T) {
-	cases := map[string][]string{
-		"":                          nil,
-		" , ,":                      nil,
-		"/a":                        {"/a"},
-		" /a , /b,/a,, /c ":         {"/a", "/b", "/c"},
-		"SRE,Developer":             {"SRE", "Developer"},
-		"/developers/frontend,/sre": {"/developers/frontend", "/sre"},
-	}
-	for in, want := range cases {
-		got := ingress.SplitGroups(in)
-		if strings.Join(got, "|") != strings.Join(want, "|") {
-			t.Errorf("SplitGroups(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
