@@ -64,4 +64,3 @@ func TestMutateGolden(t *testing.T) {
 		})
 	}
 }
-
