@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/gatewayapi"
 	"github.com/privgate/privgate/policy/traefik/router"
@@ -97,7 +98,11 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		// One gap per rule: the first entrypoint where its chain fails (Traefik serves a rule's
 		// router on every entrypoint; their own middlewares come first).
 		for _, ep := range l.settings.Serve(l.index, nil, where, refs) {
-			if g, ok := l.gap(ep.Chain, rule.Filters, where, mirror); ok {
+			g, ok := l.gap(ep.Chain, rule.Filters, where, mirror)
+			if !ok {
+				g, ok = l.groupsGap(ep.Chain.Links[ep.Chain.Login], p.Groups, where)
+			}
+			if ok {
 				gaps = append(gaps, g)
 				break
 			}
@@ -113,10 +118,30 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		return e
 	}
 	e.Gaps = gaps
-	if fix, err := json.Marshal(loginMiddleware(route.Namespace, LoginMiddlewareName, l.settings.AuthAddress)); err == nil {
-		e.Fix = string(fix)
+	if _, fix := routeLogin(l.settings, route.Namespace, strings.Join(p.Groups, ",")); fix != nil {
+		if b, err := json.Marshal(fix); err == nil {
+			e.Fix = string(b)
+		}
 	}
 	return e
+}
+
+// groupsGap is why a rule's login does not keep the route's allowed groups, if it does not: a
+// route allowing only some groups needs a login whose forwardAuth address carries exactly
+// those in oauth2-proxy's allowed_groups (none lets in everyone who logs in).
+func (l *gatewayLogin) groupsGap(login router.Link, want []string, where string) (gatewayapi.Gap, bool) {
+	if len(want) == 0 {
+		return gatewayapi.Gap{}, false
+	}
+	var allows []string
+	if u, err := url.Parse(login.Address); err == nil {
+		allows = groups.Split(u.Query().Get("allowed_groups"))
+	}
+	if groups.Same(allows, want) {
+		return gatewayapi.Gap{}, false
+	}
+	return gatewayapi.Gap{Reason: "groups-login", RouteRule: where, Policy: "Middleware " + strings.Join(login.Objects, ", "),
+		Provider: login.Address, Allows: allows, Groups: want, Want: loginAddress(l.settings, strings.Join(want, ","))}, true
 }
 
 // GatewayClass is the class Traefik's Helm chart installs for its Gateway API provider (what the
@@ -148,18 +173,32 @@ func RouteLogin(cfg *policy.Config) (func(namespace, groups string) (gatewayv1.L
 		return nil, fmt.Errorf("the login Middleware forwards to traefik.authAddress, and the config has no traefik section")
 	}
 	return func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
-		name, address := LoginMiddlewareName, s.AuthAddress
-		if groups != "" {
-			sum := sha256.Sum256([]byte(groups))
-			query := url.Values{"allowed_groups": {groups}}.Encode()
-			if queryPlain.MatchString(groups) {
-				query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
-			}
-			name, address = fmt.Sprintf("%s-%x", LoginMiddlewareName, sum[:4]), address+"?"+query
-		}
-		ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
-		return ref, loginMiddleware(namespace, name, address)
+		return routeLogin(s, namespace, groups)
 	}, nil
+}
+
+// routeLogin is RouteLogin's reference and Middleware under traefik settings s.
+func routeLogin(s *router.Settings, namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
+	name := LoginMiddlewareName
+	if groups != "" {
+		sum := sha256.Sum256([]byte(groups))
+		name = fmt.Sprintf("%s-%x", LoginMiddlewareName, sum[:4])
+	}
+	ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
+	return ref, loginMiddleware(namespace, name, loginAddress(s, groups))
+}
+
+// loginAddress is the forwardAuth address of the login letting in groups ("" everyone who logs
+// in): traefik.authAddress with oauth2-proxy's allowed_groups query.
+func loginAddress(s *router.Settings, groups string) string {
+	if groups == "" {
+		return s.AuthAddress
+	}
+	query := url.Values{"allowed_groups": {groups}}.Encode()
+	if queryPlain.MatchString(groups) {
+		query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
+	}
+	return s.AuthAddress + "?" + query
 }
 
 // queryPlain are group lists that travel in a query as they are (the characters privgate's
