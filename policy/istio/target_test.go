@@ -29,7 +29,10 @@ func TestSuggest(t *testing.T) {
 		// A gateway that also serves public names: the hosts and their port forms.
 		"vs-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login","namespace":"istio-system"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{"to":[{"operation":{"hosts":["grafana.private.example.com","grafana.private.example.com:*"]}}]}],"selector":{"matchLabels":{"app":"istio-ingressgateway","istio":"ingressgateway"}}}}]`,
 		// A Gateway that publishes only private names: every request, by targetRefs.
-		"httproute-no-policy":            `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-private","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"private"}]}}]`,
+		"httproute-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-private","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"private"}]}}]`,
+		// A route allowing only /developers behind the login for everyone: the group's provider.
+		"httproute-groups-generic-login": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-developers","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy-developers"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"developers"}]}}]`,
+		"httproute-groups-login":         `null`,
 		"vs-covered":                     `null`,
 		"httproute-other-implementation": `null`, // nothing privgate can write covers it
 	}
