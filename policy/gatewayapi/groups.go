@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -29,6 +30,15 @@ func FindGroupLogin[L GroupLogin](logins []L, want []string) (L, bool) {
 	}
 	var none L
 	return none, false
+}
+
+// NoGroupLogin says why logins have none for exactly the groups want (key: where they are
+// configured, istio.groupLogins), nil when they have one.
+func NoGroupLogin[L GroupLogin](logins []L, want []string, key string) error {
+	if _, ok := FindGroupLogin(logins, want); ok {
+		return nil
+	}
+	return fmt.Errorf("%s has no login for exactly %s", key, strings.Join(want, ","))
 }
 
 // AllowedBy are the groups the login named by key lets in (logins' key), none when it is not a

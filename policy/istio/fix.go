@@ -105,12 +105,18 @@ func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 				g.onlyPriv = false
 				continue
 			}
-			if slices.Contains(t.cfg.ExemptHosts, p.Host) || slices.Contains(g.hosts, p.Host) {
+			listed := slices.Contains(g.hosts, p.Host)
+			if slices.Contains(t.cfg.ExemptHosts, p.Host) || listed && len(p.Groups) == 0 {
 				continue
 			}
 			if !m.judge(p).Covered {
-				g.hosts = append(g.hosts, p.Host)
-				g.groups[p.Host] = p.Groups
+				if !listed {
+					g.hosts = append(g.hosts, p.Host)
+				}
+				if len(p.Groups) > 0 {
+					// A route's groups speak for the host: a Gateway's own listener promises none.
+					g.groups[p.Host] = p.Groups
+				}
 			}
 		}
 	}
