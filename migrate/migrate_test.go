@@ -64,7 +64,9 @@ func summary(t *testing.T, r migrate.Result) string {
 	return b.String()
 }
 
-func TestIngresses(t *testing.T) {
+// testConfig is a config with every implementation's login, and a login for /sre and /developers.
+func testConfig(t *testing.T) *policy.Config {
+	t.Helper()
 	cfg, err := targets.ParseConfig("../examples/privgate.yaml", []byte(`privateDomains: [private.example.com]
 auth: {url: https://oauth2.private.example.com/oauth2/auth, signin: https://oauth2.private.example.com/oauth2/start}
 tls: {clusterIssuer: le}
@@ -77,6 +79,11 @@ envoyGateway: {extAuthServices: [oauth2-proxy/oauth2-proxy], groupLogins: [{grou
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func TestIngresses(t *testing.T) {
+	cfg := testConfig(t)
 	istio, _ := migrate.Lookup(targets.Migrations(cfg), "istio")
 	envoy, _ := migrate.Lookup(targets.Migrations(cfg), "envoy-gateway")
 	traefik, err := migrate.Lookup(targets.Migrations(cfg), "traefik")
@@ -187,17 +194,7 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 // TestGatewayPerGroups: on Istio, Ingresses allowing the same groups, in any order, share their
 // namespace's Gateway for those groups; everyone else's routes attach to the namespace's own.
 func TestGatewayPerGroups(t *testing.T) {
-	cfg, err := targets.ParseConfig("../examples/privgate.yaml", []byte(`privateDomains: [private.example.com]
-auth: {url: https://oauth2.private.example.com/oauth2/auth, signin: https://oauth2.private.example.com/oauth2/start}
-tls: {clusterIssuer: le}
-ingressClasses: [nginx]
-groups: {file: groups.txt}
-istio: {extensionProviders: [oauth2-proxy], groupLogins: [{groups: [/sre, /developers], provider: oauth2-proxy-ops}]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	istio, _ := migrate.Lookup(targets.Migrations(cfg), "istio")
+	istio, _ := migrate.Lookup(targets.Migrations(testConfig(t)), "istio")
 	ing := func(name, groups string) *networkingv1.Ingress {
 		return ingress(t, `
 metadata: {name: `+name+`, namespace: ns, annotations: {privgate.io/allowed-groups: "`+groups+`"}}

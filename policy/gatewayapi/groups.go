@@ -32,13 +32,15 @@ func FindGroupLogin[L GroupLogin](logins []L, want []string) (L, bool) {
 	return none, false
 }
 
-// NoGroupLogin says why logins have none for exactly the groups want (key: where they are
-// configured, istio.groupLogins), nil when they have one.
-func NoGroupLogin[L GroupLogin](logins []L, want []string, key string) error {
-	if _, ok := FindGroupLogin(logins, want); ok {
-		return nil
+// MissingGroupLogin says, for privgate migrate, why routes allowing a set of groups have no
+// login among logins (key: where they are configured, istio.groupLogins), nil when they have one.
+func MissingGroupLogin[L GroupLogin](logins []L, key string) func(groups []string) error {
+	return func(want []string) error {
+		if _, ok := FindGroupLogin(logins, want); ok {
+			return nil
+		}
+		return fmt.Errorf("%s has no login for exactly %s", key, strings.Join(want, ","))
 	}
-	return fmt.Errorf("%s has no login for exactly %s", key, strings.Join(want, ","))
 }
 
 // AllowedBy are the groups the login named by key lets in (logins' key), none when it is not a

@@ -48,12 +48,10 @@ func (g GroupLogin) AllowedGroups() []string { return g.Groups }
 // GroupLoginsKey is where group logins are configured, for messages.
 const GroupLoginsKey = name + ".groupLogins"
 
-// GroupLogins says, under cfg, why routes allowing a set of groups have no login on Istio
-// (none of istio.groupLogins lets in exactly those), nil when they have one: for privgate
-// migrate.
+// GroupLogins says, under cfg, why routes allowing a set of groups have no login (none of its
+// group logins lets in exactly those), nil when they have one: for privgate migrate.
 func GroupLogins(cfg *policy.Config) func(groups []string) error {
-	logins := configOf(cfg).GroupLogins
-	return func(groups []string) error { return gatewayapi.NoGroupLogin(logins, groups, GroupLoginsKey) }
+	return gatewayapi.MissingGroupLogin(configOf(cfg).GroupLogins, GroupLoginsKey)
 }
 
 // GatewayWorkload is one set of gateway pods.
