@@ -78,7 +78,8 @@ func (m *mesh) loginPolicy(w workload, provider string, hosts []string, all bool
 // publishes only private hosts gets one without hosts (every request to it). Routes allowing
 // only some groups need their group's provider, and Istio applies one per workload: a workload
 // whose uncovered hosts ask for several gets a policy for the first set only (by the order the
-// hosts sort in), and the comment says which hosts need a Gateway of their own.
+// hosts sort in), the hosts that promise no groups with it, and the comment says which hosts
+// need a Gateway of their own.
 func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 	m := load(t.cfg, c)
 	type group struct {
@@ -128,8 +129,13 @@ func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 			continue
 		}
 		slices.Sort(g.hosts)
-		first := g.groups[g.hosts[0]]
-		hosts, others := partition(g.hosts, func(h string) bool { return groups.Same(g.groups[h], first) })
+		// The first set of groups a route allows (by host order) picks the provider; hosts that
+		// promise no groups go with it (a group login is a login, narrower).
+		var first []string
+		if i := slices.IndexFunc(g.hosts, func(h string) bool { return len(g.groups[h]) > 0 }); i >= 0 {
+			first = g.groups[g.hosts[i]]
+		}
+		hosts, others := partition(g.hosts, func(h string) bool { return len(g.groups[h]) == 0 || groups.Same(g.groups[h], first) })
 		comment := fmt.Sprintf("Login for %s on pods %s", strings.Join(hosts, ", "), k)
 		if len(first) > 0 {
 			comment += " (allowed groups " + strings.Join(first, ",") + ")"
