@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -73,8 +74,24 @@ func (l *liveView) Get(gk schema.GroupKind, namespace, name string) runtime.Obje
 	return nil
 }
 
+// Indexed answers a kind read live from what was read (a CRD kind may declare an index too: the
+// cache's answer would lag behind Stored's), the others from the cache.
 func (l *liveView) Indexed(gk schema.GroupKind, index, value string) []runtime.Object {
-	return l.view.Indexed(gk, index, value) // indexes are on kinds always served, read from the cache
+	objs, ok := l.stored[gk]
+	if !ok {
+		return l.view.Indexed(gk, index, value)
+	}
+	f := l.view.kinds[gk].Indexes[index]
+	if f == nil {
+		return nil // as the cache answers an index nobody declared
+	}
+	var out []runtime.Object
+	for _, o := range objs {
+		if slices.Contains(f(o), value) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (l *liveView) Generation() uint64 { return l.view.Generation() }

@@ -2,9 +2,11 @@ package audit
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	istiosecurity "istio.io/client-go/pkg/apis/security/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,7 +26,7 @@ func TestViewLive(t *testing.T) {
 	vs := schema.GroupKind{Group: "networking.istio.io", Kind: "VirtualService"}
 	v := &View{
 		kinds: map[schema.GroupKind]kind{
-			authz: {policy.Kind{GVK: authz.WithVersion("v1"), CRD: true}, s},
+			authz: {policy.Kind{GVK: authz.WithVersion("v1"), CRD: true, Indexes: map[string]policy.IndexFunc{"name": nameOf}}, s},
 			vs:    {policy.Kind{GVK: vs.WithVersion("v1"), CRD: true}, s},
 		},
 		installed: map[schema.GroupKind]bool{authz: true},
@@ -41,10 +43,25 @@ func TestViewLive(t *testing.T) {
 	if len(got) != 1 || got[0].(*istiosecurity.AuthorizationPolicy).Name != "login" {
 		t.Errorf("live AuthorizationPolicies %v, want istio-system/login", got)
 	}
+	// A CRD kind's index answers from the live read too (the view has no cache here to ask).
+	for value, want := range map[string][]string{"login": {"istio-system/login"}, "other": nil} {
+		if got := names(live.Indexed(authz, "name", value)); !slices.Equal(got, want) {
+			t.Errorf("live Indexed(AuthorizationPolicy, name, %s) = %v, want %v", value, got, want)
+		}
+	}
 	if vs := live.Stored(vs); len(vs) != 0 {
 		t.Errorf("a kind not installed was read: %v", vs)
 	}
 	if _, again := live.(policy.Live); again {
 		t.Error("the live view offers Live again")
 	}
+}
+
+// nameOf indexes an object by its name.
+func nameOf(o runtime.Object) []string {
+	m, err := meta.Accessor(o)
+	if err != nil {
+		return nil
+	}
+	return []string{m.GetName()}
 }

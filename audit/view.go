@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -52,8 +53,9 @@ type View struct {
 	reader client.Reader // uncached, for Live (live.go)
 }
 
-// NewView registers the targets' indexes and counts every change of the kinds read without a
-// CRD. Call it before the cache starts; s is the scheme the cache decodes with (Scheme).
+// NewView starts the informers of the kinds read without a CRD, their indexes registered, and
+// counts every change of them. Call it before the cache starts; s is the scheme the cache decodes
+// with (Scheme).
 func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer, s *runtime.Scheme) (*View, error) {
 	v := &View{cache: c, kinds: map[schema.GroupKind]kind{}, installed: map[schema.GroupKind]bool{}}
 	bump := toolscache.ResourceEventHandlerFuncs{
@@ -66,20 +68,30 @@ func NewView(ctx context.Context, c cache.Cache, reviewer *policy.Reviewer, s *r
 		if k.CRD || !k.With.Empty() {
 			continue // started by Discover
 		}
-		for name, f := range k.Indexes {
-			if err := c.IndexField(ctx, k.object(), name, func(o client.Object) []string { return f(o) }); err != nil {
-				return nil, err
-			}
-		}
-		inf, err := c.GetInformer(ctx, k.object())
-		if err != nil {
-			return nil, err
-		}
-		if _, err := inf.AddEventHandler(bump); err != nil {
+		if err := v.watch(ctx, k, bump); err != nil {
 			return nil, err
 		}
 	}
 	return v, nil
+}
+
+// watch starts the informer of k (or joins it) with h, k's field indexes (Kind.Indexes)
+// registered first: every kind the view starts, now or when Discover finds its CRD, answers
+// Indexed. Once the cache runs, IndexField starts the kind's informer itself and adds the
+// indexers to its store, which indexes what the informer already listed (client-go's
+// threadSafeMap.AddIndexers), so a kind found late misses no object.
+func (v *View) watch(ctx context.Context, k kind, h toolscache.ResourceEventHandler) error {
+	for name, f := range k.Indexes {
+		if err := v.cache.IndexField(ctx, k.object(), name, func(o client.Object) []string { return f(o) }); err != nil {
+			return fmt.Errorf("index %s by %s: %w", k.GVK.Kind, name, err)
+		}
+	}
+	inf, err := v.cache.GetInformer(ctx, k.object())
+	if err != nil {
+		return err
+	}
+	_, err = inf.AddEventHandler(h)
+	return err
 }
 
 // Get implements policy.Cluster from the cache.
@@ -165,11 +177,7 @@ func (v *View) Discover(ctx context.Context, mapper meta.RESTMapper) ([]schema.G
 			}
 			return started, err
 		}
-		inf, err := v.cache.GetInformer(ctx, k.object())
-		if err != nil {
-			return started, err
-		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		if err := v.watch(ctx, k, toolscache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { v.related() },
 			UpdateFunc: func(any, any) { v.related() },
 			DeleteFunc: func(any) { v.related() },

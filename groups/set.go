@@ -99,3 +99,16 @@ func NewStatic(names []string) *Static {
 
 // Snapshot returns the fixed snapshot.
 func (s *Static) Snapshot() *Snapshot { return s.snap }
+
+// Split splits a comma-separated group list (the groups annotation of an object), trimming
+// spaces and dropping empty and repeated entries; order is kept so the result is stable.
+func Split(v string) []string {
+	var out []string
+	for g := range strings.SplitSeq(v, ",") {
+		g = strings.TrimSpace(g)
+		if g != "" && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}

@@ -422,6 +422,16 @@ if "$KUBECTL" -n observability get ingress grafana -o jsonpath='{.spec.ingressCl
 else
   record FAIL "bare private Ingress of class traefik was not mutated as expected"
 fi
+# Allowed groups on Traefik: the Ingress for /developers gets the group login (a forwardAuth with
+# allowed_groups=/developers, login.yaml's second Middleware), which privgate names for it.
+"$KUBECTL" create namespace argocd >/dev/null 2>&1 || true
+show "$KUBECTL" apply -f examples/traefik/admitted/argocd-groups-ingress.yaml
+if [ "$RC" -eq 0 ] && "$KUBECTL" -n argocd get ingress argocd -o jsonpath='{.metadata.annotations.traefik\.ingress\.kubernetes\.io/router\.middlewares}' |
+  grep -qE "^traefik-oauth2-proxy-[0-9a-f]{8}@kubernetescrd$"; then
+  record OK "an Ingress allowing /developers on Traefik runs that group's login Middleware"
+else
+  record FAIL "an Ingress allowing /developers on Traefik did not get its group's login"
+fi
 show "$KUBECTL" apply -f examples/traefik/denied/headlamp-no-login.yaml
 if [ "$RC" -ne 0 ] && grep -qF "[traefik-login-missing]" <<<"$OUT"; then
   record OK "IngressRoute without the login refused (traefik-login-missing)"

@@ -43,10 +43,10 @@ type Implementation struct {
 	GatewayPerGroups bool
 	// RouteLogin, where each rule of a protected route names the login (Traefik: an
 	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), is that
-	// reference for a set of allowed groups ("" none) and the object it names, which migrate
-	// writes too. nil where the login is a policy of its own, which the implementation's target
-	// suggests (policy.Fixer).
-	RouteLogin func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any)
+	// reference for a set of allowed groups (none: everyone who logs in) and the object it
+	// names, which migrate writes too. nil where the login is a policy of its own, which the
+	// implementation's target suggests (policy.Fixer).
+	RouteLogin func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any)
 	// Unavailable says why migrate cannot write for it under this config; nil when it can.
 	Unavailable error
 }
@@ -148,7 +148,7 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 	protected := m.o.To.RouteLogin != nil && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
 	if protected {
 		var obj map[string]any
-		login, obj = m.o.To.RouteLogin(ing.Namespace, strings.Join(allowed, ","))
+		login, obj = m.o.To.RouteLogin(ing.Namespace, allowed)
 		m.logins[ing.Namespace+"/"+string(login.Name)] = obj
 	}
 	for _, r := range routes {

@@ -169,8 +169,9 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 		{"traefik: allowed groups travel in a login Middleware of their own", with(func(o *migrate.Options) { o.To = traefik }), `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre,/developers"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
-			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-`,
-				"http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/sre,/developers", "annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
+			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-` + groupsHash("/developers,/sre") + `"}`,
+				"login ns/privgate-login-" + groupsHash("/developers,/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/developers,/sre",
+				"annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
 		{"a resource backend: refused, nothing written", base, `
 metadata: {name: app, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,

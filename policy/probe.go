@@ -3,11 +3,14 @@ package policy
 import (
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/privgate/privgate/probe"
 )
 
 // Probe is privgate.yaml's probe section: where the audit's leader sends the network probe
@@ -26,7 +29,7 @@ type Probe struct {
 	Signin []string `json:"signin,omitempty"`
 	// NoAuthLocations are the controller's locations served without login, probed for bypasses.
 	NoAuthLocations []string `json:"noAuthLocations,omitempty"`
-	// Rate is requests per second (default 10, at most 100).
+	// Rate is requests per second (probe.DefaultRate when unset, at most 100).
 	Rate float64 `json:"rate,omitempty"`
 }
 
@@ -41,10 +44,10 @@ func (p *Probe) setDefaults() {
 		p.Scheme = "https"
 	}
 	if p.Rate == 0 {
-		p.Rate = 10
+		p.Rate = probe.DefaultRate
 	}
 	if p.NoAuthLocations == nil {
-		p.NoAuthLocations = []string{"/.well-known/acme-challenge"}
+		p.NoAuthLocations = slices.Clone(probe.DefaultNoAuthLocations)
 	}
 }
 

@@ -32,13 +32,26 @@ type Prober struct {
 	// Scheme is http or https (https verifies the host's certificate unless Insecure).
 	Scheme   string
 	Insecure bool
-	// Rate is requests per second (default 10); Concurrency the requests in flight (default 4).
+	// Rate is requests per second (DefaultRate when unset); Concurrency the requests in flight
+	// (DefaultConcurrency).
 	Rate        float64
 	Concurrency int
-	// Timeout bounds each request (default 5 s).
+	// Timeout bounds each request (DefaultTimeout).
 	Timeout time.Duration
 	SignIn  SignIn
 }
+
+// The defaults of a Prober, of privgate probe's flags and of privgate.yaml's probe section:
+// gentle on a controller that also serves users.
+const (
+	DefaultRate        = 10
+	DefaultConcurrency = 4
+	DefaultTimeout     = 5 * time.Second
+)
+
+// DefaultNoAuthLocations are the locations a controller serves without login unless told
+// otherwise: cert-manager's HTTP-01 solver's, which ingress-nginx exempts from auth.
+var DefaultNoAuthLocations = []string{"/.well-known/acme-challenge"}
 
 // maxDrain is the most of a body read (and thrown away) to reuse a connection: probe reads
 // status and Location only.
@@ -51,10 +64,10 @@ func (p *Prober) Run(ctx context.Context, reqs []Request) []Result {
 	defer client.CloseIdleConnections()
 	r, n := p.Rate, p.Concurrency
 	if r <= 0 {
-		r = 10
+		r = DefaultRate
 	}
 	if n <= 0 {
-		n = 4
+		n = DefaultConcurrency
 	}
 	limit := rate.NewLimiter(rate.Limit(r), 1)
 	results := make([]Result, len(reqs))
@@ -126,7 +139,7 @@ func (p *Prober) send(ctx context.Context, client *http.Client, limit *rate.Limi
 func (p *Prober) client() *http.Client {
 	timeout := p.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = DefaultTimeout
 	}
 	dialer := &net.Dialer{Timeout: timeout}
 	tr := &http.Transport{

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/privgate/privgate/probe"
+	"github.com/privgate/privgate/test/testnet"
 )
 
 // controller is a controller in front of the examples' hosts: the login answers every host but
@@ -33,15 +33,6 @@ func controller(t *testing.T, open ...string) string {
 func TestProbe(t *testing.T) {
 	examples, _ := filepath.Abs("../../examples")
 	config := filepath.Join(examples, "privgate.yaml")
-	closed := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}
 	tests := map[string]struct {
 		args  func() []string
 		code  int
@@ -68,7 +59,7 @@ func TestProbe(t *testing.T) {
 			code: 0, hosts: []string{"a.private.example.com", "privgate-probe.private.example.com"},
 		},
 		"nothing answers": {
-			args: func() []string { return []string{"--host", "a.private.example.com", "--address", closed()} },
+			args: func() []string { return []string{"--host", "a.private.example.com", "--address", testnet.Dropping(t)} },
 			code: 2, hosts: []string{"a.private.example.com"},
 		},
 		"two sources": {

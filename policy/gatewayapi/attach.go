@@ -52,19 +52,6 @@ func Parents(ns string, refs []gatewayv1.ParentReference) []Parent {
 	return out
 }
 
-// Attach are the hosts a route with hostnames named publishes through parent p, whose Gateway is
-// gw (nil when not in view): on each listener the parentRef attaches to, the narrower of the
-// route's hostname and the listener's, or the listener's own when the route names none. http
-// tells an HTTPRoute or GRPCRoute (HTTP and HTTPS listeners) from a TLSRoute (TLS ones). A parent
-// privgate cannot follow publishes the route's hostnames, every host when it names none.
-func Attach(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Host {
-	var out []Host
-	for _, a := range Attachments(gw, p, named, http) {
-		out = append(out, a.Host)
-	}
-	return out
-}
-
 // Attached is a host a route publishes through a parent, and the listeners that publish it
 // there, by name (an implementation whose login is per listener judges each); none when the
 // Gateway is not in view or the parent cannot be followed.
@@ -73,7 +60,12 @@ type Attached struct {
 	Listeners []string
 }
 
-// Attachments are Attach's hosts with the listeners publishing each.
+// Attachments are the hosts a route with hostnames named publishes through parent p, whose
+// Gateway is gw (nil when not in view), with the listeners publishing each: on each listener the
+// parentRef attaches to (attachedListeners), the narrower of the route's hostname and the
+// listener's, or the listener's own when the route names none. http tells an HTTPRoute or
+// GRPCRoute (HTTP and HTTPS listeners) from a TLSRoute (TLS ones). A parent privgate cannot
+// follow publishes the route's hostnames, every host when it names none.
 func Attachments(gw *gatewayv1.Gateway, p Parent, named []Host, http bool) []Attached {
 	if p.Unfollowable != nil {
 		var out []Attached
@@ -105,24 +97,16 @@ func orEvery(named []Host, field string) []Host {
 	return named
 }
 
-// Listeners are the hostnames of the listeners parent p attaches its route to ("*" for a
-// listener without one): HTTP and HTTPS ones for an HTTP route, TLS ones for a TLSRoute, that
-// admit routes from the route's namespace (admits); every host when the Gateway is not in view.
-func Listeners(gw *gatewayv1.Gateway, p Parent, http bool) []string {
-	var out []string
-	for _, l := range attachedListeners(gw, p, http) {
-		out = append(out, l.host)
-	}
-	return out
-}
-
 // hostListeners is one hostname the listeners a route attaches to serve, and their names.
 type hostListeners struct {
 	host  string
 	names []string
 }
 
-// attachedListeners are Listeners' hostnames with the names of the listeners serving each.
+// attachedListeners are the hostnames of the listeners parent p attaches its route to ("*" for
+// a listener without one), with the names of the listeners serving each: HTTP and HTTPS ones for
+// an HTTP route, TLS ones for a TLSRoute, that admit routes from the route's namespace (admits);
+// every host when the Gateway is not in view.
 func attachedListeners(gw *gatewayv1.Gateway, p Parent, http bool) []hostListeners {
 	if gw == nil {
 		return []hostListeners{{host: "*"}}

@@ -7,6 +7,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/traefik/router"
 )
@@ -30,8 +31,14 @@ var traefikRouterKeys = []string{"pathmatcher", "entrypoints", "middlewares", "p
 
 // traefikInput is what the policy reads of an Ingress Traefik serves.
 type traefikInput struct {
-	// Login is the login Middleware's ID as router.middlewares names it.
-	Login string `json:"login"`
+	// Login is the login Middleware's ID as router.middlewares names it: the one for the groups
+	// the Ingress allows (router.Settings.GroupLogin), LoginObject it as namespace/name and
+	// LoginAddress where it must forward.
+	Login        string `json:"login"`
+	LoginObject  string `json:"loginObject"`
+	LoginAddress string `json:"loginAddress"`
+	// Groups are those the groups annotation allows, sorted (none: everyone who logs in).
+	Groups []string `json:"groups,omitempty"`
 	// TLS: router.tls (or one of its options) is set, so Traefik serves the routers over TLS only.
 	TLS bool `json:"tls"`
 	// EntryPoints are those the routers are served on, each with the chain it runs there.
@@ -59,7 +66,9 @@ func (t *Target) traefikClass(ing *networkingv1.Ingress) bool {
 // splits on "," and each entry is trimmed); the chain is resolved against no stored Middleware
 // until Relate knows them.
 func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
-	in := &traefikInput{Login: t.traefik.LoginID()}
+	groups := t.traefikGroups(ing)
+	ns, name, address := t.traefik.GroupLogin(groups)
+	in := &traefikInput{Login: t.traefik.GroupLoginID(groups), LoginObject: ns + "/" + name, LoginAddress: address, Groups: groups}
 	for _, key := range slices.Sorted(maps.Keys(ing.Annotations)) {
 		opt, ok := strings.CutPrefix(key, traefikPrefix+"router.")
 		if !ok {
@@ -81,28 +90,38 @@ func (t *Target) traefikFacts(ing *networkingv1.Ingress) *traefikInput {
 
 // relate resolves the chains against the stored Middlewares (nil: none known).
 func (in *traefikInput) relate(s *router.Settings, c policy.Cluster) {
-	var x router.Index
-	if c != nil {
-		x = router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))
-	}
-	in.EntryPoints = s.Serve(x, in.entries, annotationField(AnnotationTraefikEntries), in.refs)
+	in.EntryPoints = s.Serve(router.Stored(c), in.entries, annotationField(AnnotationTraefikEntries), in.refs)
+}
+
+// traefikGroups are the groups the Ingress's groups annotation allows, sorted.
+func (t *Target) traefikGroups(ing *networkingv1.Ingress) []string {
+	return slices.Sorted(slices.Values(groups.Split(ing.Annotations[t.cfg.Groups.Annotation])))
 }
 
 func annotationField(key string) string { return "metadata.annotations[" + key + "]" }
 
-// mutateTraefik adds what a private Ingress of a Traefik class needs: the login Middleware in
-// router.middlewares (first, unless the user already placed it: validation judges the order),
-// router.tls, the cluster issuer and a tls entry for every private host, as for ingress-nginx.
+// mutateTraefik adds what a private Ingress of a Traefik class needs: the login Middleware for
+// the groups it allows in router.middlewares (first, unless the user already placed it:
+// validation judges the order), router.tls, the cluster issuer and a tls entry for every private
+// host, as for ingress-nginx. The logins privgate names (the login's and its group logins') follow
+// the groups annotation, as auth-url's allowed_groups do on ingress-nginx: another one is
+// dropped, so that editing the annotation is enough.
 func (t *Target) mutateTraefik(ing *networkingv1.Ingress, f policy.Facts) bool {
 	changed := false
 	set := func(key, value string) { changed = setAnnotation(ing, key, value) || changed }
-	login := t.traefik.LoginID()
-	names := []string{}
+	login := t.traefik.GroupLoginID(t.traefikGroups(ing))
+	var names []string
 	if v := ing.Annotations[AnnotationTraefikMWs]; v != "" {
 		names = strings.Split(v, ",")
 	}
-	if !slices.ContainsFunc(names, func(n string) bool { return strings.TrimSpace(n) == login }) {
-		set(AnnotationTraefikMWs, strings.Join(append([]string{login}, names...), ","))
+	kept := slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+		return t.traefik.IsGroupLoginID(n) && strings.TrimSpace(n) != login
+	})
+	if !slices.ContainsFunc(kept, func(n string) bool { return strings.TrimSpace(n) == login }) {
+		kept = append([]string{login}, kept...)
+	}
+	if !slices.Equal(kept, names) {
+		set(AnnotationTraefikMWs, strings.Join(kept, ","))
 	}
 	if !hasTLSAnnotation(ing.Annotations) {
 		set(AnnotationTraefikTLS, "true")

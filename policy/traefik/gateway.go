@@ -1,11 +1,8 @@
 package traefik
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -45,12 +42,12 @@ func (Gateways) Login(cfg *policy.Config, c policy.Cluster) gatewayapi.Login {
 	if !ok {
 		s = nil
 	}
-	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))}
+	return &gatewayLogin{settings: s, exempt: cfg.ExemptHosts, index: router.Stored(c)}
 }
 
 // Reads: the Middlewares, once their CRD exists.
 func (Gateways) Reads() []policy.Kind {
-	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true}}
+	return []policy.Kind{{GVK: router.MiddlewareKind, CRD: true, Indexes: router.MiddlewareIndexes}}
 }
 
 // AddToScheme registers traefik.io/v1alpha1.
@@ -118,7 +115,7 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		return e
 	}
 	e.Gaps = gaps
-	if _, fix := routeLogin(l.settings, route.Namespace, strings.Join(p.Groups, ",")); fix != nil {
+	if _, fix := routeLogin(l.settings, route.Namespace, p.Groups); fix != nil {
 		if b, err := json.Marshal(fix); err == nil {
 			e.Fix = string(b)
 		}
@@ -133,15 +130,12 @@ func (l *gatewayLogin) groupsGap(login router.Link, want []string, where string)
 	if len(want) == 0 {
 		return gatewayapi.Gap{}, false
 	}
-	var allows []string
-	if u, err := url.Parse(login.Address); err == nil {
-		allows = groups.Split(u.Query().Get("allowed_groups"))
-	}
-	if groups.Same(allows, want) {
+	if groups.Same(login.Groups, want) {
 		return gatewayapi.Gap{}, false
 	}
+	_, address := routeLoginName(l.settings, want)
 	return gatewayapi.Gap{Reason: "groups-login", RouteRule: where, Policy: "Middleware " + strings.Join(login.Objects, ", "),
-		Provider: login.Address, Allows: allows, Groups: want, Want: loginAddress(l.settings, strings.Join(want, ","))}, true
+		Provider: login.Address, Allows: login.Groups, Groups: want, Want: address}, true
 }
 
 // GatewayClass is the class Traefik's Helm chart installs for its Gateway API provider (what the
@@ -167,43 +161,34 @@ const LoginMiddlewareName = "privgate-login"
 // traefik.authAddress), or, for a set of allowed groups, one of its own per set forwarding with
 // oauth2-proxy's allowed_groups query (which IsLogin takes as the login: it lets fewer in). An
 // error says why there is none (no traefik section).
-func RouteLogin(cfg *policy.Config) (func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any), error) {
+func RouteLogin(cfg *policy.Config) (func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any), error) {
 	s, ok := policy.Settings[*router.Settings](cfg, router.Key)
 	if !ok {
 		return nil, fmt.Errorf("the login Middleware forwards to traefik.authAddress, and the config has no traefik section")
 	}
-	return func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
+	return func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any) {
 		return routeLogin(s, namespace, groups)
 	}, nil
 }
 
 // routeLogin is RouteLogin's reference and Middleware under traefik settings s.
-func routeLogin(s *router.Settings, namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
-	name := LoginMiddlewareName
-	if groups != "" {
-		sum := sha256.Sum256([]byte(groups))
-		name = fmt.Sprintf("%s-%x", LoginMiddlewareName, sum[:4])
-	}
+func routeLogin(s *router.Settings, namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any) {
+	name, address := routeLoginName(s, groups)
 	ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
-	return ref, loginMiddleware(namespace, name, loginAddress(s, groups))
+	return ref, loginMiddleware(namespace, name, address)
 }
 
-// loginAddress is the forwardAuth address of the login letting in groups ("" everyone who logs
-// in): traefik.authAddress with oauth2-proxy's allowed_groups query.
-func loginAddress(s *router.Settings, groups string) string {
-	if groups == "" {
-		return s.AuthAddress
+// routeLoginName is the name and forwardAuth address of a route's login Middleware letting in
+// groups (none: everyone who logs in): LoginMiddlewareName, and for groups its suffix and
+// allowed_groups query as the Ingresses' group logins have them (router.GroupQuery: the same
+// groups in any order, the same Middleware).
+func routeLoginName(s *router.Settings, groups []string) (name, address string) {
+	if len(groups) == 0 {
+		return LoginMiddlewareName, s.AuthAddress
 	}
-	query := url.Values{"allowed_groups": {groups}}.Encode()
-	if queryPlain.MatchString(groups) {
-		query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
-	}
-	return s.AuthAddress + "?" + query
+	suffix, query := router.GroupQuery(groups)
+	return LoginMiddlewareName + "-" + suffix, s.AuthAddress + "?" + query
 }
-
-// queryPlain are group lists that travel in a query as they are (the characters privgate's
-// group-chars rule admits, and the list's commas).
-var queryPlain = regexp.MustCompile(`^[-._~a-zA-Z0-9/:,]+$`)
 
 // gap is why a rule's chain on one entrypoint leaves the host without login, if it does.
 func (l *gatewayLogin) gap(c router.Chain, filters []gatewayv1.HTTPRouteFilter, where, mirror string) (gatewayapi.Gap, bool) {

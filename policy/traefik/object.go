@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/traefik/router"
 )
@@ -62,6 +63,8 @@ type Uncovered struct {
 	Object      string   `json:"object"`
 	Hosts       []string `json:"hosts"`
 	EntryPoints []string `json:"entryPoints"`
+	// Groups are those its login must narrow to (an Ingress's groups annotation), sorted.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // private classifies a rule's names as Traefik matches them (lower case, one trailing dot
@@ -118,7 +121,7 @@ func (o *object) Facts(string) policy.Facts {
 // relateRoutes resolves each private route's chain on its entrypoints (c nil: no Middleware is
 // known, so none is reached).
 func (t *Target) relateRoutes(ir *router.IngressRoute, in *input, c policy.Cluster) {
-	x := index(c)
+	x := router.Stored(c)
 	for i := range in.Routes {
 		r := &in.Routes[i]
 		paths, skipped := t.paths(c, ir, r.index, r.Field, 0)
@@ -186,13 +189,6 @@ func (t *Target) paths(c policy.Cluster, ir *router.IngressRoute, n int, field s
 	return out, ""
 }
 
-func index(c policy.Cluster) router.Index {
-	if c == nil {
-		return nil
-	}
-	return router.NewIndex(c.Stored(router.MiddlewareKind.GroupKind()))
-}
-
 // Relate resolves a route's chains against the stored Middlewares, or, for a Middleware, finds
 // the routers its change (or deletion) leaves without login.
 func (o *object) Relate(c policy.Cluster, in *policy.Input) {
@@ -225,10 +221,10 @@ func (t *Target) uncovered(c policy.Cluster, m *router.Middleware, deleted bool)
 	after := router.NewIndex(rest)
 	var out []Uncovered
 	for _, r := range t.routers(c) {
-		u := Uncovered{Object: r.object, Hosts: r.hosts}
+		u := Uncovered{Object: r.object, Hosts: r.hosts, Groups: r.groups}
 		now := t.traefik.Serve(after, r.entries, "", r.refs)
 		for i, ep := range t.traefik.Serve(before, r.entries, "", r.refs) {
-			if covered(ep.Chain) && !covered(now[i].Chain) {
+			if covered(ep.Chain, r.groups) && !covered(now[i].Chain, r.groups) {
 				u.EntryPoints = append(u.EntryPoints, ep.Name)
 			}
 		}
@@ -239,15 +235,16 @@ func (t *Target) uncovered(c policy.Cluster, m *router.Middleware, deleted bool)
 	return out
 }
 
-// covered: the chain reaches the login, nothing before it can answer on its own, and Traefik
-// builds it (every middleware exists: a missing one disables the router, and the host falls to
-// whatever router comes next).
-func covered(c router.Chain) bool {
-	if c.Login < 0 {
+// covered: the chain reaches the login for groups (router.Chain.LoginFor), nothing before it
+// but another login can answer on its own, and Traefik builds it (every middleware exists: a
+// missing one disables the router, and the host falls to whatever router comes next).
+func covered(c router.Chain, groups []string) bool {
+	at := c.LoginFor(groups)
+	if at < 0 {
 		return false
 	}
 	for i, l := range c.Links {
-		if l.State != "ok" || i < c.Login && !l.Safe {
+		if l.State != "ok" || i < at && !l.Safe && !l.Login {
 			return false
 		}
 	}
@@ -260,6 +257,7 @@ type storedRouter struct {
 	hosts   []string
 	entries []string
 	refs    []router.Ref
+	groups  []string // those an Ingress allows (its groups annotation), sorted
 }
 
 // routers are the stored IngressRoutes' private routes and the stored Ingresses of Traefik's
@@ -278,7 +276,7 @@ func (t *Target) routers(c policy.Cluster) []storedRouter {
 			}
 			paths, _ := t.paths(c, ir, i, "", 0)
 			for _, p := range paths {
-				out = append(out, storedRouter{fmt.Sprintf("IngressRoute %s/%s spec.routes[%d]", ir.Namespace, ir.Name, i), hosts, p.entries, p.refs})
+				out = append(out, storedRouter{fmt.Sprintf("IngressRoute %s/%s spec.routes[%d]", ir.Namespace, ir.Name, i), hosts, p.entries, p.refs, nil})
 			}
 		}
 	}
@@ -298,7 +296,8 @@ func (t *Target) routers(c policy.Cluster) []storedRouter {
 		}
 		entries := router.IngressEntryPoints(ing.Annotations[router.AnnotationEntryPoints])
 		refs := router.IngressMiddlewares(ing.Annotations[router.AnnotationMiddlewares], "")
-		out = append(out, storedRouter{"Ingress " + ing.Namespace + "/" + ing.Name, hosts, entries, refs})
+		allowed := slices.Sorted(slices.Values(groups.Split(ing.Annotations[t.cfg.Groups.Annotation])))
+		out = append(out, storedRouter{"Ingress " + ing.Namespace + "/" + ing.Name, hosts, entries, refs, allowed})
 	}
 	return out
 }

@@ -69,7 +69,11 @@ func (*Target) Refusal() string { return "exposes private hosts through Traefik 
 func (*Target) Reads() []policy.Kind {
 	var out []policy.Kind
 	for _, k := range kinds {
-		out = append(out, policy.Kind{GVK: k, Judged: true, CRD: true})
+		kind := policy.Kind{GVK: k, Judged: true, CRD: true}
+		if k == router.MiddlewareKind {
+			kind.Indexes = router.MiddlewareIndexes
+		}
+		out = append(out, kind)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -371,6 +372,33 @@ func (d *dataPath) client(jar http.CookieJar) *http.Client {
 		}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// tlsClient is client for https: Traefik serves a router with router.tls over TLS only, with
+// its default certificate (the Secret cert-manager would issue is not there).
+func (d *dataPath) tlsClient(jar http.CookieJar) *http.Client {
+	client := d.client(jar)
+	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // Traefik's default certificate
+	return client
+}
+
+// routed requests u until Traefik routes it (past the 404 it answers for a router it has not
+// built yet) and returns the status and the body's first bytes.
+func (c *cluster) routed(t *testing.T, d *dataPath, client *http.Client, u string) (int, string) {
+	t.Helper()
+	var status int
+	var body string
+	if err := c.eventually(30*time.Second, func() error {
+		var err error
+		status, body, err = d.get(client, u)
+		if err == nil && status == http.StatusNotFound {
+			err = fmt.Errorf("%s: not routed yet: 404", u)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, d.logs("traefik"))
+	}
+	return status, strings.TrimSpace(body)
 }
 
 // get requests u with a fresh client without cookies (or client) and returns the status, the

@@ -3,12 +3,8 @@
 package e2e
 
 import (
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/privgate/privgate/policy/traefik/router"
 )
 
 // TestTraefik: on a k3s-shaped cluster (the default IngressClass is traefik, set by the API
@@ -171,31 +169,43 @@ func TestTraefik(t *testing.T) {
 		}
 		// router.tls: Traefik serves the router over TLS only (with its default certificate, the
 		// Secret cert-manager would issue not being there), on the data path's entrypoint.
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true}, //nolint:gosec // Traefik's default certificate
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, d.traefik)
-			},
-		}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		var status int
-		var body string
-		if err := c.eventually(30*time.Second, func() error {
-			resp, err := client.Get("https://" + host + "/")
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			status, body = resp.StatusCode, strings.TrimSpace(string(b))
-			if status == http.StatusNotFound {
-				return fmt.Errorf("not routed yet: %d", status)
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("%v\n%s", err, d.logs("traefik"))
-		}
-		if status != http.StatusUnauthorized || body == "app app" {
+		if status, body := c.routed(t, d, d.tlsClient(nil), "https://"+host+"/"); status != http.StatusUnauthorized || body == "app app" {
 			t.Errorf("anonymous https://%s/: %d %q, want oauth2-proxy's 401, never the app", host, status, body)
+		}
+
+		// Allowed groups: the same bare Ingress allowing /developers gets the group login
+		// privgate names for it, which the platform team created; oauth2-proxy then answers
+		// 403 to a signed-in user outside the group.
+		const devsHost = "k3s-devs.private.example.com"
+		s := router.Settings{LoginMiddleware: loginNamespace + "/login-k3s", AuthAddress: authAddress}
+		gns, gname, gaddress := s.GroupLogin([]string{"/developers"})
+		groupLogin := fmt.Sprintf("apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: %s, namespace: %s}\nspec:\n  forwardAuth: {address: %q}\n", gname, gns, gaddress)
+		devs := strings.Replace(strings.Replace(bare, "name: app,", "name: devs,", 1), host, devsHost, 1)
+		devs = strings.Replace(devs, "metadata: {", "metadata: {annotations: {privgate.io/allowed-groups: /developers}, ", 1)
+		if _, stderr, code := c.run(groupLogin+"---\n"+devs, "apply", "-f", "-"); code != 0 {
+			t.Fatalf("%s\n%s", stderr, c.privgateLogs())
+		}
+		if ann, _, _ := c.ingress(t, ns, "devs"); ann["traefik.ingress.kubernetes.io/router.middlewares"] != s.GroupLoginID([]string{"/developers"}) {
+			t.Fatalf("stored router.middlewares %q, want the group login %s", ann["traefik.ingress.kubernetes.io/router.middlewares"], s.GroupLoginID([]string{"/developers"}))
+		}
+		// A session for each user, signed in through a host with the sign-in chain over http
+		// (the session cookie is the zone's: .private.example.com).
+		d.idp.AddUser("carol", "/developers")
+		d.idp.AddUser("dave", "/sre")
+		const signinHost = "k3s-signin.private.example.com"
+		if err := c.applyUnjudged(d.authMiddleware("k3s", "") + ingressManifest(ns, "signin", signinHost, "app", loginChain("k3s"))); err != nil {
+			t.Fatal(err)
+		}
+		c.waitRoute(t, d, signinHost)
+		for user, want := range map[string]int{"carol": http.StatusOK, "dave": http.StatusForbidden} {
+			status, signedIn := d.login(t, user, "http://"+signinHost+"/")
+			if status != http.StatusOK {
+				t.Fatalf("%s signing in: %d", user, status)
+			}
+			status, body := c.routed(t, d, d.tlsClient(signedIn.Jar), "https://"+devsHost+"/")
+			if status != want || want == http.StatusForbidden && body == "app app" {
+				t.Errorf("%s at https://%s/: %d %q, want %d", user, devsHost, status, body, want)
+			}
 		}
 	})
 

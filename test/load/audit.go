@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/privgate/privgate/test/testutil"
 )
 
 // runAudit is `load audit`: the zone view's cost. It stores N Ingresses in a real kube-apiserver
@@ -34,9 +36,11 @@ func runAudit(args []string) error {
 	out := fs.String("out", "", "markdown file to add the results to (replacing an earlier audit section)")
 	_ = fs.Parse(args)
 
-	env := &envtest.Environment{CRDDirectoryPaths: []string{"deploy/crds"}, ErrorIfCRDPathMissing: true}
-	api := env.ControlPlane.GetAPIServer()
-	api.Configure().Set("advertise-address", "127.0.0.1").Set("endpoint-reconciler-type", "none")
+	env, _, err := testutil.ControlPlane()
+	if err != nil {
+		return err
+	}
+	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = []string{"deploy/crds"}, true
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start control plane (KUBEBUILDER_ASSETS): %w", err)

@@ -2,16 +2,20 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/privgate/privgate/policy"
@@ -19,10 +23,17 @@ import (
 
 // FakeCache is an informer cache answering from a fake client (Get, List, and the field indexes
 // the client was built with: FakeClient), with fake informers that deliver no events: a
-// cache.Cache for the cluster view without an API server.
+// cache.Cache for the cluster view without an API server. As a real cache, it answers an index
+// only once IndexField registered it for the kind: the client holds every index declared.
 type FakeCache struct {
 	client.Client
 	*informertest.FakeInformers
+	indexed *sync.Map // kind and field registered (fieldKey)
+}
+
+type fieldKey struct {
+	kind  schema.GroupKind
+	field string
 }
 
 // Get reads the fake client.
@@ -30,14 +41,36 @@ func (c FakeCache) Get(ctx context.Context, key client.ObjectKey, obj client.Obj
 	return c.Client.Get(ctx, key, obj, opts...)
 }
 
-// List reads the fake client.
+// List reads the fake client, refusing an index not registered for the kind as the real cache does.
 func (c FakeCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if fs := (&client.ListOptions{}).ApplyOptions(opts).FieldSelector; fs != nil {
+		gvk, err := apiutil.GVKForObject(list, c.Client.Scheme())
+		if err != nil {
+			return err
+		}
+		kind := schema.GroupKind{Group: gvk.Group, Kind: strings.TrimSuffix(gvk.Kind, "List")}
+		for _, r := range fs.Requirements() {
+			if _, ok := c.indexed.Load(fieldKey{kind, r.Field}); !ok {
+				return fmt.Errorf("index with name field:%s does not exist on %s", r.Field, kind)
+			}
+		}
+	}
 	return c.Client.List(ctx, list, opts...)
+}
+
+// IndexField registers an index of the client's for the kind of obj.
+func (c FakeCache) IndexField(_ context.Context, obj client.Object, field string, _ client.IndexerFunc) error {
+	gvk, err := apiutil.GVKForObject(obj, c.Client.Scheme())
+	if err != nil {
+		return err
+	}
+	c.indexed.Store(fieldKey{gvk.GroupKind(), field}, true)
+	return nil
 }
 
 // NewFakeCache is a FakeCache over c, its informers in scheme s.
 func NewFakeCache(c client.Client, s *runtime.Scheme) FakeCache {
-	return FakeCache{Client: c, FakeInformers: &informertest.FakeInformers{Scheme: s}}
+	return FakeCache{Client: c, FakeInformers: &informertest.FakeInformers{Scheme: s}, indexed: &sync.Map{}}
 }
 
 // FakeClient is a fake API server holding objs, with the field indexes reviewer's targets

@@ -26,8 +26,22 @@ ingress(annotations, links, at) := {
 	"request": {"operation": "CREATE", "namespace": "monitoring", "name": "grafana"},
 	"object": {"metadata": {"name": "grafana", "namespace": "monitoring", "annotations": annotations}, "spec": {"ingressClassName": "traefik"}},
 	"hosts": [{"host": "grafana.private.example.com", "field": "spec.rules[0].host", "private": true, "exempt": false, "tls": true, "any": false}],
-	"traefik": {"login": login_id, "tls": true, "entryPoints": [{"name": "websecure", "known": true, "tls": true, "chain": {"links": links, "login": at}}]},
+	"traefik": {
+		"login": login_id, "loginObject": config.traefik.loginMiddleware, "loginAddress": config.traefik.authAddress,
+		"tls": true, "entryPoints": [{"name": "websecure", "known": true, "tls": true, "chain": {"links": links, "login": at}}],
+	},
 }
+
+# sre_ingress allows the group /sre: its login is the group login for /sre.
+sre_id := "traefik-oauth2-proxy-0123abcd@kubernetescrd"
+
+sre_address := concat("", [config.traefik.authAddress, "?allowed_groups=/sre"])
+
+sre_login := object.union(login, {"id": sre_id, "address": sre_address, "groups": ["/sre"]})
+
+sre_ingress(links, at) := object.union(ingress({"privgate.io/allowed-groups": "/sre"}, links, at), {"traefik": {
+	"login": sre_id, "loginObject": "traefik/oauth2-proxy-0123abcd", "loginAddress": sre_address, "groups": ["/sre"],
+}})
 
 # What this file adds to privgate.rego's problems (its gate turns them into deny; the Go golden
 # cases in policy/traefik test the two together), so that these tests hold whatever an admin's
@@ -65,6 +79,31 @@ test_chain_order if {
 	problem_ids(ingress({}, [plugin, login], 1)) == {"traefik-chain-order"}
 }
 
-test_groups_unsupported if {
-	problem_ids(ingress({"privgate.io/allowed-groups": "/sre"}, [login], 0)) == {"traefik-groups-unsupported"}
+test_groups_login_first_admitted if {
+	problem_ids(sre_ingress([sre_login], 0)) == set()
+	# The login for everyone first, then the group's: the second lets fewer through.
+	problem_ids(sre_ingress([login, sre_login], 0)) == set()
+}
+
+test_groups_login_missing if {
+	# Only the login for everyone: every signed-in user gets in.
+	problem_ids(sre_ingress([login], 0)) == {"traefik-groups-login"}
+	problem_ids(sre_ingress([], -1)) == {"traefik-login-missing"}
+	gone := {"id": sre_id, "field": "f", "state": "missing", "login": false, "safe": false}
+	problem_ids(sre_ingress([login, gone], 0)) == {"traefik-login-invalid"}
+}
+
+test_groups_login_other_groups if {
+	# The group login's name, but its address lets in another group (or everyone).
+	other := object.union(sre_login, {"address": concat("", [config.traefik.authAddress, "?allowed_groups=/SRE"]), "groups": ["/SRE"]})
+	problem_ids(sre_ingress([other], 0)) == {"traefik-login-invalid"}
+	wide := object.remove(object.union(sre_login, {"address": config.traefik.authAddress}), ["groups"])
+	problem_ids(sre_ingress([wide], 0)) == {"traefik-login-invalid"}
+}
+
+test_groups_chain_order if {
+	# Between the login for everyone and the group's, a middleware that answers on its own
+	# answers every signed-in user.
+	plugin := {"id": "x@file", "field": "f", "state": "foreign", "login": false, "safe": false}
+	problem_ids(sre_ingress([login, plugin, sre_login], 0)) == {"traefik-chain-order"}
 }

@@ -95,13 +95,17 @@ deny contains violation("traefik-tcp-private", concat(",", r.hosts), sprintf("%s
 	msg := sprintf("a TCP router %s for a private name: Traefik never runs an HTTP login in front of it, so the app is reached without login; publish it with an IngressRoute behind %s", [tcp_how(r), cfg.traefik.loginMiddleware])
 }
 
+for_groups(u) := sprintf(" for %s", [concat(", ", u.groups)]) if count(object.get(u, "groups", [])) > 0
+
+else := ""
+
 tcp_how(r) := "passing TLS through to the backend" if r.passthrough
 
 else := "forwarding the decrypted stream"
 
 deny contains violation("traefik-uncovers", concat(",", u.hosts), "metadata.name", msg) if {
 	some u in input.uncovered
-	msg := sprintf("%s leaves %s on entrypoint %s without its login (it runs it now); change that object first, then this Middleware", [what_change, u.object, concat(", ", u.entryPoints)])
+	msg := sprintf("%s leaves %s on entrypoint %s without its login%s (it runs it now); change that object first, then this Middleware", [what_change, u.object, concat(", ", u.entryPoints), for_groups(u)])
 }
 
 what_change := "deleting this Middleware" if input.request.operation == "DELETE"

@@ -10,14 +10,20 @@ import (
 	"github.com/privgate/privgate/policy"
 )
 
-// Index is the stored Middlewares by the ID Traefik gives them (CRDID). Two Middlewares whose
-// names normalize alike share an ID; Traefik keeps whichever it reads last, so privgate trusts
-// such an ID only as far as every one of them deserves.
-type Index map[string][]*Middleware
+// Index finds the stored Middlewares by the ID Traefik gives them (CRDID). Two Middlewares
+// whose names normalize alike share an ID; Traefik keeps whichever it reads last, so privgate
+// trusts such an ID only as far as every one of them deserves.
+type Index interface {
+	Middlewares(id string) []*Middleware
+}
 
-// NewIndex indexes the stored Middlewares (the Cluster's objects of MiddlewareKind).
-func NewIndex(objs []runtime.Object) Index {
-	x := Index{}
+// Set is an Index of Middlewares held in memory: a change judged as the cluster would be
+// before and after it.
+type Set map[string][]*Middleware
+
+// NewIndex indexes Middlewares (objects of MiddlewareKind).
+func NewIndex(objs []runtime.Object) Set {
+	x := Set{}
 	for _, o := range objs {
 		if m, ok := o.(*Middleware); ok {
 			id := CRDID(m.Namespace, m.Name)
@@ -25,6 +31,43 @@ func NewIndex(objs []runtime.Object) Index {
 		}
 	}
 	return x
+}
+
+// Middlewares are those of ID id.
+func (x Set) Middlewares(id string) []*Middleware { return x[id] }
+
+// IDIndex is the Cluster index of stored Middlewares by ID (MiddlewareIndexes): a judgement
+// looks up the few its router names instead of indexing them all.
+const IDIndex = "traefik.io/middleware-id"
+
+// MiddlewareIndexes are the lookups the targets reading Middlewares declare (policy.Kind).
+var MiddlewareIndexes = map[string]policy.IndexFunc{
+	IDIndex: func(o runtime.Object) []string {
+		if m, ok := o.(*Middleware); ok {
+			return []string{CRDID(m.Namespace, m.Name)}
+		}
+		return nil
+	},
+}
+
+// Stored is the Index of c's Middlewares, through IDIndex (an empty one when c is nil).
+func Stored(c policy.Cluster) Index {
+	if c == nil {
+		return Set(nil)
+	}
+	return stored{c}
+}
+
+type stored struct{ c policy.Cluster }
+
+func (x stored) Middlewares(id string) []*Middleware {
+	var out []*Middleware
+	for _, o := range x.c.Indexed(MiddlewareKind.GroupKind(), IDIndex, id) {
+		if m, ok := o.(*Middleware); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Ref is a middleware a router names, qualified (name@provider), and where it is written.
@@ -58,6 +101,9 @@ type Link struct {
 	Safe bool `json:"safe"`
 	// Address is a forwardAuth's address, for messages.
 	Address string `json:"address,omitempty"`
+	// Groups are those a login narrows to (LoginGroups: allowed_groups in its address), sorted;
+	// none when it admits everyone who logs in.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Chain is the middlewares a router runs on one entrypoint, in order, and the first login's
@@ -105,7 +151,10 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		}
 		return []Link{l}
 	}
-	ms := x[name]
+	var ms []*Middleware
+	if x != nil {
+		ms = x.Middlewares(name)
+	}
 	if len(ms) == 0 {
 		l.State = "missing"
 		return []Link{l}
@@ -115,6 +164,7 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		return []Link{l}
 	}
 	types := map[string]bool{}
+	groups := map[string]bool{} // the group sets the logins among ms narrow to
 	l.Login, l.Safe = true, true
 	for _, m := range ms {
 		l.Objects = append(l.Objects, m.Namespace+"/"+m.Name)
@@ -129,11 +179,17 @@ func (s *Settings) expand(x Index, id, field, via string, seen []string) []Link 
 		l.Safe = l.Safe && safe
 		if m.Spec.ForwardAuth != nil {
 			l.Address = m.Spec.ForwardAuth.Address
+			if login {
+				l.Groups = LoginGroups(l.Address)
+				groups[strings.Join(l.Groups, ",")] = true
+			}
 		}
 	}
 	slices.Sort(l.Objects)
-	if len(types) > 1 || len(ms) > 1 && !(l.Login || l.Safe) {
-		l.State, l.Login, l.Safe = "ambiguous", false, false
+	// Logins sharing the ID but narrowing to different groups: which groups get in depends on
+	// the one Traefik reads last.
+	if len(types) > 1 || len(ms) > 1 && !(l.Login || l.Safe) || l.Login && len(groups) > 1 {
+		l.State, l.Login, l.Safe, l.Groups = "ambiguous", false, false, nil
 		return []Link{l}
 	}
 	m := ms[0]
