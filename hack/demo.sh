@@ -369,12 +369,34 @@ if [ "$RC" -eq 0 ] && grep -q "httproute.gateway.networking.k8s.io/argocd-server
 else
   record FAIL "the migration was refused by privgate's webhooks"
 fi
-# Grafana's allowed groups cannot travel on Istio's CUSTOM provider: refused, nothing printed.
-show bin/privgate migrate --to istio --config examples/privgate.yaml -f examples/admitted/grafana.yaml
-if [ "$RC" -eq 1 ] && grep -q "refused: monitoring/grafana metadata.annotations\[privgate.io/allowed-groups\]" <<<"$OUT"; then
-  record OK "an Ingress whose groups Istio cannot carry is refused, with the reason"
+# Grafana lets in /developers and /sre only. Its groups travel to the login configured for exactly
+# them (istio.groupLogins: an oauth2-proxy run with --allowed-group): a Gateway of their own (Istio
+# runs one CUSTOM provider per gateway workload) whose policy names that provider, and the route
+# carries the groups annotation, which privgate judges its login against.
+MIGRATE="bin/privgate migrate --to istio --config examples/privgate.yaml -f examples/admitted/grafana.yaml"
+show $MIGRATE
+set +e
+MIGRATED=$($MIGRATE 2>/dev/null)
+set -e
+if [ "$RC" -eq 0 ] && grep -q "name: oauth2-proxy-developers-sre" <<<"$MIGRATED" && grep -q "privgate.io/allowed-groups: /developers,/sre" <<<"$MIGRATED"; then
+  record OK "Grafana's allowed groups travel to Istio: a Gateway of their own, their group's login"
 else
-  record FAIL "an Ingress whose groups Istio cannot carry was not refused"
+  record FAIL "Grafana's allowed groups did not travel to Istio"
+fi
+show "$KUBECTL" apply -f - <<<"$MIGRATED"
+if [ "$RC" -eq 0 ] && grep -q "httproute.gateway.networking.k8s.io/grafana created" <<<"$OUT"; then
+  record OK "Grafana's migration applies with privgate's webhooks on"
+else
+  record FAIL "Grafana's migration was refused by privgate's webhooks"
+fi
+# Without a login for its groups, it is refused, naming the key to add one under.
+sed '/^  groupLogins:/,/^    \(provider\|service\):/d' examples/privgate.yaml >"$WORK/privgate-no-group-logins.yaml"
+sed -i "s#file: groups.txt#file: $PWD/examples/groups.txt#" "$WORK/privgate-no-group-logins.yaml"
+show bin/privgate migrate --to istio --config "$WORK/privgate-no-group-logins.yaml" -f examples/admitted/grafana.yaml
+if [ "$RC" -eq 1 ] && grep -q "refused: monitoring/grafana metadata.annotations\[privgate.io/allowed-groups\]" <<<"$OUT" && grep -q "istio.groupLogins has no login" <<<"$OUT"; then
+  record OK "without a login for its groups, Grafana is refused, naming istio.groupLogins"
+else
+  record FAIL "Grafana without a login for its groups was not refused"
 fi
 
 heading "10. Traefik (k3s): the default class traefik, the login a ForwardAuth Middleware"

@@ -26,13 +26,16 @@ func (m *migration) annotations(ing *networkingv1.Ingress) (notes, refused []Not
 		case key == "cert-manager.io/cluster-issuer" && m.o.Gateway == nil:
 			// on the generated Gateway, where cert-manager's gateway-shim reads it
 		case key == m.o.GroupsAnnotation:
-			if !m.o.To.Groups {
-				refused = append(refused, Note{id, field(key), m.groupsRefusal(ing.Annotations[key])})
+			// carried on the routes, and by the login of their groups
+			if why := m.groupsRefusal(m.groups(ing)); why != "" {
+				refused = append(refused, Note{id, field(key), why})
 			}
 		case isNginx && (name == "auth-url" || name == "auth-signin"):
-			// the login, which the implementation's own policy carries (below: its groups)
-			if g := allowedGroups(ing.Annotations[key]); name == "auth-url" && g != "" && !m.o.To.Groups && ing.Annotations[m.o.GroupsAnnotation] == "" {
-				refused = append(refused, Note{id, field(key), m.groupsRefusal(g)})
+			// the login, which the implementation's own policy carries (above: its groups)
+			if name == "auth-url" && ing.Annotations[m.o.GroupsAnnotation] == "" {
+				if why := m.groupsRefusal(m.groups(ing)); why != "" {
+					refused = append(refused, Note{id, field(key), why})
+				}
 			}
 		case isNginx && (name == "ssl-redirect" || name == "force-ssl-redirect"):
 			if m.o.Gateway != nil {
@@ -48,9 +51,21 @@ func (m *migration) annotations(ing *networkingv1.Ingress) (notes, refused []Not
 	return notes, refused
 }
 
-// groupsRefusal says why allowed groups cannot move to an implementation without them.
-func (m *migration) groupsRefusal(groups string) string {
-	return fmt.Sprintf("allowed groups %s narrow who gets in, and %s sends every route to one fixed login URL, so they would be lost (everyone who can log in would get in): keep this Ingress, or give its groups a login of their own (an oauth2-proxy with --allowed-group) and migrate it without the annotation", groups, m.o.To.Name)
+// groupsRefusal says why allowed groups cannot move to the implementation ("" when they can, or
+// there are none): no login of their own is configured there, or, where the routes of each set
+// need a Gateway of their own, --gateway names one for every route.
+func (m *migration) groupsRefusal(gs []string) string {
+	if len(gs) == 0 {
+		return ""
+	}
+	list := strings.Join(gs, ", ")
+	if err := m.o.To.Groups(gs); err != nil {
+		return fmt.Sprintf("allowed groups %s narrow who gets in, and %s sends every route to one fixed login, so they would be lost (everyone who can log in would get in) unless they have a login of their own, and %v: add one (an oauth2-proxy run with --allowed-group for each group), or keep this Ingress", list, m.o.To.Name, err)
+	}
+	if m.o.To.GatewayPerGroups && m.o.Gateway != nil {
+		return fmt.Sprintf("allowed groups %s need a login of their own, and %s runs one login per gateway workload: Gateway %s cannot serve them beside routes with another login; migrate without --gateway (each set of groups gets a Gateway of its own), or keep this Ingress", list, m.o.To.Name, m.o.Gateway)
+	}
+	return ""
 }
 
 // allowedGroups is auth-url's allowed_groups query value, "" when none.

@@ -9,6 +9,7 @@
 package migrate
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/privgate/privgate/groups"
 )
 
 // Implementation is a Gateway API implementation migrate writes for.
@@ -28,16 +31,22 @@ type Implementation struct {
 	// GatewayClass is the class the implementation installs, and Controller its controllerName:
 	// a generated Gateway names the class, and the output is judged as if it exists.
 	GatewayClass, Controller string
-	// Groups says whether oauth2-proxy's allowed_groups can travel per route there. Istio's
-	// CUSTOM provider and Envoy Gateway's extAuth send every request to one fixed URL; a Traefik
-	// login Middleware's address can carry the query (one Middleware per set of groups).
-	Groups bool
+	// Groups says why a set of allowed groups cannot travel there under the config (nil when
+	// it can). Istio's CUSTOM provider and Envoy Gateway's extAuth send every request of a route
+	// to one fixed login: a set travels only to the login configured for exactly it (an
+	// oauth2-proxy run with --allowed-group: istio.groupLogins, envoyGateway.groupLogins). A
+	// Traefik login Middleware's address carries the query (one Middleware per set).
+	Groups func(groups []string) error
+	// GatewayPerGroups: the implementation runs one login per gateway workload and one
+	// workload per Gateway (Istio), so the routes of each set of allowed groups attach to a
+	// generated Gateway of their own (GatewayName and the set's hash).
+	GatewayPerGroups bool
 	// RouteLogin, where each rule of a protected route names the login (Traefik: an
 	// ExtensionRef filter to a forwardAuth Middleware of the route's namespace), is that
-	// reference for a set of allowed groups ("" none) and the object it names, which migrate
-	// writes too. nil where the login is a policy of its own, which the implementation's target
-	// suggests (policy.Fixer).
-	RouteLogin func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any)
+	// reference for a set of allowed groups (none: everyone who logs in) and the object it
+	// names, which migrate writes too. nil where the login is a policy of its own, which the
+	// implementation's target suggests (policy.Fixer).
+	RouteLogin func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any)
 	// Unavailable says why migrate cannot write for it under this config; nil when it can.
 	Unavailable error
 }
@@ -106,8 +115,8 @@ func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
 	for _, ing := range ings {
 		m.ingress(ing)
 	}
-	for _, ns := range slices.Sorted(maps.Keys(m.gateways)) {
-		m.res.Gateways = append(m.res.Gateways, m.gateways[ns])
+	for _, key := range slices.Sorted(maps.Keys(m.gateways)) {
+		m.res.Gateways = append(m.res.Gateways, m.gateways[key])
 	}
 	for _, key := range slices.Sorted(maps.Keys(m.logins)) {
 		m.res.Logins = append(m.res.Logins, m.logins[key])
@@ -118,7 +127,7 @@ func Ingresses(ings []*networkingv1.Ingress, o Options) Result {
 type migration struct {
 	o        Options
 	res      Result
-	gateways map[string]*gatewayv1.Gateway // generated, by namespace
+	gateways map[string]*gatewayv1.Gateway // generated, by namespace/name
 	logins   map[string]map[string]any     // the login objects routes name, by namespace/name
 }
 
@@ -135,14 +144,19 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 	}
 	m.res.Notes = append(m.res.Notes, notes...)
 	var login gatewayv1.LocalObjectReference
+	allowed := m.groups(ing)
 	protected := m.o.To.RouteLogin != nil && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
 	if protected {
 		var obj map[string]any
-		login, obj = m.o.To.RouteLogin(ing.Namespace, m.groups(ing))
+		login, obj = m.o.To.RouteLogin(ing.Namespace, allowed)
 		m.logins[ing.Namespace+"/"+string(login.Name)] = obj
 	}
 	for _, r := range routes {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{m.parent(ing)}
+		if len(allowed) > 0 {
+			// The route's promise, which privgate judges its login against.
+			metav1.SetMetaDataAnnotation(&r.ObjectMeta, m.o.GroupsAnnotation, strings.Join(allowed, ","))
+		}
 		if protected {
 			// The login first in every rule: a rule's filters run in order.
 			for i := range r.Spec.Rules {
@@ -161,12 +175,13 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 }
 
 // groups are the groups an Ingress allows: auth-url's allowed_groups (which privgate's
-// mutation sets from the groups annotation), else the annotation's; "" for everyone who logs in.
-func (m *migration) groups(ing *networkingv1.Ingress) string {
-	if groups := allowedGroups(ing.Annotations[m.o.AnnotationPrefix+"/auth-url"]); groups != "" {
-		return groups
+// mutation sets from the groups annotation), else the annotation's; none for everyone who logs
+// in.
+func (m *migration) groups(ing *networkingv1.Ingress) []string {
+	if gs := groups.Split(allowedGroups(ing.Annotations[m.o.AnnotationPrefix+"/auth-url"])); len(gs) > 0 {
+		return gs
 	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(ing.Annotations[m.o.GroupsAnnotation], ",", " ")), ",")
+	return groups.Split(ing.Annotations[m.o.GroupsAnnotation])
 }
 
 // parent is the Gateway an Ingress's routes attach to.
@@ -178,7 +193,20 @@ func (m *migration) parent(ing *networkingv1.Ingress) gatewayv1.ParentReference 
 		}
 		return ref
 	}
-	return gatewayv1.ParentReference{Name: GatewayName}
+	return gatewayv1.ParentReference{Name: gatewayv1.ObjectName(m.gatewayName(ing))}
+}
+
+// gatewayName is the generated Gateway an Ingress's routes attach to in its namespace:
+// GatewayName, or, where each set of allowed groups needs a Gateway of its own, GatewayName and
+// a short hash of the set (the same for the same groups in any order).
+func (m *migration) gatewayName(ing *networkingv1.Ingress) string {
+	gs := m.groups(ing)
+	if !m.o.To.GatewayPerGroups || len(gs) == 0 {
+		return GatewayName
+	}
+	gs = slices.Sorted(slices.Values(gs))
+	sum := sha256.Sum256([]byte(strings.Join(gs, ",")))
+	return fmt.Sprintf("%s-%x", GatewayName, sum[:4])
 }
 
 // routes are an Ingress's HTTPRoutes: one per host (the rules naming it merged, in order), and
@@ -312,7 +340,8 @@ func (m *migration) backendRef(namespace string, b *networkingv1.IngressBackend)
 // cert-manager's issuer over (cert-manager's gateway-shim reads the same annotation on a
 // Gateway).
 func (m *migration) listen(ing *networkingv1.Ingress) {
-	gw := m.gateways[ing.Namespace]
+	name := m.gatewayName(ing)
+	gw := m.gateways[ing.Namespace+"/"+name]
 	if gw == nil {
 		class := m.o.GatewayClass
 		if class == "" {
@@ -320,10 +349,10 @@ func (m *migration) listen(ing *networkingv1.Ingress) {
 		}
 		gw = &gatewayv1.Gateway{
 			TypeMeta:   metav1.TypeMeta{APIVersion: gatewayv1.GroupVersion.String(), Kind: "Gateway"},
-			ObjectMeta: metav1.ObjectMeta{Name: GatewayName, Namespace: ing.Namespace},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ing.Namespace},
 			Spec:       gatewayv1.GatewaySpec{GatewayClassName: gatewayv1.ObjectName(class)},
 		}
-		m.gateways[ing.Namespace] = gw
+		m.gateways[ing.Namespace+"/"+name] = gw
 	}
 	if issuer := ing.Annotations["cert-manager.io/cluster-issuer"]; issuer != "" {
 		metav1.SetMetaDataAnnotation(&gw.ObjectMeta, "cert-manager.io/cluster-issuer", issuer)

@@ -1,6 +1,8 @@
 package migrate_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -43,6 +45,11 @@ func summary(t *testing.T, r migrate.Result) string {
 		spec, _ := json.Marshal(rt.Route.Spec)
 		b.WriteString("route " + rt.Route.Namespace + "/" + rt.Route.Name + " from " + rt.From + " " + string(spec) + "\n")
 	}
+	for _, rt := range r.Routes {
+		for k, v := range rt.Route.Annotations {
+			b.WriteString("annotation " + rt.Route.Namespace + "/" + rt.Route.Name + " " + k + "=" + v + "\n")
+		}
+	}
 	for _, l := range r.Logins {
 		meta := l["metadata"].(map[string]any)
 		fa := l["spec"].(map[string]any)["forwardAuth"].(map[string]any)
@@ -57,18 +64,28 @@ func summary(t *testing.T, r migrate.Result) string {
 	return b.String()
 }
 
-func TestIngresses(t *testing.T) {
+// testConfig is a config with every implementation's login, and a login for /sre and /developers.
+func testConfig(t *testing.T) *policy.Config {
+	t.Helper()
 	cfg, err := targets.ParseConfig("../examples/privgate.yaml", []byte(`privateDomains: [private.example.com]
 auth: {url: https://oauth2.private.example.com/oauth2/auth, signin: https://oauth2.private.example.com/oauth2/start}
 tls: {clusterIssuer: le}
 ingressClasses: [nginx]
 groups: {file: groups.txt}
 traefik: {authAddress: "http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}
+istio: {extensionProviders: [oauth2-proxy], groupLogins: [{groups: [/sre, /developers], provider: oauth2-proxy-ops}]}
+envoyGateway: {extAuthServices: [oauth2-proxy/oauth2-proxy], groupLogins: [{groups: [/sre, /developers], service: oauth2-proxy/oauth2-proxy-ops}]}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func TestIngresses(t *testing.T) {
+	cfg := testConfig(t)
 	istio, _ := migrate.Lookup(targets.Migrations(cfg), "istio")
+	envoy, _ := migrate.Lookup(targets.Migrations(cfg), "envoy-gateway")
 	traefik, err := migrate.Lookup(targets.Migrations(cfg), "traefik")
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +137,30 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 		{"groups: refused where the implementation has none per route", base, `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
-			[]string{"refused ns/app metadata.annotations[nginx.ingress.kubernetes.io/auth-url]: allowed groups /sre narrow who gets in, and istio sends every route to one fixed login URL"}},
+			[]string{"refused ns/app metadata.annotations[nginx.ingress.kubernetes.io/auth-url]: allowed groups /sre narrow who gets in, and istio sends every route to one fixed login, so they would be lost",
+				"istio.groupLogins has no login for exactly /sre"}},
+		{"groups on envoy-gateway without their login: refused naming the key", with(func(o *migrate.Options) { o.To = envoy }), `
+metadata: {name: app, namespace: ns, annotations: {privgate.io/allowed-groups: "/sre, /platform"}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"refused ns/app metadata.annotations[privgate.io/allowed-groups]: allowed groups /sre, /platform narrow who gets in, and envoy-gateway sends every route to one fixed login",
+				"envoyGateway.groupLogins has no login for exactly /sre,/platform"}},
+		{"istio: a set of groups with its login gets a Gateway of its own, the routes its annotation", base, `
+metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/developers,/sre"}}
+spec:
+  tls: [{hosts: [a.private.example.com], secretName: a-tls}]
+  rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]`,
+			[]string{"gateway ns/privgate-migrated-" + groupsHash("/developers,/sre") + " class=istio https-0:a.private.example.com:HTTPS:a-tls",
+				`route ns/app from ns/app {"parentRefs":[{"name":"privgate-migrated-` + groupsHash("/developers,/sre") + `"}]`,
+				"annotation ns/app privgate.io/allowed-groups=/developers,/sre"}},
+		{"istio: groups and --gateway: refused, one workload runs one login", with(func(o *migrate.Options) { o.Gateway = &types.NamespacedName{Namespace: "gw", Name: "shared"} }), `
+metadata: {name: app, namespace: ns, annotations: {privgate.io/allowed-groups: "/sre,/developers"}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"refused ns/app metadata.annotations[privgate.io/allowed-groups]: allowed groups /sre, /developers need a login of their own, and istio runs one login per gateway workload: Gateway gw/shared cannot serve them"}},
+		{"envoy-gateway: groups with their login travel on the route, on the namespace's Gateway", with(func(o *migrate.Options) { o.To = envoy }), `
+metadata: {name: app, namespace: ns, annotations: {privgate.io/allowed-groups: " /sre , /developers"}}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{"gateway ns/privgate-migrated class=eg", `route ns/app from ns/app {"parentRefs":[{"name":"privgate-migrated"}]`,
+				"annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
 		{"traefik: the login Middleware named first in every rule of a protected route", with(func(o *migrate.Options) { o.To = traefik }), `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
@@ -129,8 +169,9 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 		{"traefik: allowed groups travel in a login Middleware of their own", with(func(o *migrate.Options) { o.To = traefik }), `
 metadata: {name: app, namespace: ns, annotations: {nginx.ingress.kubernetes.io/auth-url: "https://oauth2.private.example.com/oauth2/auth?allowed_groups=/sre,/developers"}}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
-			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-`,
-				"http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/sre,/developers"}},
+			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-` + groupsHash("/developers,/sre") + `"}`,
+				"login ns/privgate-login-" + groupsHash("/developers,/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/developers,/sre",
+				"annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
 		{"a resource backend: refused, nothing written", base, `
 metadata: {name: app, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,
@@ -149,6 +190,37 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 			}
 		})
 	}
+}
+
+// TestGatewayPerGroups: on Istio, Ingresses allowing the same groups, in any order, share their
+// namespace's Gateway for those groups; everyone else's routes attach to the namespace's own.
+func TestGatewayPerGroups(t *testing.T) {
+	istio, _ := migrate.Lookup(targets.Migrations(testConfig(t)), "istio")
+	ing := func(name, groups string) *networkingv1.Ingress {
+		return ingress(t, `
+metadata: {name: `+name+`, namespace: ns, annotations: {privgate.io/allowed-groups: "`+groups+`"}}
+spec: {rules: [{host: `+name+`.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`)
+	}
+	res := migrate.Ingresses([]*networkingv1.Ingress{ing("a", "/sre,/developers"), ing("b", "/developers, /sre"), ing("c", "")},
+		migrate.Options{To: istio, AnnotationPrefix: "nginx.ingress.kubernetes.io", GroupsAnnotation: "privgate.io/allowed-groups"})
+	got := summary(t, res)
+	for _, want := range []string{
+		"gateway ns/privgate-migrated class=istio http-0:c.private.example.com:HTTP\n",
+		"gateway ns/privgate-migrated-" + groupsHash("/developers,/sre") + " class=istio http-0:a.private.example.com:HTTP http-1:b.private.example.com:HTTP\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %s\ngot:\n%s", want, got)
+		}
+	}
+	if len(res.Gateways) != 2 {
+		t.Errorf("%d Gateways, want 2:\n%s", len(res.Gateways), got)
+	}
+}
+
+// groupsHash is the short hash naming the Gateway of a set of groups, sorted and comma-joined.
+func groupsHash(sorted string) string {
+	sum := sha256.Sum256([]byte(sorted))
+	return hex.EncodeToString(sum[:4])
 }
 
 func TestLookup(t *testing.T) {

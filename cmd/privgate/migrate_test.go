@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -11,24 +12,31 @@ import (
 // TestMigrateThenCheck: the examples' Ingresses migrate to each implementation, and what migrate
 // prints passes privgate check with no finding (the second judge is check's own, on the printed
 // YAML), with the implementation's own login: Istio's CUSTOM AuthorizationPolicy, Envoy
-// Gateway's SecurityPolicy, Traefik's Middleware named by the rules.
+// Gateway's SecurityPolicy, Traefik's Middleware named by the rules. Grafana's allowed groups
+// travel with it, on its route's annotation and to the login configured for exactly them: on
+// Istio a Gateway of their own with the group's provider, on Envoy Gateway a SecurityPolicy on
+// the route to the group's Service, on Traefik a Middleware with allowed_groups.
 func TestMigrateThenCheck(t *testing.T) {
 	config := migrateConfig(t)
 	common := []string{
 		"kind: HTTPRoute", "name: argocd-server", "type: PathPrefix", "port: 443", // the named port, from the Service
 		"protocol: HTTPS", "name: argocd-server-privgate-tls", "cert-manager.io/cluster-issuer: letsencrypt-production",
 		"kind: GatewayClass", "protocol: HTTP\n", // the public blog has no TLS: a plain listener, no login
+		"privgate.io/allowed-groups: /developers,/sre",
 	}
 	cases := map[string][]string{
-		"istio":         {"kind: AuthorizationPolicy", "action: CUSTOM", "controllerName: istio.io/gateway-controller"},
-		"envoy-gateway": {"kind: SecurityPolicy", "extAuth:", "kind: ReferenceGrant", "controllerName: gateway.envoyproxy.io/gatewayclass-controller"},
-		"traefik":       {"kind: Middleware", "forwardAuth:", "type: ExtensionRef", "name: privgate-login", "controllerName: traefik.io/gateway-controller"},
+		"istio": {"kind: AuthorizationPolicy", "action: CUSTOM", "controllerName: istio.io/gateway-controller",
+			"name: oauth2-proxy-developers-sre", "name: privgate-migrated-a559a3f4"},
+		"envoy-gateway": {"kind: SecurityPolicy", "extAuth:", "kind: ReferenceGrant", "controllerName: gateway.envoyproxy.io/gatewayclass-controller",
+			"name: oauth2-proxy-developers-sre", "kind: HTTPRoute\n    name: grafana"},
+		"traefik": {"kind: Middleware", "forwardAuth:", "type: ExtensionRef", "name: privgate-login", "controllerName: traefik.io/gateway-controller",
+			"/oauth2/auth?allowed_groups=/developers,/sre"},
 	}
 	for impl, wants := range cases {
 		t.Run(impl, func(t *testing.T) {
 			code, stdout, stderr := runCmd(t, "migrate", "--to", impl, "--config", config,
 				"-f", "../../examples/admitted/argocd-server.yaml", "-f", "../../examples/admitted/oauth2-proxy.yaml",
-				"-f", "../../examples/admitted/public-blog.yaml", "-f", "testdata/migrate/services.yaml")
+				"-f", "../../examples/admitted/public-blog.yaml", "-f", "../../examples/admitted/grafana.yaml", "-f", "testdata/migrate/services.yaml")
 			if code != 0 {
 				t.Fatalf("migrate: exit %d\n%s", code, stderr)
 			}
@@ -53,68 +61,88 @@ func TestMigrateThenCheck(t *testing.T) {
 	}
 }
 
-// TestMigrateGroupsToTraefik: Grafana's allowed groups travel to Traefik in a login Middleware
-// of their own, which privgate check takes as the login.
-func TestMigrateGroupsToTraefik(t *testing.T) {
-	config := migrateConfig(t)
-	code, stdout, stderr := runCmd(t, "migrate", "--to", "traefik", "--config", config, "-f", "../../examples/admitted/grafana.yaml")
-	if code != 0 || !strings.Contains(stdout, "/oauth2/auth?allowed_groups=/developers,/sre") {
-		t.Fatalf("migrate: exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	out := filepath.Join(t.TempDir(), "migrated.yaml")
-	writeFile(t, out, stdout)
-	if code, checked, _ := runCmd(t, "check", "--config", config, "-f", out); code != 0 || strings.Contains(checked, "[") {
-		t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
-	}
-}
-
 // migrateConfig is the examples' config with a traefik section (the login Middleware's address).
 func migrateConfig(t *testing.T) string {
+	t.Helper()
+	return exampleConfigWith(t, func(cfg string) string {
+		return cfg + "traefik:\n  authAddress: http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth\n"
+	})
+}
+
+// exampleConfigWith is the examples' config, changed by edit, in a file of its own.
+func exampleConfigWith(t *testing.T, edit func(string) string) string {
 	t.Helper()
 	raw, err := os.ReadFile(exampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	abs, _ := filepath.Abs("../../examples/groups.txt")
-	cfg := strings.Replace(string(raw), "file: groups.txt", "file: "+abs, 1) +
-		"traefik:\n  authAddress: http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth\n"
+	cfg := edit(strings.Replace(string(raw), "file: groups.txt", "file: "+abs, 1))
 	path := filepath.Join(t.TempDir(), "privgate.yaml")
 	writeFile(t, path, cfg)
 	return path
 }
 
+// withoutGroupLogins is the examples' config with no group logins (istio.groupLogins,
+// envoyGateway.groupLogins): every item of them is dropped.
+func withoutGroupLogins(t *testing.T) string {
+	t.Helper()
+	return exampleConfigWith(t, func(cfg string) string {
+		out := groupLoginLines.ReplaceAllString(cfg, "")
+		if out == cfg {
+			t.Fatal("the examples' config has no groupLogins to drop")
+		}
+		return out
+	})
+}
+
+// groupLoginLines are a groupLogins key and its items (indented deeper, or list items).
+var groupLoginLines = regexp.MustCompile(`(?m)^  groupLogins:\n(?:  [- ] .*\n)*`)
+
 // TestMigrateRefuses: what cannot move without losing its login (or its meaning) exits 1,
 // prints nothing and says which object and why.
 func TestMigrateRefuses(t *testing.T) {
+	noGroupLogins := withoutGroupLogins(t)
 	cases := map[string]struct {
 		args   []string
 		stderr []string
-		code   int // 1 unless said: refused; 2: cannot run
+		code   int    // 1 unless said: refused; 2: cannot run
+		config string // exampleConfig unless said
 	}{
-		"groups on an implementation without per-route groups": {
+		"groups without a login of their own on istio": {
 			[]string{"--to", "istio", "-f", "../../examples/admitted/grafana.yaml"},
-			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and istio sends every route to one fixed login URL"}, 0,
+			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and istio sends every route to one fixed login",
+				"istio.groupLogins has no login for exactly /developers,/sre"}, 0, noGroupLogins,
+		},
+		"groups without a login of their own on envoy-gateway": {
+			[]string{"--to", "envoy-gateway", "-f", "../../examples/admitted/grafana.yaml"},
+			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre narrow who gets in, and envoy-gateway sends every route to one fixed login",
+				"envoyGateway.groupLogins has no login for exactly /developers,/sre"}, 0, noGroupLogins,
+		},
+		"groups on istio, every route on one Gateway": {
+			[]string{"--to", "istio", "--gateway", "gateways/shared", "-f", "../../examples/admitted/grafana.yaml"},
+			[]string{"refused: monitoring/grafana metadata.annotations[privgate.io/allowed-groups]: allowed groups /developers, /sre need a login of their own, and istio runs one login per gateway workload: Gateway gateways/shared cannot serve them"}, 0, "",
 		},
 		"a named port without its Service": {
 			[]string{"--to", "istio", "-f", "../../examples/admitted/argocd-server.yaml"},
-			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: the port of Service argocd-server is named ("https")`}, 0,
+			[]string{`refused: argocd/argocd-server spec.rules[0].http.paths[0].backend: the port of Service argocd-server is named ("https")`}, 0, "",
 		},
 		"regular-expression paths": {
 			[]string{"--to", "istio", "-f", "testdata/migrate/regex.yaml"},
-			[]string{"refused: legacy/regex spec.rules[0].http.paths[0].pathType: paths are regular expressions here"}, 0,
+			[]string{"refused: legacy/regex spec.rules[0].http.paths[0].pathType: paths are regular expressions here"}, 0, "",
 		},
 		"traefik without a traefik section": {
 			[]string{"--to", "traefik", "-f", "testdata/migrate/headlamp.yaml"},
-			[]string{"no traefik section"}, 2,
+			[]string{"no traefik section"}, 2, "",
 		},
 		"the output judged: a class whose login privgate cannot prove": {
 			[]string{"--to", "istio", "--gateway-class", "haproxy", "-f", "testdata/migrate/headlamp.yaml", "-f", "testdata/migrate/foreign-class.yaml"},
-			[]string{"refused: HTTPRoute [gateway-unsupported] headlamp/headlamp headlamp.private.example.com", "nothing printed"}, 0,
+			[]string{"refused: HTTPRoute [gateway-unsupported] headlamp/headlamp headlamp.private.example.com", "nothing printed"}, 0, "",
 		},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			code, stdout, stderr := runCmd(t, append([]string{"migrate", "--config", exampleConfig}, c.args...)...)
+			code, stdout, stderr := runCmd(t, append([]string{"migrate", "--config", cmp.Or(c.config, exampleConfig)}, c.args...)...)
 			want := cmp.Or(c.code, 1)
 			if code != want || stdout != "" {
 				t.Fatalf("exit %d, stdout %q, want %d and nothing printed\n%s", code, stdout, want, stderr)

@@ -131,7 +131,7 @@ func (s *snapshot) byName(key string) *SecurityPolicy {
 // implementation's Login (every judgement of a host on Envoy Gateway) never needs it.
 func (s *snapshot) gateways() gatewayapi.View {
 	if s.view == nil {
-		v := gatewayapi.Load(registry, s.c, s.service)
+		v := gatewayapi.Load(registry, s.cfg.Config, s.c, s.service)
 		s.view = &v
 	}
 	return *s.view

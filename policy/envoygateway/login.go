@@ -102,6 +102,9 @@ func (l *login) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		for _, rule := range rules {
 			f := l.inForce(p.Route, rule, gw, listener)
 			g, ok := l.covers(f.policy)
+			if ok && len(p.Groups) > 0 {
+				g, ok = l.keepsGroups(f.policy, p.Groups)
+			}
 			if ok {
 				if name := describe(f.policy); !slices.Contains(covering, name) {
 					covering = append(covering, name)
@@ -132,9 +135,54 @@ func (l *login) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 	}
 	e.Gaps = summarize(gaps, len(p.Listeners)*len(rules))
 	if first != nil {
-		e.Fix = l.fixJSON(gw, first.written)
+		e.Fix = l.fixJSON(gw, p, first.written)
 	}
 	return e
+}
+
+// keepsGroups reports whether a login policy in force keeps a route's allowed groups: its
+// extAuth goes to the group login for exactly those groups (OIDC, or another login service,
+// lets in everyone who logs in, or other groups), and when not, why.
+func (l *login) keepsGroups(p *SecurityPolicy, groups []string) (gatewayapi.Gap, bool) {
+	want, ok := gatewayapi.FindGroupLogin(l.cfg.GroupLogins, groups)
+	if !ok {
+		return gatewayapi.Gap{Reason: "groups-no-login", Groups: groups, Setting: GroupLoginsKey}, false
+	}
+	var to []string
+	if a := p.Spec.ExtAuth; a != nil && a.HTTP != nil {
+		for _, r := range backendRefs(a.HTTP) {
+			to = append(to, backendKey(p, r))
+		}
+	}
+	if len(to) > 0 && !slices.ContainsFunc(to, func(svc string) bool { return svc != want.Service }) {
+		return gatewayapi.Gap{}, true
+	}
+	g := gatewayapi.Gap{Reason: "groups-login", Groups: groups, Want: want.Service}
+	switch {
+	case len(to) > 0:
+		g.Provider = "Service " + to[0]
+		g.Allows = l.cfg.allowedBy(to[0])
+	case p.Spec.OIDC != nil:
+		g.Provider = "OIDC issuer " + p.Spec.OIDC.Provider.Issuer
+	}
+	return g, false
+}
+
+// backendRefs are an external authorization's backends (backendRefs, else backendRef).
+func backendRefs(svc *ExtAuthService) []BackendRef {
+	if len(svc.BackendRefs) == 0 && svc.BackendRef != nil {
+		return []BackendRef{*svc.BackendRef}
+	}
+	return svc.BackendRefs
+}
+
+// backendKey is a policy's backend as namespace/name (the policy's namespace by default).
+func backendKey(p *SecurityPolicy, r BackendRef) string {
+	ns := p.Namespace
+	if r.Namespace != nil {
+		ns = *r.Namespace
+	}
+	return ns + "/" + r.Name
 }
 
 // summarize says a reason once where it holds on every rule and listener (where the rule and
@@ -407,10 +455,7 @@ func (l *login) extAuthCovers(p *SecurityPolicy, a *ExtAuth) (gatewayapi.Gap, bo
 	}
 	var refs []BackendRef
 	if svc != nil {
-		refs = svc.BackendRefs
-		if len(refs) == 0 && svc.BackendRef != nil {
-			refs = []BackendRef{*svc.BackendRef}
-		}
+		refs = backendRefs(svc)
 	}
 	failOpen := a.FailOpen != nil && *a.FailOpen
 	for _, r := range refs {
@@ -423,7 +468,7 @@ func (l *login) extAuthCovers(p *SecurityPolicy, a *ExtAuth) (gatewayapi.Gap, bo
 				return gatewayapi.Gap{Reason: "fail-open-invalid", Detail: why}, false
 			}
 		}
-		if !serviceKind(r) || !slices.Contains(l.cfg.ExtAuthServices, ns+"/"+r.Name) {
+		if !serviceKind(r) || !l.cfg.knows(ns+"/"+r.Name) {
 			return gatewayapi.Gap{Reason: "ext-auth-service", Provider: ns + "/" + r.Name}, false
 		}
 	}

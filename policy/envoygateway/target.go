@@ -191,17 +191,9 @@ func (c config) read(p *SecurityPolicy) *PolicyFacts {
 	if a == nil || a.HTTP == nil {
 		return f
 	}
-	refs := a.HTTP.BackendRefs
-	if len(refs) == 0 && a.HTTP.BackendRef != nil {
-		refs = []BackendRef{*a.HTTP.BackendRef}
-	}
-	for _, r := range refs {
-		ns := p.Namespace
-		if r.Namespace != nil {
-			ns = *r.Namespace
-		}
-		if serviceKind(r) && slices.Contains(c.ExtAuthServices, ns+"/"+r.Name) {
-			f.HTTPExtAuth, f.Service = true, ns+"/"+r.Name
+	for _, r := range backendRefs(a.HTTP) {
+		if svc := backendKey(p, r); serviceKind(r) && c.knows(svc) {
+			f.HTTPExtAuth, f.Service = true, svc
 		}
 	}
 	f.CookieForwarded = slices.ContainsFunc(a.HeadersToExtAuth, func(h string) bool { return equalFold(h, "cookie") })

@@ -35,8 +35,12 @@ func TestFixes(t *testing.T) {
 		"httproute-no-policy": `[{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"SecurityPolicy","metadata":{"name":"privgate-login-eg","namespace":"gateways"},"spec":{"extAuth":{"headersToExtAuth":["cookie"],"http":{"backendRefs":[{"name":"oauth2-proxy","namespace":"oauth2-proxy","port":4180}]}},"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"eg"}]}}]`,
 		// The route's CORS policy in force: the same, its CORS kept, with the login added.
 		"httproute-route-policy-replaces": `[{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"SecurityPolicy","metadata":{"name":"cors","namespace":"monitoring"},"spec":{"cors":{"allowOrigins":["https://grafana.private.example.com"]},"extAuth":{"headersToExtAuth":["cookie"],"http":{"backendRefs":[{"name":"oauth2-proxy","namespace":"oauth2-proxy","port":4180}]}},"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"grafana"}]}}]`,
-		"httproute-gateway-login":         `null`,
-		"httproute-oidc":                  `null`, // Keycloak OIDC in force
+		// A route allowing only /developers behind the Gateway's login for everyone: a policy on
+		// the route to the group login, and the grant it needs to reach the Service.
+		"httproute-groups-gateway-login": `[{"apiVersion":"gateway.networking.k8s.io/v1","kind":"ReferenceGrant","metadata":{"name":"privgate-login-monitoring-oauth2-proxy-developers","namespace":"oauth2-proxy"},"spec":{"from":[{"group":"gateway.envoyproxy.io","kind":"SecurityPolicy","namespace":"monitoring"}],"to":[{"group":"","kind":"Service","name":"oauth2-proxy-developers"}]}},{"apiVersion":"gateway.envoyproxy.io/v1alpha1","kind":"SecurityPolicy","metadata":{"name":"privgate-login-grafana","namespace":"monitoring"},"spec":{"extAuth":{"headersToExtAuth":["cookie"],"http":{"backendRefs":[{"name":"oauth2-proxy-developers","namespace":"oauth2-proxy","port":4180}]}},"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"grafana"}]}}]`,
+		"httproute-groups-route-policy":  `null`,
+		"httproute-gateway-login":        `null`,
+		"httproute-oidc":                 `null`, // Keycloak OIDC in force
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -152,6 +152,11 @@ type Publication struct {
 	// rules or listeners (Envoy Gateway's SecurityPolicy) judges each.
 	Route     runtime.Object
 	Listeners []string
+	// Groups are the groups the route lets in (its groups annotation, cfg.Groups.Annotation,
+	// read as an Ingress's is); none for everyone who logs in. A login covers such a route only
+	// when it lets in exactly these groups: one that lets in everyone who logs in, or other
+	// groups, does not keep the route's promise.
+	Groups []string
 }
 
 // Exposure is one private host published on one gateway workload, and what login covers it
@@ -204,6 +209,17 @@ type Gap struct {
 	Listener  string `json:"listener,omitempty"`
 	Replaces  string `json:"replaces,omitempty"`
 	Detail    string `json:"detail,omitempty"`
+	// Groups, Allows, Want, Setting and PerWorkload are what the groups codes name (any
+	// implementation): "groups-login" (the login in force, Provider, lets in the groups Allows,
+	// none for everyone who logs in, not exactly the route's Groups; Want is the login that
+	// does) and "groups-no-login" (privgate.yaml has no group login for Groups: Setting is the
+	// key to add one under). PerWorkload: the implementation runs one login per gateway workload
+	// (Istio), so the routes of one group set need a Gateway of their own.
+	Groups      []string `json:"groups,omitempty"`
+	Allows      []string `json:"allows,omitempty"`
+	Want        string   `json:"want,omitempty"`
+	Setting     string   `json:"setting,omitempty"`
+	PerWorkload bool     `json:"perWorkload,omitempty"`
 }
 
 // RuleGap is why one rule does not match every request to the host: Reason "from" or "when"

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 )
 
@@ -21,12 +22,15 @@ type View struct {
 	Gateways map[string]*gatewayv1.Gateway // by namespace/name
 	Classes  map[string]string             // GatewayClass name -> controllerName
 	Services Services
+	// GroupsAnnotation is cfg.Groups.Annotation: a route's allowed groups (Publication.Groups).
+	GroupsAnnotation string
 }
 
 // Load reads the Gateways and GatewayClasses of c (nil: none) into a View; services finds a
-// Service in view.
-func Load(r Registry, c policy.Cluster, services Services) View {
-	v := View{Registry: r, Gateways: map[string]*gatewayv1.Gateway{}, Classes: map[string]string{}, Services: services}
+// Service in view; cfg names the groups annotation.
+func Load(r Registry, cfg *policy.Config, c policy.Cluster, services Services) View {
+	v := View{Registry: r, Gateways: map[string]*gatewayv1.Gateway{}, Classes: map[string]string{}, Services: services,
+		GroupsAnnotation: cfg.Groups.Annotation}
 	if c == nil {
 		return v
 	}
@@ -96,12 +100,13 @@ func (v View) Routed(route runtime.Object) []Publication {
 	}
 	ns := m.GetNamespace()
 	named := Hostnames(hostnames)
+	allowed := groups.Split(m.GetAnnotations()[v.GroupsAnnotation])
 	var out []Publication
 	for _, p := range Parents(ns, parents) {
 		if p.Unfollowable != nil {
 			for _, a := range Attachments(nil, p, named, http) {
 				out = append(out, Publication{Host: a.Host.Host, Field: a.Field, Gateway: p.Gateway, Workload: Workload{Namespace: p.Namespace},
-					Unsupported: p.Unfollowable, Route: route})
+					Unsupported: p.Unfollowable, Route: route, Groups: allowed})
 			}
 			continue
 		}
@@ -116,7 +121,7 @@ func (v View) Routed(route runtime.Object) []Publication {
 		}
 		for _, a := range Attachments(gw, p, named, http) {
 			out = append(out, Publication{Host: a.Host.Host, Field: a.Field, Gateway: gateway, Workload: w, Unsupported: unsupported,
-				Route: route, Listeners: a.Listeners})
+				Route: route, Listeners: a.Listeners, Groups: allowed})
 		}
 	}
 	return out

@@ -32,6 +32,13 @@ func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPo
 	} else {
 		for _, ap := range applying {
 			if _, ok := m.covers(ap, p.Host, false); ok {
+				// One provider applies per workload (else the gap above): this one is the login
+				// in force, which must keep the route's groups.
+				if g, narrower := m.cfg.groupsGap(p, ap); narrower {
+					e.Gaps = append(e.Gaps, g)
+					e.Fix = m.fix(p)
+					return e
+				}
 				e.Covered, e.Policy = true, "AuthorizationPolicy "+key(ap)
 				return e
 			}
@@ -43,6 +50,9 @@ func (m *mesh) exposeTo(p publication, applying []*istiosecurity.AuthorizationPo
 			g.Policy = "AuthorizationPolicy " + key(ap)
 			e.Gaps = append(e.Gaps, g)
 		}
+	}
+	if _, ok := gatewayapi.FindGroupLogin(m.cfg.GroupLogins, p.Groups); len(p.Groups) > 0 && !ok {
+		e.Gaps = append(e.Gaps, gap{Reason: "groups-no-login", Groups: p.Groups, Setting: GroupLoginsKey, PerWorkload: true})
 	}
 	e.Fix = m.fix(p)
 	return e
@@ -120,9 +130,34 @@ func (c config) read(ap *istiosecurity.AuthorizationPolicy) *PolicyFacts {
 	return f
 }
 
-// knows reports whether provider is one of istio.extensionProviders: a login.
+// knows reports whether provider is a login: one of istio.extensionProviders, or a group
+// login's (it lets fewer in).
 func (c config) knows(provider string) bool {
-	return slices.Contains(c.ExtensionProviders, provider)
+	return slices.Contains(c.ExtensionProviders, provider) || slices.ContainsFunc(c.GroupLogins, func(g GroupLogin) bool { return g.Provider == provider })
+}
+
+// allowedBy are the groups provider lets in; none for everyone who logs in.
+func (c config) allowedBy(provider string) []string {
+	return gatewayapi.AllowedBy(c.GroupLogins, func(g GroupLogin) string { return g.Provider }, provider)
+}
+
+// groupsGap is why a policy covering a publication does not keep its groups: a route that lets
+// in only some groups needs the group login for exactly those groups (none: every login will
+// do).
+func (c config) groupsGap(p publication, ap *istiosecurity.AuthorizationPolicy) (gap, bool) {
+	if len(p.Groups) == 0 {
+		return gap{}, false
+	}
+	want, ok := gatewayapi.FindGroupLogin(c.GroupLogins, p.Groups)
+	provider := ap.Spec.GetProvider().GetName()
+	switch {
+	case !ok:
+		return gap{Reason: "groups-no-login", Groups: p.Groups, Setting: GroupLoginsKey, PerWorkload: true}, true
+	case provider != want.Provider:
+		return gap{Reason: "groups-login", Policy: "AuthorizationPolicy " + key(ap), Provider: provider, Allows: c.allowedBy(provider),
+			Groups: p.Groups, Want: want.Provider, PerWorkload: true}, true
+	}
+	return gap{}, false
 }
 
 // targets reports whether some targetRef names the workload's Gateway. Istio attaches such a

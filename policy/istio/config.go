@@ -20,6 +20,10 @@ type Settings struct {
 	// (oauth2-proxy as envoyExtAuthzHttp). None by default: then no private host published
 	// through a gateway is covered, and every one is refused until it is set.
 	ExtensionProviders []string `json:"extensionProviders"`
+	// GroupLogins are extension providers whose oauth2-proxy lets in only some groups (run
+	// with --allowed-group): the login of routes that allow only those groups (their groups
+	// annotation). Each is a login too, narrower, for a route allowing everyone who logs in.
+	GroupLogins []GroupLogin `json:"groupLogins"`
 	// RootNamespace is meshConfig.rootNamespace (default istio-system): its policies apply
 	// mesh-wide.
 	RootNamespace string `json:"rootNamespace,omitempty"`
@@ -30,6 +34,24 @@ type Settings struct {
 	AllowedNotPaths []string `json:"allowedNotPaths"`
 	// RuleModes set the modes of this target's rules.
 	RuleModes map[string]policy.Mode `json:"rules,omitempty"`
+}
+
+// GroupLogin is a meshConfig.extensionProviders entry whose oauth2-proxy lets in only Groups.
+type GroupLogin struct {
+	Groups   []string `json:"groups"`
+	Provider string   `json:"provider"`
+}
+
+// AllowedGroups are the groups its oauth2-proxy lets in.
+func (g GroupLogin) AllowedGroups() []string { return g.Groups }
+
+// GroupLoginsKey is where group logins are configured, for messages.
+const GroupLoginsKey = name + ".groupLogins"
+
+// GroupLogins says, under cfg, why routes allowing a set of groups have no login (none of its
+// group logins lets in exactly those), nil when they have one: for privgate migrate.
+func GroupLogins(cfg *policy.Config) func(groups []string) error {
+	return gatewayapi.MissingGroupLogin(configOf(cfg).GroupLogins, GroupLoginsKey)
 }
 
 // GatewayWorkload is one set of gateway pods.
@@ -55,6 +77,9 @@ func (s *Settings) Default(*policy.Config) {
 	if s.ExtensionProviders == nil {
 		s.ExtensionProviders = []string{}
 	}
+	if s.GroupLogins == nil {
+		s.GroupLogins = []GroupLogin{}
+	}
 	if s.AllowedNotPaths == nil {
 		s.AllowedNotPaths = []string{}
 	}
@@ -72,6 +97,18 @@ func (s *Settings) Validate(_ *policy.Config, fld *field.Path) field.ErrorList {
 	for n, p := range s.ExtensionProviders {
 		if p == "" {
 			fail(fld.Child("extensionProviders").Index(n), "must name a meshConfig.extensionProviders entry")
+		}
+	}
+	errs = append(errs, gatewayapi.ValidateGroupLogins(s.GroupLogins, fld.Child("groupLogins"))...)
+	for n, g := range s.GroupLogins {
+		f := fld.Child("groupLogins").Index(n).Child("provider")
+		switch {
+		case g.Provider == "":
+			fail(f, "must name the meshConfig.extensionProviders entry of an oauth2-proxy letting in only these groups")
+		case slices.Contains(s.ExtensionProviders, g.Provider):
+			fail(f, "%q is in istio.extensionProviders, a login for everyone who logs in: a group login needs a provider of its own (an oauth2-proxy run with --allowed-group)", g.Provider)
+		case slices.ContainsFunc(s.GroupLogins[:n], func(o GroupLogin) bool { return o.Provider == g.Provider }):
+			fail(f, "%q is the provider of another group login: one provider lets in one set of groups", g.Provider)
 		}
 	}
 	if e := validation.IsDNS1123Label(s.RootNamespace); len(e) > 0 {

@@ -376,5 +376,6 @@ const gatewayNameLabel = "gateway.networking.k8s.io/gateway-name"
 
 // view is the mesh's Gateway API objects, for what routes and gateways publish on them.
 func (m *mesh) view() gatewayapi.View {
-	return gatewayapi.View{Registry: implementations, Gateways: m.gateways, Classes: m.classes, Services: m.service}
+	return gatewayapi.View{Registry: implementations, Gateways: m.gateways, Classes: m.classes, Services: m.service,
+		GroupsAnnotation: m.cfg.Groups.Annotation}
 }

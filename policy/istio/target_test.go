@@ -3,6 +3,7 @@ package istio_test
 import (
 	"encoding/json"
 	"flag"
+	"strings"
 	"testing"
 
 	"github.com/privgate/privgate/policy/istio"
@@ -29,7 +30,13 @@ func TestSuggest(t *testing.T) {
 		// A gateway that also serves public names: the hosts and their port forms.
 		"vs-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login","namespace":"istio-system"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{"to":[{"operation":{"hosts":["grafana.private.example.com","grafana.private.example.com:*"]}}]}],"selector":{"matchLabels":{"app":"istio-ingressgateway","istio":"ingressgateway"}}}}]`,
 		// A Gateway that publishes only private names: every request, by targetRefs.
-		"httproute-no-policy":            `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-private","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"private"}]}}]`,
+		"httproute-no-policy": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-private","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"private"}]}}]`,
+		// A route allowing only /developers behind the login for everyone: the group's provider.
+		"httproute-groups-generic-login": `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-developers","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy-developers"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"developers"}]}}]`,
+		"httproute-groups-login":         `null`,
+		// Two sets of groups on one workload: the first set's provider, for its host and the
+		// Gateway's own wildcard (every request); the other set's route must move (its comment).
+		"httproute-groups-two-sets":      `[{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"privgate-login-developers","namespace":"gateways"},"spec":{"action":"CUSTOM","provider":{"name":"oauth2-proxy-developers"},"rules":[{}],"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"developers"}]}}]`,
 		"vs-covered":                     `null`,
 		"httproute-other-implementation": `null`, // nothing privgate can write covers it
 	}
@@ -45,6 +52,20 @@ func TestSuggest(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+// TestSuggestNamesOtherGroups: a workload whose routes ask for two providers gets the first;
+// the comment names the host whose groups need a Gateway of their own.
+func TestSuggestNamesOtherGroups(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	fixes := istio.New(r.Config).Fixes(testutil.StoredCase(t, r, "testdata/cases/httproute-groups-two-sets.yaml"))
+	if len(fixes) != 1 {
+		t.Fatalf("%d fixes, want 1: %v", len(fixes), fixes)
+	}
+	want := "(allowed groups /developers); prometheus.private.example.com allow other groups, whose provider Istio cannot run on the same pods: publish them through a Gateway of their own"
+	if !strings.Contains(fixes[0].Comment, want) {
+		t.Errorf("comment %q\nlacks %q", fixes[0].Comment, want)
 	}
 }
 

@@ -71,9 +71,11 @@ func IngressSettings(cfg *policy.Config) *ingress.Settings {
 func Migrations(cfg *policy.Config) []migrate.Implementation {
 	traefikLogin, unavailable := traefik.RouteLogin(cfg)
 	return []migrate.Implementation{
-		{Name: "istio", GatewayClass: istio.Class, Controller: istio.GatewayController},
-		{Name: "envoy-gateway", GatewayClass: envoygateway.GatewayClass, Controller: envoygateway.Controller},
+		{Name: "istio", GatewayClass: istio.Class, Controller: istio.GatewayController,
+			Groups: istio.GroupLogins(cfg), GatewayPerGroups: true},
+		{Name: "envoy-gateway", GatewayClass: envoygateway.GatewayClass, Controller: envoygateway.Controller,
+			Groups: envoygateway.GroupLogins(cfg)},
 		{Name: "traefik", GatewayClass: traefik.GatewayClass, Controller: traefik.GatewayController,
-			Groups: true, RouteLogin: traefikLogin, Unavailable: unavailable},
+			Groups: func([]string) error { return nil }, RouteLogin: traefikLogin, Unavailable: unavailable},
 	}
 }

@@ -1,11 +1,8 @@
 package traefik
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -13,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
 	"github.com/privgate/privgate/policy/gatewayapi"
 	"github.com/privgate/privgate/policy/traefik/router"
@@ -97,7 +95,11 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		// One gap per rule: the first entrypoint where its chain fails (Traefik serves a rule's
 		// router on every entrypoint; their own middlewares come first).
 		for _, ep := range l.settings.Serve(l.index, nil, where, refs) {
-			if g, ok := l.gap(ep.Chain, rule.Filters, where, mirror); ok {
+			g, ok := l.gap(ep.Chain, rule.Filters, where, mirror)
+			if !ok {
+				g, ok = l.groupsGap(ep.Chain.Links[ep.Chain.Login], p.Groups, where)
+			}
+			if ok {
 				gaps = append(gaps, g)
 				break
 			}
@@ -113,10 +115,27 @@ func (l *gatewayLogin) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 		return e
 	}
 	e.Gaps = gaps
-	if fix, err := json.Marshal(loginMiddleware(route.Namespace, LoginMiddlewareName, l.settings.AuthAddress)); err == nil {
-		e.Fix = string(fix)
+	if _, fix := routeLogin(l.settings, route.Namespace, p.Groups); fix != nil {
+		if b, err := json.Marshal(fix); err == nil {
+			e.Fix = string(b)
+		}
 	}
 	return e
+}
+
+// groupsGap is why a rule's login does not keep the route's allowed groups, if it does not: a
+// route allowing only some groups needs a login whose forwardAuth address carries exactly
+// those in oauth2-proxy's allowed_groups (none lets in everyone who logs in).
+func (l *gatewayLogin) groupsGap(login router.Link, want []string, where string) (gatewayapi.Gap, bool) {
+	if len(want) == 0 {
+		return gatewayapi.Gap{}, false
+	}
+	if groups.Same(login.Groups, want) {
+		return gatewayapi.Gap{}, false
+	}
+	_, address := routeLoginName(l.settings, want)
+	return gatewayapi.Gap{Reason: "groups-login", RouteRule: where, Policy: "Middleware " + strings.Join(login.Objects, ", "),
+		Provider: login.Address, Allows: login.Groups, Groups: want, Want: address}, true
 }
 
 // GatewayClass is the class Traefik's Helm chart installs for its Gateway API provider (what the
@@ -142,29 +161,34 @@ const LoginMiddlewareName = "privgate-login"
 // traefik.authAddress), or, for a set of allowed groups, one of its own per set forwarding with
 // oauth2-proxy's allowed_groups query (which IsLogin takes as the login: it lets fewer in). An
 // error says why there is none (no traefik section).
-func RouteLogin(cfg *policy.Config) (func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any), error) {
+func RouteLogin(cfg *policy.Config) (func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any), error) {
 	s, ok := policy.Settings[*router.Settings](cfg, router.Key)
 	if !ok {
 		return nil, fmt.Errorf("the login Middleware forwards to traefik.authAddress, and the config has no traefik section")
 	}
-	return func(namespace, groups string) (gatewayv1.LocalObjectReference, map[string]any) {
-		name, address := LoginMiddlewareName, s.AuthAddress
-		if groups != "" {
-			sum := sha256.Sum256([]byte(groups))
-			query := url.Values{"allowed_groups": {groups}}.Encode()
-			if queryPlain.MatchString(groups) {
-				query = "allowed_groups=" + groups // as written, when nothing in it needs escaping
-			}
-			name, address = fmt.Sprintf("%s-%x", LoginMiddlewareName, sum[:4]), address+"?"+query
-		}
-		ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
-		return ref, loginMiddleware(namespace, name, address)
+	return func(namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any) {
+		return routeLogin(s, namespace, groups)
 	}, nil
 }
 
-// queryPlain are group lists that travel in a query as they are (the characters privgate's
-// group-chars rule admits, and the list's commas).
-var queryPlain = regexp.MustCompile(`^[-._~a-zA-Z0-9/:,]+$`)
+// routeLogin is RouteLogin's reference and Middleware under traefik settings s.
+func routeLogin(s *router.Settings, namespace string, groups []string) (gatewayv1.LocalObjectReference, map[string]any) {
+	name, address := routeLoginName(s, groups)
+	ref := gatewayv1.LocalObjectReference{Group: gatewayv1.Group(router.GroupVersion.Group), Kind: "Middleware", Name: gatewayv1.ObjectName(name)}
+	return ref, loginMiddleware(namespace, name, address)
+}
+
+// routeLoginName is the name and forwardAuth address of a route's login Middleware letting in
+// groups (none: everyone who logs in): LoginMiddlewareName, and for groups its suffix and
+// allowed_groups query as the Ingresses' group logins have them (router.GroupQuery: the same
+// groups in any order, the same Middleware).
+func routeLoginName(s *router.Settings, groups []string) (name, address string) {
+	if len(groups) == 0 {
+		return LoginMiddlewareName, s.AuthAddress
+	}
+	suffix, query := router.GroupQuery(groups)
+	return LoginMiddlewareName + "-" + suffix, s.AuthAddress + "?" + query
+}
 
 // gap is why a rule's chain on one entrypoint leaves the host without login, if it does.
 func (l *gatewayLogin) gap(c router.Chain, filters []gatewayv1.HTTPRouteFilter, where, mirror string) (gatewayapi.Gap, bool) {

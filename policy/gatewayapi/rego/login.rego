@@ -26,7 +26,7 @@ replaces(g) := sprintf(" and replaces %s, whose login then no longer applies: ad
 	object.get(g, "replaces", "") != ""
 } else := ""
 
-gap(g, _) := sprintf("%s, in force %s, sends external authorization to %s, which is not in envoyGateway.extAuthServices", [g.policy, where(g), object.get(g, "provider", "no Service")]) if {
+gap(g, _) := sprintf("%s, in force %s, sends external authorization to %s, which is not in envoyGateway.extAuthServices nor envoyGateway.groupLogins", [g.policy, where(g), object.get(g, "provider", "no Service")]) if {
 	g.reason == "ext-auth-service"
 }
 
@@ -64,7 +64,31 @@ gap(g, _) := sprintf("%s runs before the login %s and can answer on its own: put
 
 gap(g, _) := sprintf("the RequestMirror filter (%s) copies requests, session cookies included, to another backend before the login %s: remove it or put it after the login", [object.get(g, "detail", "a filter"), where(g)]) if g.reason == "traefik-mirror"
 
-codes := {"no-policy", "no-login", "ext-auth-service", "ext-auth-grpc", "fail-open", "fail-open-invalid", "oidc-issuer", "pass-through-auth", "traefik-unconfigured", "traefik-no-login", "traefik-chain-order", "traefik-mirror"}
+# A route allowing only some groups (its groups annotation) needs the login for exactly those:
+# oauth2-proxy run with --allowed-group (Istio, Envoy Gateway) or allowed_groups in a forwardAuth
+# address (Traefik).
+gap(g, _) := sprintf("%s, in force %s, sends requests to %s, which lets in %s, not only groups %s: %s", [
+	object.get(g, "policy", "the login"), where(g), object.get(g, "provider", "a login"), allows(g), concat(",", object.get(g, "groups", [])), groups_fix(g),
+]) if g.reason == "groups-login"
+
+gap(g, _) := sprintf("the route lets in only groups %s, and privgate.yaml has no login for exactly those: add one to %s (an oauth2-proxy run with --allowed-group for each)%s", [
+	concat(",", object.get(g, "groups", [])), object.get(g, "setting", "the implementation's groupLogins"), own_gateway(g),
+]) if g.reason == "groups-no-login"
+
+allows(g) := concat(" ", ["groups", concat(",", object.get(g, "allows", []))]) if {
+	count(object.get(g, "allows", [])) > 0
+} else := "everyone who logs in"
+
+groups_fix(g) := sprintf("use %s, the login for these groups%s", [g.want, own_gateway(g)]) if {
+	object.get(g, "want", "") != ""
+} else := "configure a login for exactly these groups"
+
+# Istio runs one CUSTOM provider per gateway workload, and deploys one workload per Gateway.
+own_gateway(g) := ", on a Gateway of their own (Istio runs one CUSTOM provider per gateway workload, one workload per Gateway)" if {
+	object.get(g, "perWorkload", false)
+} else := ""
+
+codes := {"groups-login", "groups-no-login", "no-policy", "no-login", "ext-auth-service", "ext-auth-grpc", "fail-open", "fail-open-invalid", "oidc-issuer", "pass-through-auth", "traefik-unconfigured", "traefik-no-login", "traefik-chain-order", "traefik-mirror"}
 
 # A code this policy does not word still reads as a reason.
 gap(g, _) := sprintf("%s does not cover it (%s)", [object.get(g, "policy", "a login policy"), g.reason]) if {

@@ -51,7 +51,7 @@ gap(g, _) := sprintf("%s is in dry-run (istio.io/dry-run), so it only logs", [ob
 	g.reason == "dry-run"
 }
 
-gap(g, _) := sprintf("%s names provider %q, which is not in istio.extensionProviders", [object.get(g, "policy", ""), object.get(g, "provider", "")]) if {
+gap(g, _) := sprintf("%s names provider %q, which is not in istio.extensionProviders nor istio.groupLogins", [object.get(g, "policy", ""), object.get(g, "provider", "")]) if {
 	g.reason == "provider"
 }
 
@@ -162,7 +162,7 @@ custom if {
 problems contains violation("authz-provider-unknown", "", "spec.provider.name", msg) if {
 	custom
 	not input.policy.providerKnown
-	msg := sprintf("CUSTOM action sends requests to provider %q, which is not in istio.extensionProviders (%s), so privgate cannot tell it enforces login; name one of those, or add it to privgate.yaml if it is meshConfig's login provider", [input.policy.provider, concat(", ", cfg.istio.extensionProviders)])
+	msg := sprintf("CUSTOM action sends requests to provider %q, which is not in istio.extensionProviders (%s) nor istio.groupLogins, so privgate cannot tell it enforces login; name one of those, or add it to privgate.yaml if it is meshConfig's login provider", [input.policy.provider, concat(", ", cfg.istio.extensionProviders)])
 }
 
 problems contains violation("authz-selector-and-targetrefs", "", "spec.selector", msg) if {

@@ -46,7 +46,7 @@ test_gap_wording if {
 	host := "grafana.private.example.com"
 	istio.why({"host": host, "gaps": []}) == "no CUSTOM AuthorizationPolicy applies to those pods"
 	istio.why({"host": host, "gaps": [{"reason": "providers", "providers": ["a", "b"]}]}) == "the gateway has CUSTOM policies for providers a, b, and Istio allows one per workload"
-	istio.why({"host": host, "gaps": [{"reason": "provider", "policy": "P", "provider": "ext-authz"}, {"reason": "no-rules", "policy": "Q"}]}) == `P names provider "ext-authz", which is not in istio.extensionProviders; Q has no rules, so it matches no request`
+	istio.why({"host": host, "gaps": [{"reason": "provider", "policy": "P", "provider": "ext-authz"}, {"reason": "no-rules", "policy": "Q"}]}) == `P names provider "ext-authz", which is not in istio.extensionProviders nor istio.groupLogins; Q has no rules, so it matches no request`
 	rules := {"reason": "rules", "policy": "P", "rules": [
 		{"rule": 0, "reason": "from"},
 		{"rule": 2, "reason": "when"},
