@@ -115,6 +115,8 @@ func TestEnvoyGateway(t *testing.T) {
 	})
 
 	t.Run("with the Gateway's login the Gateway and its route are admitted", func(t *testing.T) {
+		// Each write is judged against privgate's view, which learns of the one before it a
+		// moment later (until then the route's Gateway is not in view: refused, fail closed).
 		if err := c.eventually(20*time.Second, func() error {
 			if stderr, code := apply(egLogin); code != 0 {
 				return fmt.Errorf("login policy: %s", stderr)
@@ -122,12 +124,12 @@ func TestEnvoyGateway(t *testing.T) {
 			if stderr, code := apply(egGateway); code != 0 {
 				return fmt.Errorf("gateway: %s", stderr)
 			}
+			if stderr, code := apply(egRoute); code != 0 {
+				return fmt.Errorf("covered route refused: %s", stderr)
+			}
 			return nil
 		}); err != nil {
 			t.Fatalf("%v\n%s", err, c.privgateLogs())
-		}
-		if stderr, code := apply(egRoute); code != 0 {
-			t.Fatalf("covered route refused: %s", stderr)
 		}
 	})
 
