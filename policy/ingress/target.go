@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/allowedgroups"
 	"github.com/privgate/privgate/policy/traefik/router"
 )
 
@@ -62,8 +64,13 @@ var (
 // Package is privgate: admins' extension files write `package privgate`.
 func (*Target) Package() string { return "privgate" }
 
-// Modules are rego/privgate.rego and its tests.
-func (*Target) Modules() policy.Modules { return policy.ModulesIn(rego) }
+// Modules are rego/privgate.rego, its tests and privgate.allowedgroups, the group checks it
+// shares with Gateway API routes.
+func (*Target) Modules() policy.Modules {
+	m := policy.ModulesIn(rego)
+	maps.Copy(m, allowedgroups.Modules())
+	return m
+}
 
 // hostsOnly is the part of an Ingress that says whether it can be private. Decoding only this
 // (encoding/json skips the rest, managedFields included) lets public Ingresses, most of a

@@ -175,6 +175,10 @@ type input struct {
 	// Exposures are the private hosts the object publishes through shared gateways: one per
 	// host and gateway workload, with the login in front of each.
 	Exposures []Exposure `json:"exposures,omitempty"`
+	// Groups are the groups a route's groups annotation allows, as privgate read it
+	// (gatewayapi.Publication.Groups), when the route publishes a private host: the policy
+	// checks each as an Ingress's (privgate.allowedgroups).
+	Groups []string `json:"groups,omitempty"`
 	// Uncovered are published private hosts (of any stored object) that were behind login
 	// before the object's change and are not after it: an AuthorizationPolicy deleted, narrowed
 	// or pointed at another provider.

@@ -107,6 +107,7 @@ func (o *object) Relate(c policy.Cluster, in *policy.Input) {
 	for _, p := range m.publications(o.typed) {
 		if p.Private {
 			mine.Exposures = append(mine.Exposures, m.judge(p))
+			mine.Groups = p.Groups // the route's, the same on each of its publications
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/allowedgroups"
 	"github.com/privgate/privgate/policy/gatewayapi"
 )
 
@@ -84,13 +85,14 @@ func (*Target) Retired() []schema.GroupVersionKind { return nil }
 // Package is privgate.istio.
 func (*Target) Package() string { return "privgate.istio" }
 
-// Modules are rego/istio.rego, its tests and privgate.gatewayapi's wording of other
-// implementations' gaps.
+// Modules are rego/istio.rego, its tests, privgate.gatewayapi's wording of other
+// implementations' gaps and privgate.allowedgroups, the group checks routes share with Ingresses.
 func (*Target) Modules() policy.Modules { return modules() }
 
 func modules() policy.Modules {
 	m := policy.ModulesIn(rego)
 	maps.Copy(m, gatewayapi.Modules())
+	maps.Copy(m, allowedgroups.Modules())
 	return m
 }
 

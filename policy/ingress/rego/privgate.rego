@@ -19,6 +19,8 @@
 # add to deny and warn directly (see the README's example).
 package privgate
 
+import data.privgate.allowedgroups
+
 cfg := data.privgate.config
 
 obj := input.object
@@ -590,29 +592,9 @@ annotation_groups contains g if {
 # separators (",", "&", "=", "?"), "$" (an nginx variable) and space.
 group_chars := `^[-._~a-zA-Z0-9/:]+$`
 
-group_form_ok(g) if {
-	cfg.groups.claimFormat == "path"
-	startswith(g, "/")
-}
-
-group_form_ok(g) if {
-	cfg.groups.claimFormat == "name"
-	not startswith(g, "/")
-}
-
 problems contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
 	some n in named_groups
-	cfg.groups.claimFormat == "path"
-	not startswith(n.group, "/")
-	msg := sprintf("group %q is a bare name, but oauth2-proxy receives full group paths here (claimFormat path): write \"/%s\"", [n.group, n.group])
-}
-
-problems contains violation("group-form", hosts_text, annotation_field(n.key), msg) if {
-	some n in named_groups
-	cfg.groups.claimFormat == "name"
-	startswith(n.group, "/")
-	parts := split(n.group, "/")
-	msg := sprintf("group %q is a path, but oauth2-proxy receives bare group names here (claimFormat name): write %q", [n.group, parts[count(parts) - 1]])
+	msg := allowedgroups.wrong_form(n.group)
 }
 
 problems contains violation("group-chars", hosts_text, annotation_field(n.key), msg) if {
@@ -622,24 +604,22 @@ problems contains violation("group-chars", hosts_text, annotation_field(n.key), 
 	msg := sprintf("group %q contains %q, which cannot travel in auth-url's allowed_groups (ingress-nginx rejects %%, @, + and # there, and , & = ? $ and spaces change the query); rename the group or grant access another way", [n.group, bad])
 }
 
-unknown_groups contains n if {
+# A group reported for its characters is not reported unknown as well. The "group" field lets
+# privgate append "did you mean ...?" from the known groups.
+group_unknown contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
 	some n in named_groups
-	group_form_ok(n.group)
 	regex.match(group_chars, n.group)
-	not data.privgate.groups[n.group]
+	msg := allowedgroups.unknown(n.group)
 }
 
-# The "group" field lets privgate append "did you mean ...?" from the known groups.
-problems contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
-	some n in unknown_groups
-	not input.groupsStale
-	msg := sprintf("group %q does not exist, so nobody would get in (oauth2-proxy compares group names exactly)", [n.group])
+problems contains v if {
+	some v in group_unknown
+	not allowedgroups.stale
 }
 
-cautions contains object.union(violation("group-unknown", hosts_text, annotation_field(n.key), msg), {"group": n.group}) if {
-	some n in unknown_groups
-	input.groupsStale
-	msg := sprintf("group %q is not in the last known list of groups, and the group source has not answered for a while, so it cannot be checked now", [n.group])
+cautions contains v if {
+	some v in group_unknown
+	allowedgroups.stale
 }
 
 problems contains violation("groups-mismatch", hosts_text, annotation_field(auth_url_key), msg) if {

@@ -12,10 +12,13 @@
 # and targetRefFields), input.uncovered (published hosts its change leaves without login),
 # input.conflicts (workloads it leaves with two providers) and input.gateways (the gateway
 # workloads it applies to); data.privgate.config.istio. The facts are privgate's (Go): this
-# policy decides and words, and never reads them again from input.object.
+# policy decides and words, and never reads them again from input.object. input.groups are the
+# groups a route publishing a private host allows (its groups annotation), checked against
+# data.privgate.groups (input.groupsStale) as an Ingress's are.
 # Outputs: deny and warn, as for Ingresses; modes per rule in privgate.yaml's istio.rules.
 package privgate.istio
 
+import data.privgate.allowedgroups
 import data.privgate.gatewayapi
 
 cfg := data.privgate.config
@@ -149,6 +152,45 @@ unsupported(u) := sprintf("no login can be checked there (%s)", [u.reason]) if {
 }
 
 unseen := "an HTTP login provider never sees those requests"
+
+# ---- groups a route allows ------------------------------------------------------------------
+# A route's groups are checked as an Ingress's (privgate.allowedgroups): /Developers where the
+# group is /developers lets nobody in, whichever implementation runs the login, and groups-no-login
+# alone would send the admin to configure a login for a group that does not exist. Not
+# group-chars: on Gateway API the groups never travel in ingress-nginx's auth-url, but as
+# oauth2-proxy's --allowed-group (istio.groupLogins, envoyGateway.groupLogins) or escaped in a
+# Traefik Middleware's address, and a login not letting in exactly them is refused (groups-login).
+
+# The private hosts the route publishes that need login (exempt ones need no groups either).
+route_hosts := concat(",", sort({e.host | some e in input.exposures; not e.exempt}))
+
+route_groups contains g if {
+	route_hosts != ""
+	some g in object.get(input, "groups", [])
+}
+
+groups_field := sprintf("metadata.annotations[%s]", [cfg.groups.annotation])
+
+problems contains violation("group-form", route_hosts, groups_field, msg) if {
+	some g in route_groups
+	msg := allowedgroups.wrong_form(g)
+}
+
+# The "group" field lets privgate append "did you mean ...?" from the known groups.
+group_unknown contains object.union(violation("group-unknown", route_hosts, groups_field, msg), {"group": g}) if {
+	some g in route_groups
+	msg := allowedgroups.unknown(g)
+}
+
+problems contains v if {
+	some v in group_unknown
+	not allowedgroups.stale
+}
+
+cautions contains v if {
+	some v in group_unknown
+	allowedgroups.stale
+}
 
 # What an AuthorizationPolicy itself says, when it stands in front of a gateway publishing hosts
 # (input.gateways): a CUSTOM policy on an app's sidecar (OPA, say) is not a login privgate judges.

@@ -140,3 +140,42 @@ test_dry_run_warns if {
 test_enforced_policy_does_not_warn if {
 	warned({"request": {"operation": "UPDATE"}, "gateways": gateways, "object": policy_object({"action": "CUSTOM", "provider": {"name": "oauth2-proxy"}}), "policy": read({})}) == set()
 }
+
+# A route's groups (input.groups) are judged as an Ingress's, on the private hosts it publishes.
+grouped := object.union(config, {"groups": {"annotation": "privgate.io/allowed-groups", "claimFormat": "path"}})
+
+route_groups(over) := object.union({"groups": ["/Developers"], "exposures": [exposure({"covered": true})]}, over)
+
+judged(inp) := {"deny": denied, "warn": warned_ids} if {
+	denied := {v.id | some v in istio.deny} with input as inp with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
+	warned_ids := {v.id | some v in istio.warn} with input as inp with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
+}
+
+test_route_group_unknown if {
+	judged(route_groups({})) == {"deny": {"group-unknown"}, "warn": set()}
+}
+
+test_route_group_unknown_names_group_and_annotation if {
+	some v in istio.deny with input as route_groups({}) with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
+	v.group == "/Developers"
+	v.field == "metadata.annotations[privgate.io/allowed-groups]"
+	v.host == "grafana.private.example.com"
+}
+
+test_route_group_unknown_stale_warns if {
+	judged(route_groups({"groupsStale": true})) == {"deny": set(), "warn": {"group-unknown"}}
+}
+
+test_route_group_known if {
+	judged(route_groups({"groups": ["/developers"]})) == {"deny": set(), "warn": set()}
+}
+
+# No group-chars on routes: the groups never travel in ingress-nginx's auth-url.
+test_route_group_chars_not_judged if {
+	judged(route_groups({"groups": ["/dev&ops"]})) == {"deny": {"group-unknown"}, "warn": set()}
+}
+
+# An exempt host (oauth2-proxy's own) needs no login, so no groups either.
+test_route_groups_on_exempt_host if {
+	judged(route_groups({"exposures": [exposure({"exempt": true})]})) == {"deny": set(), "warn": set()}
+}
