@@ -145,16 +145,9 @@ func (t *Target) Fixes(c policy.Cluster) []policy.Fix {
 		out = append(out, policy.Fix{Comment: comment, Object: obj})
 	}
 	for _, p := range s.published() {
-		e := l.Coverage(p)
+		e, written := l.coverage(p)
 		if e.Covered || e.Exempt || e.Uncheckable {
 			continue
-		}
-		var written *SecurityPolicy
-		for _, g := range e.Gaps {
-			if g.Policy != "" {
-				written = s.byName(strings.TrimPrefix(g.Policy, "SecurityPolicy "))
-				break
-			}
 		}
 		fix := l.fixObject(p.Workload.Gateway, p, written)
 		comment := "Login for " + p.Host + " (" + p.By + ")"

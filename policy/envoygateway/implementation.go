@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -116,15 +115,6 @@ func load(cfg config, c policy.Cluster) *snapshot {
 // login is Envoy Gateway's login with policies in place of the stored ones.
 func (s *snapshot) login(policies []*SecurityPolicy) *login {
 	return newLogin(s.cfg, policies, s.grants, s.service)
-}
-
-// byName is stored SecurityPolicy namespace/name.
-func (s *snapshot) byName(key string) *SecurityPolicy {
-	i := slices.IndexFunc(s.policies, func(p *SecurityPolicy) bool { return p.Namespace+"/"+p.Name == key })
-	if i < 0 {
-		return nil
-	}
-	return s.policies[i]
 }
 
 // gateways is the snapshot's Gateway API view, built once, when first asked for: the

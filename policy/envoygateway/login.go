@@ -87,12 +87,20 @@ func rulesOf(route runtime.Object) []routeRule {
 // Coverage: the policy in force on every rule of the route, on every listener publishing the
 // host, is login.
 func (l *login) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
+	e, _ := l.coverage(p)
+	return e
+}
+
+// coverage is Coverage and, when the host is not covered, the policy as written that its fix
+// changes (nil: a new one on the Gateway), the one the first uncovered rule and listener has in
+// force: Fixes writes the same fix as the denial's message.
+func (l *login) coverage(p gatewayapi.Publication) (gatewayapi.Exposure, *SecurityPolicy) {
 	e := gatewayapi.Exposure{Host: p.Host, Field: p.Field, By: p.By, Gateway: p.Gateway, Workload: p.Workload.String(),
 		Exempt: slices.Contains(l.cfg.ExemptHosts, p.Host), Uncheckable: p.Unsupported != nil, Unsupported: p.Unsupported}
 	gw := p.Workload.Gateway
 	if e.Uncheckable || gw == nil {
 		e.Uncheckable = true
-		return e
+		return e, nil
 	}
 	var covering []string
 	var first *inForce
@@ -131,13 +139,14 @@ func (l *login) Coverage(p gatewayapi.Publication) gatewayapi.Exposure {
 	}
 	if len(gaps) == 0 && len(covering) > 0 {
 		e.Covered, e.Policy = true, strings.Join(covering, ", ")
-		return e
+		return e, nil
 	}
 	e.Gaps = summarize(gaps, len(p.Listeners)*len(rules))
-	if first != nil {
-		e.Fix = l.fixJSON(gw, p, first.written)
+	if first == nil {
+		return e, nil
 	}
-	return e
+	e.Fix = l.fixJSON(gw, p, first.written)
+	return e, first.written
 }
 
 // keepsGroups reports whether a login policy in force keeps a route's allowed groups: its

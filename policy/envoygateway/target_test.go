@@ -3,7 +3,10 @@ package envoygateway_test
 import (
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,4 +103,47 @@ func TestSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFixesAgreeWithMessages: for every golden case, each policy a denial says to apply is one
+// privgate envoygateway policy prints for the same stored objects: the command and the message
+// compute one fix.
+func TestFixesAgreeWithMessages(t *testing.T) {
+	r := testutil.Reviewer(t, "testdata/privgate.yaml")
+	goldens, err := filepath.Glob("testdata/cases/*.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, golden := range goldens {
+		b, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var applies []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, fix, ok := strings.Cut(line, "Apply: "); ok {
+				applies = append(applies, fix)
+			}
+		}
+		if len(applies) == 0 {
+			continue
+		}
+		index := testutil.StoredCase(t, r, strings.TrimSuffix(golden, ".golden")+".yaml")
+		printed := map[string]bool{}
+		for _, f := range envoygateway.New(r.Config).Fixes(index) {
+			b, _ := json.Marshal(f.Object)
+			printed[string(b)] = true
+		}
+		for _, fix := range applies {
+			checked++
+			if !printed[fix] {
+				t.Errorf("%s: the message says to apply %s, which privgate envoygateway policy does not print (it prints %v)", golden, fix, slices.Sorted(maps.Keys(printed)))
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no golden case says what to apply")
+	}
+	t.Logf("%d fixes checked", checked)
 }
