@@ -25,6 +25,9 @@ type input struct {
 	// controller (IngressClass spec.controller).
 	Classes map[string]string `json:"classes,omitempty"`
 
+	// NGINXProvider is set when Traefik's NGINX provider executes a class the Ingress names
+	// (servedBy): decided here once, for the aliases Go reads and the annotations Rego judges.
+	NGINXProvider bool `json:"nginxProvider,omitempty"`
 	// Traefik is set for an Ingress of a Traefik class: the routers Traefik builds (traefik.go).
 	Traefik *traefikInput `json:"traefik,omitempty"`
 

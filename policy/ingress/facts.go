@@ -71,7 +71,7 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 			add(alias, aliasField(c), t.zones.PrivateServerName)
 		}
 	}
-	in := &input{ACMESolver: isACMESolver(c, ing, username)}
+	in := &input{ACMESolver: isACMESolver(c, ing, username), NGINXProvider: t.cfg.nginxProvider(ing)}
 	if in.ACMESolver {
 		f.Exempt = "cert-manager HTTP-01 solver"
 	}

@@ -6,6 +6,7 @@
 #   input.object    the Ingress after mutation (metadata.managedFields dropped)
 #   input.hosts     [{host, field, private, exempt, tls, any}] computed by privgate
 #   input.acmeSolver   true for cert-manager's own HTTP-01 solver Ingress
+#   input.nginxProvider  true when Traefik's NGINX provider executes the Ingress's class (servedBy)
 #   input.groupsStale  true when the group source has been unreachable past maxStaleness
 #   data.privgate.config  the config (privgate.yaml)
 #   data.privgate.groups  {"<group>": true} for every known group
@@ -636,11 +637,9 @@ problems contains violation("groups-mismatch", hosts_text, annotation_field(auth
 # there (a snippet is ignored), so only what it reads is judged; what it reads and can drop the
 # login with is judged as it drops it.
 
-# The controller that executes the Ingress's class.
-nginx_provider if {
-	some c in classes
-	object.get(cfg, ["servedBy", c], "") == "traefik-nginx-provider"
-}
+# The controller that executes the Ingress's class: privgate decides it (input.nginxProvider,
+# from servedBy and the classes the Ingress names), once for the Go facts and this policy.
+nginx_provider if input.nginxProvider
 
 ingress_nginx if not nginx_provider
 

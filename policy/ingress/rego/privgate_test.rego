@@ -294,14 +294,13 @@ test_class_field_names_where_it_is_written if {
 
 # ---- a class Traefik's NGINX provider serves (servedBy) --------------------------------------
 
-provider_config := object.union(config, {"servedBy": {"nginx": "traefik-nginx-provider"}})
-
+# privgate sets input.nginxProvider from servedBy (policy/ingress/facts.go).
 provider_deny_ids(inp) := result if {
-	result := ids(privgate.deny) with input as inp with data.privgate.config as provider_config with data.privgate.groups as known
+	result := ids(privgate.deny) with input as object.union(inp, {"nginxProvider": true}) with data.privgate.config as config with data.privgate.groups as known
 }
 
 provider_warn_ids(inp) := result if {
-	result := ids(privgate.warn) with input as inp with data.privgate.config as provider_config with data.privgate.groups as known
+	result := ids(privgate.warn) with input as object.union(inp, {"nginxProvider": true}) with data.privgate.config as config with data.privgate.groups as known
 }
 
 test_provider_ignores_what_it_does_not_read if {
