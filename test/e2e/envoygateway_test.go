@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +197,101 @@ func TestEnvoyGateway(t *testing.T) {
 		bad := strings.Replace(egLogin, "    headersToExtAuth: [cookie]\n", "      headersToExtAuth: [cookie]\n", 1)
 		c.schemaRefuses(t, config, bad, "spec.extAuth.http.headersToExtAuth")
 	})
+
+	t.Run("privgate migrate's output applies with the webhook on, login first", func(t *testing.T) {
+		c.namespaces(t, "argocd", "headlamp", "monitoring")
+		// Grafana allows /developers and /sre: its route gets a SecurityPolicy of its own to the
+		// group's login Service (envoyGateway.groupLogins in the examples' config).
+		out := c.migrate(t, "envoy-gateway", config, true)
+		// Each write is judged against privgate's view, which learns of the one before it a
+		// moment later (until then a Gateway's login is not in view: refused, fail closed).
+		if err := c.eventually(20*time.Second, func() error {
+			if msg, code := apply(out); code != 0 {
+				return fmt.Errorf("kubectl apply of the migration: %s", msg)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, out, c.privgateLogs())
+		}
+		// GatewayClass eg was there before: it stays.
+		defer c.deleteMigration(t, out, "GatewayClass")
+		if msg, code := apply(out, "--dry-run=server"); code != 0 {
+			t.Errorf("re-applying the migration: %s", msg)
+		}
+		// The routes were judged against the stored logins: dropping one now is refused.
+		for _, l := range []struct{ ns, policy, host string }{
+			{"argocd", "privgate-login-privgate-migrated", "argocd.private.example.com"},
+			// The group's login, on Grafana's route, is held the same way.
+			{"monitoring", "privgate-login-grafana", "grafana.private.example.com"},
+		} {
+			ns, policy, host := l.ns, l.policy, l.host
+			if err := c.eventually(20*time.Second, func() error {
+				_, msg, code := c.run("", "delete", "securitypolicy", "-n", ns, policy, "--dry-run=server")
+				if code == 0 || !strings.Contains(msg, "[securitypolicy-uncovers]") || !strings.Contains(msg, host) {
+					return fmt.Errorf("deleting the migrated login %s/%s: exit %d: %s", ns, policy, code, msg)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+// migrate is privgate migrate --to impl of the examples' argocd-server, headlamp and (withGrafana)
+// grafana Ingresses, with the Services their ports name: the YAML it prints.
+func (c *cluster) migrate(t *testing.T, impl, config string, withGrafana bool) string {
+	t.Helper()
+	testdata := filepath.Join(c.root, "cmd/privgate/testdata/migrate")
+	args := []string{"migrate", "--to", impl, "--config", config,
+		"-f", c.example("admitted/argocd-server.yaml"), "-f", filepath.Join(testdata, "services.yaml"), "-f", filepath.Join(testdata, "headlamp.yaml")}
+	if withGrafana {
+		args = append(args, "-f", c.example("admitted/grafana.yaml"))
+	}
+	cmd := exec.Command(c.privgate, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("migrate --to %s: %v\n%s", impl, err, stderr.String())
+	}
+	return string(out)
+}
+
+// deleteMigration deletes what migrate printed, but objects of the kinds kept, routes first (a
+// login is refused while a route in privgate's view needs it; the view learns of each deletion a
+// moment later, hence the retries).
+func (c *cluster) deleteMigration(t *testing.T, out string, kept ...string) {
+	t.Helper()
+	var routes, rest []string
+	for _, doc := range strings.Split(out, "\n---\n") {
+		switch kind := yamlKind(doc); {
+		case slices.Contains(kept, kind):
+		case kind == "HTTPRoute":
+			routes = append(routes, doc)
+		default:
+			rest = append(rest, doc)
+		}
+	}
+	c.run(strings.Join(routes, "\n---\n"), "delete", "-f", "-", "--wait=false", "--ignore-not-found")
+	if err := c.eventually(20*time.Second, func() error {
+		if _, msg, code := c.run(strings.Join(rest, "\n---\n"), "delete", "-f", "-", "--wait=false", "--ignore-not-found"); code != 0 {
+			return errors.New(msg)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("cleaning up the migration: %v", err)
+	}
+}
+
+// yamlKind is the kind a YAML document names.
+func yamlKind(doc string) string {
+	for _, line := range strings.Split(doc, "\n") {
+		if k, ok := strings.CutPrefix(line, "kind: "); ok {
+			return strings.TrimSpace(k)
+		}
+	}
+	return ""
 }
 
 // exitCode is a finished command's exit code (-1 when it did not run).

@@ -16,6 +16,18 @@ import (
 	"github.com/privgate/privgate/policy/traefik/router"
 )
 
+// traefikMigrateConfig is the examples' ingress-nginx config, the source of a migration, with the
+// traefik section of config (the k3s-shaped one TestTraefik runs) that names the login address.
+func traefikMigrateConfig(t *testing.T, config string) string {
+	t.Helper()
+	raw, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(raw)[strings.Index(string(raw), "\ntraefik:\n")+1:]
+	return exampleConfigWith(t, "privgate-migrate-traefik.yaml", "traefik", section)
+}
+
 // TestTraefik: on a k3s-shaped cluster (the default IngressClass is traefik, set by the API
 // server before any webhook), Ingresses of Traefik's classes and Traefik's CRDs go through
 // kubectl on the real API server with privgate's webhooks on, and check, the webhooks and the
@@ -124,6 +136,62 @@ func TestTraefik(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, "[traefik-uncovers]") || !strings.Contains(stderr, "Ingress observability/grafana") {
 			t.Errorf("deleting the Ingress's login: exit %d: %s", code, stderr)
 		}
+	})
+
+	t.Run("privgate migrate's output applies with the webhook on, login first", func(t *testing.T) {
+		// The Gateway API kinds, as TestEnvoyGateway and TestIstio install them (left to them if
+		// there already).
+		for _, crd := range []string{"gatewayclasses", "gateways", "httproutes"} {
+			file := filepath.Join(c.root, "policy/crdschema/crds/gateway.networking.k8s.io_"+crd+".yaml")
+			switch _, stderr, code := c.run("", "create", "-f", file); {
+			case code == 0:
+				defer c.run("", "delete", "-f", file, "--wait=false")
+			case !strings.Contains(stderr, "AlreadyExists"):
+				t.Fatal(stderr)
+			}
+		}
+		if _, stderr, code := c.run("", "wait", "--for", "condition=established", "--timeout", "60s",
+			"crd/gatewayclasses.gateway.networking.k8s.io", "crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io"); code != 0 {
+			t.Fatal(stderr)
+		}
+		c.namespaces(t, "argocd")
+		// Migrating off ingress-nginx: the examples' Ingresses, read with the examples' config and
+		// this test's traefik section (the login Middleware's address), whose login migrate
+		// writes as a forwardAuth Middleware each rule names first (ExtensionRef). Grafana's
+		// groups travel in a Middleware of their own, the address carrying allowed_groups.
+		out := c.migrate(t, "traefik", traefikMigrateConfig(t, config), true)
+		if !strings.Contains(out, "controllerName: traefik.io/gateway-controller") || !strings.Contains(out, "/oauth2/auth?allowed_groups=/developers,/sre") {
+			t.Fatalf("migrate --to traefik:\n%s", out)
+		}
+		// Each write is judged against privgate's view, which learns of the one before it a
+		// moment later (until then a route's Gateway or login is not in view: refused).
+		if err := c.eventually(20*time.Second, func() error {
+			if msg, code := c.apply(out); code != 0 {
+				return fmt.Errorf("kubectl apply of the migration: %s", msg)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, out, c.privgateLogs())
+		}
+		defer c.deleteMigration(t, out)
+		if msg, code := c.apply(out, "--dry-run=server"); code != 0 {
+			t.Errorf("re-applying the migration: %s", msg)
+		}
+		// The route is judged by the login it names: without its ExtensionRef it is refused.
+		route := out[strings.Index(out, "# HTTPRoute argocd/argocd-server"):]
+		route = route[:strings.Index(route, "\n---\n")]
+		bare := strings.Replace(route, "    filters:\n    - extensionRef:\n        group: traefik.io\n        kind: Middleware\n        name: privgate-login\n      type: ExtensionRef\n", "", 1)
+		if bare == route {
+			t.Fatalf("no login filter in the migrated route:\n%s", route)
+		}
+		if msg, code := c.apply(bare, "--dry-run=server"); code == 0 || !strings.Contains(msg, "[gateway-login]") || !strings.Contains(msg, "argocd.private.example.com") {
+			t.Errorf("the migrated route without its login: exit %d: %s", code, msg)
+		}
+		// Deleting the login Middleware the routes name: policy/traefik's traefik-uncovers
+		// weighs the stored IngressRoutes and Ingresses of Traefik's classes, not the HTTPRoutes
+		// naming a Middleware by ExtensionRef, so this deletion is not refused today.
+		_, msg, code := c.run("", "delete", "middleware", "-n", "argocd", "privgate-login", "--dry-run=server")
+		t.Logf("deleting the migrated login Middleware argocd/privgate-login (dry run): exit %d: %s", code, msg)
 	})
 
 	t.Run("a bare Ingress, protected by privgate, is served behind the login by a real Traefik", func(t *testing.T) {
