@@ -7,9 +7,11 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/privgate/privgate/groups"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 	"github.com/privgate/privgate/policy/traefik/router"
 )
 
@@ -298,6 +300,46 @@ func (t *Target) routers(c policy.Cluster) []storedRouter {
 		refs := router.IngressMiddlewares(ing.Annotations[router.AnnotationMiddlewares], "")
 		allowed := slices.Sorted(slices.Values(groups.Split(ing.Annotations[t.cfg.Groups.Annotation])))
 		out = append(out, storedRouter{"Ingress " + ing.Namespace + "/" + ing.Name, hosts, entries, refs, allowed})
+	}
+	return append(out, t.routeRouters(c)...)
+}
+
+// registry knows Traefik's Gateway API provider alone: a Middleware change matters only to
+// routes on Traefik's Gateways.
+var registry = gatewayapi.Registry{Implementations: map[string]gatewayapi.Implementation{GatewayController: Gateways{}}}
+
+// routeRouters are the stored HTTPRoutes' rules publishing private hosts through Traefik's
+// Gateways: one router per rule, on the default entrypoints, running the Middlewares its
+// ExtensionRef filters name (as gatewayLogin.Coverage judges them).
+func (t *Target) routeRouters(c policy.Cluster) []storedRouter {
+	routes := c.Stored(gatewayapi.HTTPRoute)
+	if len(routes) == 0 {
+		return nil
+	}
+	view := gatewayapi.Load(registry, t.cfg, c, gatewayapi.ServicesOf(c))
+	l := gatewayLogin{settings: t.traefik}
+	var out []storedRouter
+	for _, o := range routes {
+		route, ok := o.(*gatewayv1.HTTPRoute)
+		if !ok {
+			continue
+		}
+		var hosts, allowed []string
+		for _, p := range view.Routed(route) {
+			if _, ok := p.Workload.Impl.(Gateways); ok && p.Unsupported == nil && gatewayapi.Private(t.cfg, p.Host) &&
+				!slices.Contains(t.cfg.ExemptHosts, p.Host) && !slices.Contains(hosts, p.Host) {
+				hosts, allowed = append(hosts, p.Host), p.Groups
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		allowed = slices.Sorted(slices.Values(allowed))
+		for i, rule := range route.Spec.Rules {
+			where := fmt.Sprintf("spec.rules[%d]", i)
+			refs, _ := l.filters(route.Namespace, rule.Filters, where)
+			out = append(out, storedRouter{fmt.Sprintf("HTTPRoute %s/%s %s", route.Namespace, route.Name, where), hosts, nil, refs, allowed})
+		}
 	}
 	return out
 }

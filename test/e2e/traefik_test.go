@@ -187,11 +187,12 @@ func TestTraefik(t *testing.T) {
 		if msg, code := c.apply(bare, "--dry-run=server"); code == 0 || !strings.Contains(msg, "[gateway-login]") || !strings.Contains(msg, "argocd.private.example.com") {
 			t.Errorf("the migrated route without its login: exit %d: %s", code, msg)
 		}
-		// Deleting the login Middleware the routes name: policy/traefik's traefik-uncovers
-		// weighs the stored IngressRoutes and Ingresses of Traefik's classes, not the HTTPRoutes
-		// naming a Middleware by ExtensionRef, so this deletion is not refused today.
-		_, msg, code := c.run("", "delete", "middleware", "-n", "argocd", "privgate-login", "--dry-run=server")
-		t.Logf("deleting the migrated login Middleware argocd/privgate-login (dry run): exit %d: %s", code, msg)
+		// Deleting the login Middleware the routes name would disable their routers on Traefik:
+		// refused (traefik-uncovers weighs the HTTPRoutes on Traefik's Gateways too).
+		if _, msg, code := c.run("", "delete", "middleware", "-n", "argocd", "privgate-login", "--dry-run=server"); code == 0 ||
+			!strings.Contains(msg, "[traefik-uncovers]") || !strings.Contains(msg, "HTTPRoute argocd/argocd-server") {
+			t.Errorf("deleting the migrated login Middleware argocd/privgate-login: exit %d: %s", code, msg)
+		}
 	})
 
 	t.Run("a bare Ingress, protected by privgate, is served behind the login by a real Traefik", func(t *testing.T) {
