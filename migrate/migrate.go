@@ -75,6 +75,11 @@ type Options struct {
 	AnnotationPrefix string
 	// GroupsAnnotation is privgate.yaml's groups.annotation.
 	GroupsAnnotation string
+	// Private says whether a host is in the private zone (privgate.yaml's privateDomains). A
+	// route answering one gets the login where it is the route's (RouteLogin), whatever
+	// protected the Ingress: ingress-nginx's auth-url, or, on a class Traefik serves, the login
+	// Middleware privgate's mutation names in router.middlewares. nil: only auth-url says so.
+	Private func(host string) bool
 	// PortNumber finds the number of a Service's named port, where the Service is in view.
 	PortNumber func(namespace, service, port string) (int32, bool)
 }
@@ -143,21 +148,16 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 		return
 	}
 	m.res.Notes = append(m.res.Notes, notes...)
-	var login gatewayv1.LocalObjectReference
 	allowed := m.groups(ing)
-	protected := m.o.To.RouteLogin != nil && ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != ""
-	if protected {
-		var obj map[string]any
-		login, obj = m.o.To.RouteLogin(ing.Namespace, allowed)
-		m.logins[ing.Namespace+"/"+string(login.Name)] = obj
-	}
 	for _, r := range routes {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{m.parent(ing)}
 		if len(allowed) > 0 {
 			// The route's promise, which privgate judges its login against.
 			metav1.SetMetaDataAnnotation(&r.ObjectMeta, m.o.GroupsAnnotation, strings.Join(allowed, ","))
 		}
-		if protected {
+		if m.o.To.RouteLogin != nil && m.protected(ing, r) {
+			login, obj := m.o.To.RouteLogin(ing.Namespace, allowed)
+			m.logins[ing.Namespace+"/"+string(login.Name)] = obj
 			// The login first in every rule: a rule's filters run in order.
 			for i := range r.Spec.Rules {
 				r.Spec.Rules[i].Filters = append([]gatewayv1.HTTPRouteFilter{{
@@ -172,6 +172,22 @@ func (m *migration) ingress(ing *networkingv1.Ingress) {
 	} else {
 		m.res.Notes = append(m.res.Notes, Note{id, "spec.tls", fmt.Sprintf("attached to Gateway %s: its listeners must admit routes from namespace %s and hold certificates for %s", m.o.Gateway, ing.Namespace, strings.Join(hostsOf(ing), ", "))})
 	}
+}
+
+// protected: the route carries the Ingress's login, which auth-url names, or which any private
+// host needs (privgate's mutation put it there, in router.middlewares on Traefik's classes; a
+// legacy Ingress without it gets it rather than an open route).
+func (m *migration) protected(ing *networkingv1.Ingress, r *gatewayv1.HTTPRoute) bool {
+	if ing.Annotations[m.o.AnnotationPrefix+"/auth-url"] != "" {
+		return true
+	}
+	if m.o.Private == nil {
+		return false
+	}
+	if len(r.Spec.Hostnames) == 0 {
+		return m.o.Private("*") // a route without hostnames answers every name
+	}
+	return slices.ContainsFunc(r.Spec.Hostnames, func(h gatewayv1.Hostname) bool { return m.o.Private(string(h)) })
 }
 
 // groups are the groups an Ingress allows: auth-url's allowed_groups (which privgate's

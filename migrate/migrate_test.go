@@ -172,6 +172,32 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-` + groupsHash("/developers,/sre") + `"}`,
 				"login ns/privgate-login-" + groupsHash("/developers,/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/developers,/sre",
 				"annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
+		{"traefik: an Ingress of Traefik's class, its login in router.middlewares, keeps it; its public host gets none", with(func(o *migrate.Options) {
+			o.To, o.Private = traefik, func(h string) bool { return strings.HasSuffix(h, ".private.example.com") }
+		}), `
+metadata:
+  name: app
+  namespace: ns
+  annotations:
+    traefik.ingress.kubernetes.io/router.middlewares: traefik-oauth2-proxy@kubernetescrd
+    traefik.ingress.kubernetes.io/router.tls: "true"
+    privgate.io/allowed-groups: /sre
+spec:
+  ingressClassName: traefik
+  rules:
+  - {host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}
+  - {host: b.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}`,
+			[]string{`route ns/app-0 from ns/app {"parentRefs":[{"name":"privgate-migrated"}],"hostnames":["a.private.example.com"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-` + groupsHash("/sre") + `"}}]`,
+				`route ns/app-1 from ns/app {"parentRefs":[{"name":"privgate-migrated"}],"hostnames":["b.example.com"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"backendRefs"`,
+				"login ns/privgate-login-" + groupsHash("/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/sre",
+				"note ns/app metadata.annotations[traefik.ingress.kubernetes.io/router.middlewares]: carried over only as the login"}},
+		{"traefik: a private Ingress nothing protected gets the login rather than an open route", with(func(o *migrate.Options) {
+			o.To, o.Private = traefik, func(h string) bool { return strings.HasSuffix(h, ".private.example.com") }
+		}), `
+metadata: {name: legacy, namespace: ns}
+spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
+			[]string{`"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login"}}]`,
+				"login ns/privgate-login http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth"}},
 		{"a resource backend: refused, nothing written", base, `
 metadata: {name: app, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {resource: {kind: Bucket, name: b}}}]}}]}`,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/privgate/privgate/migrate"
 	"github.com/privgate/privgate/policy"
+	"github.com/privgate/privgate/policy/gatewayapi"
 	"github.com/privgate/privgate/policy/targets"
 )
 
@@ -56,6 +57,7 @@ func newMigrateCommand() *cobra.Command {
 			}
 			opts.AnnotationPrefix = targets.IngressSettings(s.cfg).AnnotationPrefix
 			opts.GroupsAnnotation = s.cfg.Groups.Annotation
+			opts.Private = func(host string) bool { return gatewayapi.Private(s.cfg, host) }
 			var inputs []object
 			if len(files) > 0 {
 				inputs = readManifests(files, cmd.InOrStdin(), config)

@@ -155,3 +155,29 @@ func TestMigrateRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateFromTraefik: on a k3s-shaped cluster, the Ingresses privgate protected on Traefik's
+// class (the login Middleware in router.middlewares, no auth-url) move to Traefik's Gateway API
+// with their login and groups, and the output passes privgate check.
+func TestMigrateFromTraefik(t *testing.T) {
+	config := "../../examples/traefik/privgate.yaml"
+	code, stdout, stderr := runCmd(t, "migrate", "--to", "traefik", "--config", config,
+		"-f", "../../examples/traefik/admitted/grafana-ingress.yaml", "-f", "../../examples/traefik/admitted/argocd-groups-ingress.yaml")
+	if code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"type: ExtensionRef", "name: privgate-login\n", "/oauth2/auth?allowed_groups=/developers", "privgate.io/allowed-groups: /developers"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "router.middlewares]: carried over only as the login") || strings.Contains(stderr, "router.tls") {
+		t.Errorf("notes: router.middlewares is carried as the login, router.tls by the Gateway's listeners:\n%s", stderr)
+	}
+	out := filepath.Join(t.TempDir(), "migrated.yaml")
+	writeFile(t, out, stdout)
+	code, checked, _ := runCmd(t, "check", "--config", config, "-f", out)
+	if code != 0 || !strings.Contains(checked, "0 denied") || strings.Contains(checked, "[") {
+		t.Fatalf("privgate check of the migration: exit %d\n%s", code, checked)
+	}
+}
