@@ -92,6 +92,10 @@ func TestIngresses(t *testing.T) {
 	}
 	base := migrate.Options{To: istio, AnnotationPrefix: "nginx.ingress.kubernetes.io", GroupsAnnotation: "privgate.io/allowed-groups"}
 	with := func(f func(*migrate.Options)) migrate.Options { o := base; f(&o); return o }
+	// onTraefik knows the private zone, as privgate migrate does from privgate.yaml.
+	onTraefik := with(func(o *migrate.Options) {
+		o.To, o.Private = traefik, func(h string) bool { return strings.HasSuffix(h, ".private.example.com") }
+	})
 	cases := []struct {
 		name string
 		opts migrate.Options
@@ -172,9 +176,7 @@ spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: 
 			[]string{`"extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login-` + groupsHash("/developers,/sre") + `"}`,
 				"login ns/privgate-login-" + groupsHash("/developers,/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/developers,/sre",
 				"annotation ns/app privgate.io/allowed-groups=/sre,/developers"}},
-		{"traefik: an Ingress of Traefik's class, its login in router.middlewares, keeps it; its public host gets none", with(func(o *migrate.Options) {
-			o.To, o.Private = traefik, func(h string) bool { return strings.HasSuffix(h, ".private.example.com") }
-		}), `
+		{"traefik: an Ingress of Traefik's class, its login in router.middlewares, keeps it; its public host gets none", onTraefik, `
 metadata:
   name: app
   namespace: ns
@@ -191,9 +193,7 @@ spec:
 				`route ns/app-1 from ns/app {"parentRefs":[{"name":"privgate-migrated"}],"hostnames":["b.example.com"],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"}}],"backendRefs"`,
 				"login ns/privgate-login-" + groupsHash("/sre") + " http://oauth2-proxy.oauth2-proxy.svc:4180/oauth2/auth?allowed_groups=/sre",
 				"note ns/app metadata.annotations[traefik.ingress.kubernetes.io/router.middlewares]: carried over only as the login"}},
-		{"traefik: a private Ingress nothing protected gets the login rather than an open route", with(func(o *migrate.Options) {
-			o.To, o.Private = traefik, func(h string) bool { return strings.HasSuffix(h, ".private.example.com") }
-		}), `
+		{"traefik: a private Ingress nothing protected gets the login rather than an open route", onTraefik, `
 metadata: {name: legacy, namespace: ns}
 spec: {rules: [{host: a.private.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]}`,
 			[]string{`"filters":[{"type":"ExtensionRef","extensionRef":{"group":"traefik.io","kind":"Middleware","name":"privgate-login"}}]`,
