@@ -8,13 +8,8 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
-)
 
-// Traefik's Ingress annotations (its kubernetesIngress provider, pkg/provider/kubernetes/ingress
-// annotations.go), on Ingresses of the classes Traefik serves: privgate's mutation writes both.
-const (
-	traefikRouterTLS         = "traefik.ingress.kubernetes.io/router.tls"
-	traefikRouterMiddlewares = "traefik.ingress.kubernetes.io/router.middlewares"
+	"github.com/privgate/privgate/policy/traefik/router"
 )
 
 // annotations says what becomes of each annotation of an Ingress: carried over (by the login
@@ -44,11 +39,12 @@ func (m *migration) annotations(ing *networkingv1.Ingress) (notes, refused []Not
 					refused = append(refused, Note{id, field(key), why})
 				}
 			}
-		case key == traefikRouterTLS && m.o.Gateway == nil:
-			// a class Traefik serves: TLS, which the generated Gateway's HTTPS listeners carry
-		case key == traefikRouterTLS:
+		case key == router.AnnotationTLS && m.o.Gateway == nil:
+			// an Ingress of a class Traefik serves (privgate's mutation writes router.tls and
+			// router.middlewares there): TLS, which the generated Gateway's HTTPS listeners carry
+		case key == router.AnnotationTLS:
 			notes = append(notes, Note{id, field(key), "not carried over: TLS depends on Gateway " + m.o.Gateway.String() + "'s listeners"})
-		case key == traefikRouterMiddlewares:
+		case key == router.AnnotationMiddlewares:
 			notes = append(notes, Note{id, field(key), "carried over only as the login: each rule of a route answering a private host names the login Middleware first (an ExtensionRef filter); any other Middleware listed here is not: add an ExtensionRef filter naming it after the login"})
 		case isNginx && (name == "ssl-redirect" || name == "force-ssl-redirect"):
 			if m.o.Gateway != nil {

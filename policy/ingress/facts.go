@@ -17,6 +17,9 @@ import (
 func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts {
 	c := t.cfg
 	f := policy.Facts{}
+	// Which controller executes the class, decided once for what Go reads (aliases) and what
+	// the Rego judges (input.nginxProvider).
+	nginxProvider := c.nginxProvider(ing)
 	seen := map[string]bool{}
 	// private says whether a (normalized, non-empty) name can answer a private name, as the
 	// component serving it matches names.
@@ -56,7 +59,7 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 	// Names given in annotations are answered too, whatever the Ingress's other hosts are, and
 	// nginx matches them as server_name entries (no API server validates them): wildcards at
 	// any depth, ".domain", "prefix.*" and regular expressions (docs/ingress-nginx.md).
-	for _, alias := range t.aliases(ing) {
+	for _, alias := range t.aliases(ing, nginxProvider) {
 		switch {
 		case strings.HasPrefix(alias, "~"):
 			// A regular expression may match any name, private ones included, whatever
@@ -71,7 +74,7 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 			add(alias, aliasField(c), t.zones.PrivateServerName)
 		}
 	}
-	in := &input{ACMESolver: isACMESolver(c, ing, username), NGINXProvider: t.cfg.nginxProvider(ing)}
+	in := &input{ACMESolver: isACMESolver(c, ing, username), NGINXProvider: nginxProvider}
 	if in.ACMESolver {
 		f.Exempt = "cert-manager HTTP-01 solver"
 	}
@@ -91,8 +94,8 @@ func (t *Target) facts(ing *networkingv1.Ingress, username string) policy.Facts 
 // aliases are the server-alias names as ingress-nginx reads them: split on ",", each trimmed,
 // blanks skipped (alias/main.go). Traefik's NGINX provider does not read the annotation: an
 // Ingress of a class it serves answers its rules' hosts only.
-func (t *Target) aliases(ing *networkingv1.Ingress) []string {
-	if t.cfg.nginxProvider(ing) {
+func (t *Target) aliases(ing *networkingv1.Ingress, nginxProvider bool) []string {
+	if nginxProvider {
 		return nil
 	}
 	var out []string

@@ -278,31 +278,22 @@ func TestIstio(t *testing.T) {
 
 	t.Run("privgate migrate's output applies with the webhook on, login first", func(t *testing.T) {
 		c.namespaces(t, "argocd", "headlamp", "monitoring")
-		testdata := filepath.Join(c.root, "cmd/privgate/testdata/migrate")
 		// Grafana allows /developers and /sre: its route goes to a Gateway of its own whose
 		// policy names their login (istio.groupLogins in the examples' config).
-		cmd := exec.Command(c.privgate, "migrate", "--to", "istio", "--config", config,
-			"-f", c.example("admitted/argocd-server.yaml"), "-f", filepath.Join(testdata, "services.yaml"), "-f", filepath.Join(testdata, "headlamp.yaml"),
-			"-f", c.example("admitted/grafana.yaml"))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("migrate: %v\n%s", err, stderr.String())
-		}
-		if msg, code := apply(string(out)); code != 0 {
+		out := c.migrate(t, "istio", config, true)
+		if msg, code := apply(out); code != 0 {
 			t.Fatalf("kubectl apply of the migration: %s\n%s", msg, out)
 		}
-		defer c.run(string(out), "delete", "-f", "-", "--wait=false")
+		defer c.run(out, "delete", "-f", "-", "--wait=false")
 		// The routes were judged against the stored login: dropping it now is refused.
-		if msg, code := apply(string(out), "--dry-run=server"); code != 0 {
+		if msg, code := apply(out, "--dry-run=server"); code != 0 {
 			t.Errorf("re-applying the migration: %s", msg)
 		}
 		if _, msg, code := c.run("", "delete", "authorizationpolicy", "-n", "argocd", "privgate-login-privgate-migrated", "--dry-run=server"); code == 0 || !strings.Contains(msg, "argocd.private.example.com") {
 			t.Errorf("deleting the migrated login: exit %d: %s", code, msg)
 		}
 		// The group's login is held the same way: without it Grafana's groups are lost.
-		if !strings.Contains(string(out), "name: oauth2-proxy-developers-sre") || !strings.Contains(string(out), "privgate.io/allowed-groups: /developers,/sre") {
+		if !strings.Contains(out, "name: oauth2-proxy-developers-sre") || !strings.Contains(out, "privgate.io/allowed-groups: /developers,/sre") {
 			t.Errorf("Grafana's groups did not travel:\n%s", out)
 		}
 		if _, msg, code := c.run("", "delete", "authorizationpolicy", "-n", "monitoring", "privgate-login-privgate-migrated-a559a3f4", "--dry-run=server"); code == 0 || !strings.Contains(msg, "grafana.private.example.com") {

@@ -146,9 +146,10 @@ grouped := object.union(config, {"groups": {"annotation": "privgate.io/allowed-g
 
 route_groups(over) := object.union({"groups": ["/Developers"], "exposures": [exposure({"covered": true})]}, over)
 
-judged(inp) := {"deny": denied, "warn": warned_ids} if {
-	denied := {v.id | some v in istio.deny} with input as inp with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
-	warned_ids := {v.id | some v in istio.warn} with input as inp with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
+known_groups := {"/developers": true}
+
+judged(inp) := result if {
+	result := {"deny": {v.id | some v in istio.deny}, "warn": {v.id | some v in istio.warn}} with input as inp with data.privgate.config as grouped with data.privgate.groups as known_groups
 }
 
 test_route_group_unknown if {
@@ -156,7 +157,7 @@ test_route_group_unknown if {
 }
 
 test_route_group_unknown_names_group_and_annotation if {
-	some v in istio.deny with input as route_groups({}) with data.privgate.config as grouped with data.privgate.groups as {"/developers": true}
+	some v in istio.deny with input as route_groups({}) with data.privgate.config as grouped with data.privgate.groups as known_groups
 	v.group == "/Developers"
 	v.field == "metadata.annotations[privgate.io/allowed-groups]"
 	v.host == "grafana.private.example.com"
